@@ -1,0 +1,112 @@
+"""The command line: parses options, calls one core function, maps the result to an exit code.
+
+This is the only module that imports click. It holds no logic: every command turns its options
+into plain values, calls into `reconciler.app` and the core, and prints through a reporter.
+There is one error boundary (`main`): a `FleetformError` becomes ``Error: ...`` on stderr and
+exit 1; a traceback only with ``-v``.
+
+Exit codes (design.md): 0 success and nothing to change; 1 error; 2 changes pending
+(``plan --detailed-exitcode``) or drift found (``drift``); 3 apply finished with some steps
+failed or stale.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from reconciler.app import Connection, build_connection
+from reconciler.errors import FleetformError
+from reconciler.reporting import Progress
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_CHANGES = 2
+EXIT_PARTIAL = 3
+
+
+class StderrReporter:
+    """Plain lines on stderr; commands with progress bars swap in a richer one."""
+
+    def __init__(self, verbose: bool = False) -> None:
+        self.verbose = verbose
+
+    def info(self, message: str) -> None:
+        click.echo(message, err=True)
+
+    def warn(self, message: str) -> None:
+        click.echo(f"Warning: {message}", err=True)
+
+    def progress(self, update: Progress) -> None:
+        head = (
+            f"[{update.steps_done}/{update.steps_total} steps, "
+            f"{update.sims_done}/{update.sims_total} SIMs, {update.requests_spent} requests]"
+        )
+        click.echo(f"{head} {update.message}".rstrip(), err=True)
+
+
+@dataclass
+class GlobalOptions:
+    verbose: bool
+    endpoint: str | None
+    api_key_file: Path | None
+
+    def connection(self) -> Connection:
+        return build_connection(self.endpoint, self.api_key_file)
+
+    def reporter(self) -> StderrReporter:
+        return StderrReporter(self.verbose)
+
+
+pass_globals = click.make_pass_decorator(GlobalOptions)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks and more detail.")
+@click.option(
+    "--endpoint",
+    envvar="SMARTHUB_ENDPOINT",
+    metavar="URL",
+    help="SmartHub base URL ending in /v1 (env SMARTHUB_ENDPOINT). Without one, the embedded "
+    "simulator is used.",
+)
+@click.option(
+    "--api-key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File holding the API key (default: env SMARTHUB_API_KEY).",
+)
+@click.version_option(package_name="fleetform")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool, endpoint: str | None, api_key_file: Path | None) -> None:
+    """fleetform: GitOps for fleets of IoT SIM cards on SmartHub."""
+    ctx.obj = GlobalOptions(verbose=verbose, endpoint=endpoint, api_key_file=api_key_file)
+
+
+# ---- commands are added below, one block each ------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point and the one error boundary; commands return their exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    verbose = "-v" in args or "--verbose" in args
+    try:
+        code = cli.main(args=args, prog_name="fleetform", standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(EXIT_ERROR)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except FleetformError as exc:
+        if verbose:
+            traceback.print_exc()
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)

@@ -1,0 +1,197 @@
+"""fleetform's one exception tree.
+
+::
+
+    FleetformError                      root: the CLI prints "Error: <message>" and exits 1
+    ├── ConfigError                     missing endpoint/key file, bad option combination
+    ├── ManifestError                   invalid manifests; carries every problem found
+    ├── PlanError                       a plan that cannot be made or applied
+    │   ├── UnsafePlanError             a blocking guard (retire, max changes, mass disable)
+    │   └── StalePlanError              a plan file that no longer matches manifests/endpoint
+    ├── PlanFileError                   a plan file that is not fleetform.plan/v1
+    ├── JournalError                    journal unreadable, or a resume that cannot continue
+    ├── LockedError                     another apply of the same account holds the lock
+    ├── BudgetExhausted                 --budget spent; the run stopped cleanly, recorded
+    └── ApiError                        SmartHub answered with a problem document
+        ├── AuthenticationError         401: bad or missing key
+        ├── ForbiddenError              403: resource of another enterprise
+        ├── NotFoundError               404: unknown giccid, job, path
+        ├── ValidationFailed            422 (and 400): errors[] says which field
+        │   └── IllegalStatus           422 with errors[0].code == "illegal_status"
+        ├── RateLimited                 429 that outlived the retries
+        ├── ServerError                 5xx that outlived the retries
+        └── TransportError              no answer at all (connection refused/reset, timeout)
+
+A subclass exists only where some code handles it differently. Foreign exceptions (httpx, yaml,
+jsonschema, sqlite3) are translated where they enter, chained with ``raise ... from``, and never
+carry the API key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+class FleetformError(Exception):
+    """Root of every error fleetform raises on purpose."""
+
+
+class ConfigError(FleetformError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestProblem:
+    """One problem in the manifests, shown as ``file:line:column: message``."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+    field: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+
+
+class ManifestError(FleetformError):
+    def __init__(self, problems: Sequence[ManifestProblem]) -> None:
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        head = f"{count} problem{'s' if count != 1 else ''} in the manifests"
+        super().__init__(head + "".join(f"\n  {p}" for p in self.problems))
+
+
+class PlanError(FleetformError):
+    pass
+
+
+class UnsafePlanError(PlanError):
+    pass
+
+
+class StalePlanError(PlanError):
+    pass
+
+
+class PlanFileError(FleetformError):
+    pass
+
+
+class JournalError(FleetformError):
+    pass
+
+
+class LockedError(FleetformError):
+    pass
+
+
+class BudgetExhausted(FleetformError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ApiFieldError:
+    """One entry of a 422 problem document's ``errors[]``."""
+
+    resource: str | None
+    field: str | None
+    code: str | None
+    message: str | None = None
+
+
+class ApiError(FleetformError):
+    """SmartHub answered with a problem document (or no answer, for TransportError)."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        *,
+        detail: str | None = None,
+        errors: Sequence[ApiFieldError] = (),
+        method: str | None = None,
+        url: str | None = None,
+        body: Any = None,
+    ) -> None:
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.errors = tuple(errors)
+        self.method = method
+        self.url = url  # never carries the key: SmartHub keys travel in a header only
+        self.body = body
+        where = f" ({method} {url})" if method and url else ""
+        text = f"{status} {title}{where}"
+        if detail:
+            text += f": {detail}"
+        for err in self.errors:
+            text += f"; {err.field or err.resource}: {err.code}"
+            if err.message:
+                text += f" ({err.message})"
+        super().__init__(text)
+
+    @property
+    def code(self) -> str | None:
+        """``errors[0].code`` when the server gave one."""
+        return self.errors[0].code if self.errors else None
+
+
+class AuthenticationError(ApiError):
+    pass
+
+
+class ForbiddenError(ApiError):
+    pass
+
+
+class NotFoundError(ApiError):
+    pass
+
+
+class ValidationFailed(ApiError):
+    pass
+
+
+class IllegalStatus(ValidationFailed):
+    pass
+
+
+class RateLimited(ApiError):
+    pass
+
+
+class ServerError(ApiError):
+    pass
+
+
+class TransportError(ApiError):
+    def __init__(self, message: str, *, method: str | None = None, url: str | None = None) -> None:
+        super().__init__(0, message, method=method, url=url)
+
+
+__all__ = [
+    "ApiError",
+    "ApiFieldError",
+    "AuthenticationError",
+    "BudgetExhausted",
+    "ConfigError",
+    "FleetformError",
+    "ForbiddenError",
+    "IllegalStatus",
+    "JournalError",
+    "LockedError",
+    "ManifestError",
+    "ManifestProblem",
+    "NotFoundError",
+    "PlanError",
+    "PlanFileError",
+    "RateLimited",
+    "ServerError",
+    "StalePlanError",
+    "TransportError",
+    "UnsafePlanError",
+    "ValidationFailed",
+]

@@ -1,0 +1,411 @@
+"""The domain records every layer shares: frozen dataclasses, no I/O.
+
+Names here are fleetform's own, not SmartHub's wire names: the client's wire module
+(`reconciler.smarthub.wire`) is the one place that maps ``ACTIVATED`` to `Status.ACTIVE`,
+``basicServicePackage`` to `LiveSim.rate_plan` and so on.
+
+The manifest's ``iccid`` is SmartHub's ``giccid`` (the id in every API path); the separate
+wire field ``iccid`` is kept on `LiveSim.wire_iccid` only for display.
+
+Field paths
+-----------
+A *field path* names one managed value of a SIM, in the words of the manifest:
+
+=========================================  ===============================================
+``state``                                   lifecycle state (`Status` value)
+``ratePlan``                                basic rate plan name
+``supplementaryPlans[EU-Roaming-500MB]``    one supplementary plan: ``subscribed`` or None
+``apns[iot.acme]``                          one APN's status: ``enabled`` / ``disabled``
+``customFields.custom1``                    one custom field: text or None (empty)
+=========================================  ===============================================
+
+`FieldChange`, `StepSim.before`/`after` and `DesiredSim.field_sources` are keyed by these paths,
+built with the helpers below so nobody formats them by hand.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+CUSTOM_FIELD_NAMES: tuple[str, ...] = ("custom1", "custom2", "custom3", "custom4", "custom5")
+CUSTOM_FIELD_MAX_LENGTH = 255
+BATCH_MAX_SIMS = 1000
+
+STATE = "state"
+RATE_PLAN = "ratePlan"
+SUBSCRIBED = "subscribed"
+
+
+def supplementary_field(plan: str) -> str:
+    return f"supplementaryPlans[{plan}]"
+
+
+def apn_field(apn: str) -> str:
+    return f"apns[{apn}]"
+
+
+def custom_field(name: str) -> str:
+    return f"customFields.{name}"
+
+
+_BRACKETED = re.compile(r"^(supplementaryPlans|apns)\[(.+)\]$")
+
+
+def parse_field(path: str) -> tuple[str, str | None]:
+    """Split a field path into (kind, key): ``apns[iot.acme]`` -> (``apns``, ``iot.acme``).
+
+    Kinds: ``state``, ``ratePlan``, ``supplementaryPlans``, ``apns``, ``customFields``.
+    """
+    if path in (STATE, RATE_PLAN):
+        return path, None
+    match = _BRACKETED.match(path)
+    if match:
+        return match.group(1), match.group(2)
+    if path.startswith("customFields."):
+        return "customFields", path.removeprefix("customFields.")
+    raise ValueError(f"not a field path: {path!r}")
+
+
+class Status(StrEnum):
+    """A SIM's lifecycle state as fleetform names it (SmartHub's wire names in comments)."""
+
+    TEST_READY = "test_ready"  # TEST_READY
+    INVENTORY = "inventory"  # INVENTORY
+    ACTIVATION_READY = "activation_ready"  # ACTIVATION_READY
+    ACTIVE = "active"  # ACTIVATED
+    SUSPENDED = "suspended"  # DEACTIVATED
+    RETIRED = "retired"  # RETIRED
+
+
+PRE_SERVICE: frozenset[Status] = frozenset(
+    {Status.TEST_READY, Status.INVENTORY, Status.ACTIVATION_READY}
+)
+
+
+class DesiredState(StrEnum):
+    """The states a manifest may declare; each is exactly one `Status`."""
+
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    RETIRED = "retired"
+
+    @property
+    def status(self) -> Status:
+        return Status(self.value)
+
+
+class ApnStatus(StrEnum):
+    ENABLED = "enabled"
+    DISABLED = "disabled"
+
+
+class RatePlanType(StrEnum):
+    BASIC = "basic"
+    SUPPLEMENTARY = "supplementary"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """Where something was declared: shown to people as ``file:line:column`` (1-based)."""
+
+    file: str
+    line: int
+    column: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, slots=True)
+class FleetSpec:
+    """The one ``Fleet`` document of a manifest set."""
+
+    name: str
+    account: str
+    source: SourceRef
+    unmanaged: str = "report"  # "report" | "ignore"
+    max_changes: int | None = None  # absolute cap on SIMs changed
+    max_changes_percent: float | None = None  # or a share of the fleet ("10%")
+    allow_retire: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredSim:
+    """What git says one SIM must be. A field left None/empty is not managed.
+
+    ``supplementary_plans`` must be subscribed (subscribe only: others are left alone).
+    ``apns`` and ``custom_fields`` hold only the keys a manifest declared; a custom field
+    mapped to None must be empty.
+    ``field_sources`` maps every managed field path to where it was declared.
+    """
+
+    iccid: str
+    group: str
+    source: SourceRef
+    state: DesiredState | None = None
+    rate_plan: str | None = None
+    supplementary_plans: tuple[str, ...] = ()
+    apns: Mapping[str, ApnStatus] = field(default_factory=dict)
+    custom_fields: Mapping[str, str | None] = field(default_factory=dict)
+    field_sources: Mapping[str, SourceRef] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredFleet:
+    fleet: FleetSpec
+    sims: Mapping[str, DesiredSim]  # by iccid
+    digest: str  # sha256 over the manifest files' bytes, in path order
+    files: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSim:
+    """One SIM as SmartHub reports it, in fleetform's names."""
+
+    iccid: str  # SmartHub giccid
+    status: Status
+    account: str
+    rate_plan: str | None = None
+    supplementary_plans: tuple[str, ...] = ()
+    apns: Mapping[str, ApnStatus] = field(default_factory=dict)
+    custom_fields: Mapping[str, str | None] = field(default_factory=dict)
+    wire_iccid: str | None = None
+    imsi: str | None = None
+    msisdn: str | None = None
+    imei: str | None = None
+    activated_time: datetime | None = None
+    last_modified_time: datetime | None = None
+    url: str | None = None
+
+    def value(self, path: str) -> str | None:
+        """The live value at a field path, as the plan's ``before`` records it."""
+        kind, key = parse_field(path)
+        if kind == STATE:
+            return self.status.value
+        if kind == RATE_PLAN:
+            return self.rate_plan
+        assert key is not None
+        if kind == "supplementaryPlans":
+            return SUBSCRIBED if key in self.supplementary_plans else None
+        if kind == "apns":
+            apn = self.apns.get(key)
+            return apn.value if apn is not None else None
+        return self.custom_fields.get(key)
+
+
+@dataclass(frozen=True, slots=True)
+class RatePlan:
+    name: str
+    type: RatePlanType
+    prepaid: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeLogEntry:
+    iccid: str
+    change_type: str  # "status" | "service_package" | "imei" (wire: STATUS/SERVICE_PACKAGE/IMEI)
+    old_value: str | None
+    new_value: str | None
+    changed_time: datetime
+
+
+class BatchOperation(StrEnum):
+    ACTIVATE = "activate"
+    SUSPEND = "suspend"
+    RETIRE = "retire"
+    SET_RATE_PLAN = "set_rate_plan"
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    PARTIALLY_FAILED = "partially_failed"
+    FAILED = "failed"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobStatus.COMPLETED, JobStatus.PARTIALLY_FAILED, JobStatus.FAILED)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchItem:
+    iccid: str
+    ok: bool
+    code: str | None = None  # the API's reason when not ok, e.g. "illegal_status"
+
+
+@dataclass(frozen=True, slots=True)
+class BatchJob:
+    job_id: str
+    status: JobStatus
+    operation: BatchOperation | None = None
+    total: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    items: tuple[BatchItem, ...] = ()
+    url: str | None = None
+
+
+class SmsStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class RateBudget:
+    """The server's last word on the rate limit (``X-RateLimit-*``), with when it was heard."""
+
+    limit: int
+    remaining: int
+    reset_seconds: float  # seconds until the window resets, as of ``observed_at``
+    observed_at: float  # clock.monotonic() when the response arrived
+
+
+# --- diff -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    """One managed field that differs: live ``before``, desired ``after`` (field path values)."""
+
+    field: str
+    before: str | None
+    after: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SimDiff:
+    iccid: str
+    group: str
+    changes: tuple[FieldChange, ...]  # in field-path order
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something wrong found while diffing or planning, tied to a manifest place when known."""
+
+    message: str
+    iccid: str | None = None
+    field: str | None = None
+    source: SourceRef | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.source}: " if self.source else ""
+        return f"{where}{self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class FleetDiff:
+    changed: tuple[SimDiff, ...]  # sorted by iccid
+    unchanged: int
+    unmanaged: tuple[str, ...]  # iccids live in the account but in no manifest (sorted)
+    missing: tuple[str, ...]  # iccids declared but absent from the account (sorted)
+    problems: tuple[Problem, ...]  # e.g. a move out of retired
+
+
+# --- plan -------------------------------------------------------------------------------
+
+
+class Operation(StrEnum):
+    """What a step does. Status operations and SET_RATE_PLAN may run as batch jobs."""
+
+    ACTIVATE = "activate"
+    SUSPEND = "suspend"
+    RETIRE = "retire"
+    SET_RATE_PLAN = "set_rate_plan"
+    SUBSCRIBE_PLAN = "subscribe_plan"
+    SET_APN_STATUS = "set_apn_status"
+    SET_CUSTOM_FIELDS = "set_custom_fields"
+
+    @property
+    def batch_operation(self) -> BatchOperation | None:
+        try:
+            return BatchOperation(self.value)
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True, slots=True)
+class StepSim:
+    """One SIM in a step: the live values the plan saw and the values the step sets.
+
+    ``before`` always holds ``state``, plus every field path in ``after``. For
+    SET_APN_STATUS, ``after`` may hold several ``apns[...]`` paths: one call each.
+    For SET_CUSTOM_FIELDS, all ``customFields.*`` paths go in one call.
+    """
+
+    iccid: str
+    group: str
+    before: Mapping[str, str | None]
+    after: Mapping[str, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    id: str  # stable within a plan, e.g. "w1-s003"
+    wave: int  # 1-based; wave k+1 starts after wave k finished
+    operation: Operation
+    batch: bool  # True: one batch job for all ``sims`` (at most BATCH_MAX_SIMS)
+    sims: tuple[StepSim, ...]
+    requests: int  # estimated requests, polls of a batch job included
+    rate_plan: str | None = None  # SET_RATE_PLAN and SUBSCRIBE_PLAN: the plan's name
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """A safety check of the plan; ``blocking`` ones stop apply unless overridden."""
+
+    name: str  # "allow_retire" | "max_changes" | "mass_disable"
+    blocking: bool
+    message: str
+    override: str | None = None  # the flag that lifts it, e.g. "--allow-retire"
+
+
+@dataclass(frozen=True, slots=True)
+class PlanSummary:
+    sims_declared: int
+    sims_read: int
+    unchanged: int
+    to_change: int
+    unmanaged: int
+    missing: int
+    sims_by_operation: Mapping[str, int]  # Operation value -> SIMs it touches
+    requests_read: int  # spent reading the live fleet for this plan
+    requests_estimated: int  # to apply
+    duration_estimated_seconds: float  # at the rate budget the server reported
+    rate_limit: int | None = None
+    rate_window_seconds: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """An immutable plan: deterministic order, counts, guards and a checksum."""
+
+    created_at: str  # ISO 8601 UTC; the one field that differs between plans of the same state
+    manifest_digest: str
+    endpoint: str
+    account: str
+    fleet: str
+    summary: PlanSummary
+    steps: tuple[Step, ...]
+    warnings: tuple[str, ...] = ()
+    problems: tuple[Problem, ...] = ()  # errors of the plan: apply refuses while any exist
+    guards: tuple[Guard, ...] = ()
+    unmanaged: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+    checksum: str = ""  # sha256 over the plan's content, created_at excluded
+
+    @property
+    def waves(self) -> tuple[tuple[Step, ...], ...]:
+        count = max((s.wave for s in self.steps), default=0)
+        return tuple(tuple(s for s in self.steps if s.wave == w) for w in range(1, count + 1))
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.steps)

@@ -1,0 +1,32 @@
+"""Shared fixtures: a real SmartHub simulator on a free loopback port, torn down after."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from reconciler.simulator import RunningSimulator, SimulatorConfig, start_in_thread
+
+
+@pytest.fixture
+def sim_factory(tmp_path: Path) -> Iterator[object]:
+    """Start simulators with any config; all are stopped at teardown."""
+    started: list[RunningSimulator] = []
+
+    def start(**overrides: object) -> RunningSimulator:
+        config = SimulatorConfig(db_path=tmp_path / f"sim{len(started)}.db", **overrides)  # type: ignore[arg-type]
+        sim = start_in_thread(config)
+        started.append(sim)
+        return sim
+
+    yield start
+    for sim in started:
+        sim.stop()
+
+
+@pytest.fixture
+def sim(sim_factory) -> RunningSimulator:  # type: ignore[no-untyped-def]
+    """A simulator with the default seeded fleet (250 SIMs), fast batch jobs."""
+    return sim_factory(sims=250, job_delay=0.05)  # type: ignore[no-any-return]
