@@ -283,6 +283,7 @@ class FieldChange:
 class SimDiff:
     iccid: str
     group: str
+    status: Status  # the live status the diff saw (needed to path through the state machine)
     changes: tuple[FieldChange, ...]  # in field-path order
 
 
@@ -333,9 +334,12 @@ class Operation(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class StepSim:
-    """One SIM in a step: the live values the plan saw and the values the step sets.
+    """One SIM in a step: the values expected when the step runs, and the values it sets.
 
-    ``before`` always holds ``state``, plus every field path in ``after``. For
+    ``before`` always holds ``state``, plus every field path in ``after``. For the first step
+    that touches a SIM these are the live values the plan saw; a later wave's ``before`` holds
+    what the earlier steps set (a retire after a suspend expects ``suspended``). Apply compares
+    ``before`` with live state and skips a SIM that moved (stale). For
     SET_APN_STATUS, ``after`` may hold several ``apns[...]`` paths: one call each.
     For SET_CUSTOM_FIELDS, all ``customFields.*`` paths go in one call.
     """
