@@ -413,3 +413,142 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         return bool(self.steps)
+
+
+# --- apply report -----------------------------------------------------------------------
+# Here rather than in reconciler.applier because the renderers (a sibling layer of the
+# applier) must read them without importing the applier.
+
+
+class Outcome(StrEnum):
+    """What became of one SIM in one step of an apply."""
+
+    DONE = "done"  # the step's values hold (set by us, or already so: idempotent)
+    FAILED = "failed"  # the API refused; ``reason`` holds its code or title
+    STALE = "stale"  # live state moved since the plan: left alone; ``moved`` says what
+    SKIPPED = "skipped"  # not attempted: failed or stale in an earlier wave
+    NOT_RUN = "not_run"  # the run stopped (``--budget``) before reaching it
+
+
+@dataclass(frozen=True, slots=True)
+class SimOutcome:
+    iccid: str
+    outcome: Outcome
+    reason: str | None = None
+    moved: tuple[FieldChange, ...] = ()  # STALE: before = the plan's value, after = live value
+
+
+@dataclass(frozen=True, slots=True)
+class StepReport:
+    step_id: str
+    wave: int
+    operation: Operation
+    batch: bool
+    sims: tuple[SimOutcome, ...]  # in the step's SIM order
+    job_ids: tuple[str, ...] = ()
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for s in self.sims if s.outcome is outcome)
+
+
+@dataclass(frozen=True, slots=True)
+class OperationTotals:
+    operation: Operation
+    done: int = 0
+    failed: int = 0
+    stale: int = 0
+    skipped: int = 0
+    not_run: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyReport:
+    """The result of one apply run (a resumed run includes what earlier runs did)."""
+
+    plan_checksum: str
+    endpoint: str
+    account: str
+    steps: tuple[StepReport, ...]  # in plan order
+    requests_spent: int  # by this run (reads, writes, polls, retries)
+    waited_seconds: float  # slept by this run for the rate limit or backoff
+    rate_limited: int = 0  # 429 answers seen by this run
+    duration_seconds: float = 0.0
+    stopped: str | None = None  # why the run stopped before the end (e.g. --budget spent)
+    resumed: bool = False
+
+    @property
+    def totals(self) -> tuple[OperationTotals, ...]:
+        """Per operation, in the order operations first appear in the plan."""
+        order: list[Operation] = []
+        counts: dict[Operation, dict[Outcome, int]] = {}
+        for step in self.steps:
+            if step.operation not in counts:
+                order.append(step.operation)
+                counts[step.operation] = dict.fromkeys(Outcome, 0)
+            for sim in step.sims:
+                counts[step.operation][sim.outcome] += 1
+        return tuple(
+            OperationTotals(
+                operation=op,
+                done=counts[op][Outcome.DONE],
+                failed=counts[op][Outcome.FAILED],
+                stale=counts[op][Outcome.STALE],
+                skipped=counts[op][Outcome.SKIPPED],
+                not_run=counts[op][Outcome.NOT_RUN],
+            )
+            for op in order
+        )
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(step.count(outcome) for step in self.steps)
+
+    @property
+    def complete(self) -> bool:
+        """Every SIM of every step done: exit 0. Otherwise apply exits 3."""
+        return self.stopped is None and all(
+            s.outcome is Outcome.DONE for step in self.steps for s in step.sims
+        )
+
+
+# --- drift ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DriftField:
+    field: str  # field path
+    desired: str | None  # what git says
+    live: str | None  # what SmartHub says
+    last_changed: datetime | None = None  # from the change history, when it covers the field
+    source: SourceRef | None = None  # where the desired value is declared
+
+
+@dataclass(frozen=True, slots=True)
+class DriftSim:
+    iccid: str
+    group: str
+    status: Status
+    fields: tuple[DriftField, ...]  # in field-path order
+    last_modified: datetime | None = None  # the SIM's lastModifiedTime (any field)
+
+
+@dataclass(frozen=True, slots=True)
+class DriftReport:
+    """Where the live fleet differs from git: the plan's diff without the steps."""
+
+    fleet: str
+    account: str
+    endpoint: str
+    checked_at: datetime
+    sims_read: int
+    sims: tuple[DriftSim, ...]  # sorted by iccid
+    missing: tuple[str, ...] = ()  # declared in git, absent from the account
+    unmanaged: tuple[str, ...] = ()  # live but in no manifest (empty when the fleet ignores them)
+    problems: tuple[Problem, ...] = ()
+    history_since: datetime | None = None  # the change history was read from this time on
+    requests_spent: int = 0
+
+    @property
+    def has_drift(self) -> bool:
+        """Managed fields differ, or declared SIMs are missing. Unmanaged SIMs are reported
+        but are not drift: git says nothing about them."""
+        return bool(self.sims or self.missing)
