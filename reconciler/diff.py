@@ -1,0 +1,132 @@
+"""The fleet diff: desired SIMs against live SIMs, keyed by ICCID, managed fields only.
+
+Pure: no network, no clock. `diff_fleet` makes one pass over the live iterator and keeps no
+`LiveSim` beyond the one it is looking at, so 100,000 live SIMs cost a dict lookup each.
+
+Why keyed and not deepdiff: style.md point 6 measured deepdiff 160 times slower on 100,000
+records, and it paired the wrong SIMs when the two sides were ordered differently. A lookup by
+ICCID cannot pair wrongly and is linear; `bench/plan_scale.py` measures the whole planning pass.
+
+Decisions where the contract is silent:
+
+- An empty custom field is ``None``; live ``""`` and ``None`` compare equal.
+- A supplementary plan is subscribe-only: a plan declared and not live is a change; a live plan
+  not declared is left alone (there is no unsubscribe call).
+- A live RETIRED SIM whose manifest wants anything different is a `Problem` (nothing can
+  change a retired SIM), not a change; it counts neither as changed nor as unchanged.
+- The list is already filtered by account; SIMs of another account are skipped again here, so a
+  SIM moved to another account shows up as missing rather than being changed.
+- If the paged list yields an ICCID twice (a page shifted while being read), the first one
+  wins and the repeat is ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from reconciler.model import (
+    RATE_PLAN,
+    STATE,
+    SUBSCRIBED,
+    DesiredFleet,
+    DesiredSim,
+    FieldChange,
+    FleetDiff,
+    LiveSim,
+    Problem,
+    SimDiff,
+    Status,
+    apn_field,
+    custom_field,
+    supplementary_field,
+)
+
+
+def _empty_is_none(value: str | None) -> str | None:
+    return value if value else None
+
+
+def sim_changes(desired: DesiredSim, live: LiveSim) -> tuple[FieldChange, ...]:
+    """The managed fields of one SIM that differ, in field-path order.
+
+    Field-path order is: ``state``, ``ratePlan``, ``supplementaryPlans[...]``, ``apns[...]``,
+    ``customFields.*``, each bracketed kind sorted by its key.
+    """
+    changes: list[FieldChange] = []
+    if desired.state is not None and desired.state.status is not live.status:
+        changes.append(FieldChange(STATE, live.status.value, desired.state.value))
+    if desired.rate_plan is not None and desired.rate_plan != live.rate_plan:
+        changes.append(FieldChange(RATE_PLAN, live.rate_plan, desired.rate_plan))
+    if desired.supplementary_plans:
+        subscribed = live.supplementary_plans
+        for plan in sorted(desired.supplementary_plans):
+            if plan not in subscribed:
+                changes.append(FieldChange(supplementary_field(plan), None, SUBSCRIBED))
+    if desired.apns:
+        for apn in sorted(desired.apns):
+            want = desired.apns[apn]
+            have = live.apns.get(apn)
+            if have is not want:
+                changes.append(
+                    FieldChange(
+                        apn_field(apn), have.value if have is not None else None, want.value
+                    )
+                )
+    if desired.custom_fields:
+        for name in sorted(desired.custom_fields):
+            want_text = _empty_is_none(desired.custom_fields[name])
+            have_text = _empty_is_none(live.custom_fields.get(name))
+            if want_text != have_text:
+                changes.append(FieldChange(custom_field(name), have_text, want_text))
+    return tuple(changes)
+
+
+def _retired_problem(desired: DesiredSim, changes: tuple[FieldChange, ...]) -> Problem:
+    first = changes[0]
+    wanted = ", ".join(f"{c.field}={c.after}" for c in changes)
+    return Problem(
+        message=(
+            f"SIM {desired.iccid} is retired and nothing can change a retired SIM, but the "
+            f"manifest declares {wanted}"
+        ),
+        iccid=desired.iccid,
+        field=first.field,
+        source=desired.field_sources.get(first.field, desired.source),
+    )
+
+
+def diff_fleet(desired: DesiredFleet, live: Iterable[LiveSim]) -> FleetDiff:
+    """Compare the desired fleet with the live SIMs of its account, in one streaming pass."""
+    account = desired.fleet.account
+    wanted = desired.sims
+    seen: set[str] = set()
+    changed: list[SimDiff] = []
+    unmanaged: list[str] = []
+    problems: list[Problem] = []
+    unchanged = 0
+    for sim in live:
+        if sim.account != account or sim.iccid in seen:
+            continue
+        seen.add(sim.iccid)
+        want = wanted.get(sim.iccid)
+        if want is None:
+            unmanaged.append(sim.iccid)
+            continue
+        changes = sim_changes(want, sim)
+        if not changes:
+            unchanged += 1
+        elif sim.status is Status.RETIRED:
+            problems.append(_retired_problem(want, changes))
+        else:
+            changed.append(SimDiff(sim.iccid, want.group, sim.status, changes))
+    missing = sorted(iccid for iccid in wanted if iccid not in seen)
+    changed.sort(key=lambda d: d.iccid)
+    unmanaged.sort()
+    problems.sort(key=lambda p: p.iccid or "")
+    return FleetDiff(
+        changed=tuple(changed),
+        unchanged=unchanged,
+        unmanaged=tuple(unmanaged),
+        missing=tuple(missing),
+        problems=tuple(problems),
+    )
