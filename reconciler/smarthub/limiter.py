@@ -1,0 +1,151 @@
+"""A thread-safe request limiter fed by the server's ``X-RateLimit-*`` headers.
+
+The server knows the budget better than any client-side guess, so the limiter trusts it:
+
+- Before each request a caller `acquire`s a slot. The slot is granted while the last known
+  ``remaining`` minus the requests already in flight is positive, so N threads sharing one
+  client never all spend the last token.
+- When that budget is spent, the caller sleeps (on the injected clock) until the window resets,
+  reporting the wait once through ``on_wait(seconds, reason)``; other callers wait for it.
+- Before the first answer (or when headers are missing) one request at a time goes through to
+  learn the budget; the others wait for its answer.
+- Once the reset time has passed, the window is assumed full again (``remaining = limit``) until
+  the next answer says otherwise.
+- Answers may arrive out of order; within one window ``remaining`` only goes down (the smaller
+  of what we knew and what the server says), so a stale answer cannot hand out tokens twice.
+
+After a request the caller `release`s the slot with the headers' values (or None). A 429 is
+reported with `exhausted`, which marks the budget spent until the reset.
+
+Waiting between threads uses a `threading.Condition` (woken by `release`), never the clock: the
+clock's ``sleep`` is used only for the one wait until the window resets, so tests with a
+`FakeClock` assert on ``clock.sleeps``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from reconciler.clock import Clock
+from reconciler.model import RateBudget
+
+OnWait = Callable[[float, str], None]
+
+# Real seconds a waiting thread blocks on the condition before looking again: a safety net
+# against a lost wake-up, not a pacing mechanism.
+_CONDITION_POLL = 0.5
+
+
+class RateLimiter:
+    def __init__(self, clock: Clock, *, on_wait: OnWait | None = None) -> None:
+        self._clock = clock
+        self._on_wait = on_wait
+        self._cond = threading.Condition()
+        self._limit: int | None = None
+        self._remaining: int | None = None  # None: not heard from the server yet
+        self._reset_at = 0.0  # monotonic time the current window ends
+        self._in_flight = 0
+        self._sleeper = False  # one thread sleeps for the reset; the others wait for it
+        self._budget: RateBudget | None = None
+        self.waited_seconds = 0.0
+        self.waits = 0
+
+    # --- what we know -----------------------------------------------------------------------
+
+    def budget(self) -> RateBudget | None:
+        with self._cond:
+            return self._budget
+
+    @property
+    def in_flight(self) -> int:
+        with self._cond:
+            return self._in_flight
+
+    def _refresh(self, now: float) -> None:
+        """A window whose reset time has passed is full again."""
+        if self._remaining is not None and self._limit is not None and now >= self._reset_at:
+            self._remaining = self._limit
+            # the next window's end is unknown until the server says; keep it "passed"
+
+    # --- the protocol -------------------------------------------------------------------------
+
+    def acquire(self, what: str = "request") -> None:
+        """Block until a request may be sent, then count it as in flight."""
+        while True:
+            sleep_for = 0.0
+            with self._cond:
+                now = self._clock.monotonic()
+                self._refresh(now)
+                if self._remaining is None:
+                    if self._in_flight == 0:  # nobody is learning the budget: we do
+                        self._in_flight += 1
+                        return
+                    self._cond.wait(_CONDITION_POLL)
+                    continue
+                if self._remaining - self._in_flight > 0:
+                    self._in_flight += 1
+                    return
+                if self._in_flight > 0 or self._sleeper:
+                    # an answer (or the sleeper) will tell us more
+                    self._cond.wait(_CONDITION_POLL)
+                    continue
+                sleep_for = max(self._reset_at - now, 0.0)
+                if sleep_for <= 0:
+                    # spent, with the reset already due: trust the window to be fresh
+                    self._remaining = self._limit if self._limit else 1
+                    continue
+                self._sleeper = True
+            try:
+                self._sleep(sleep_for, f"waiting {sleep_for:.0f} s for the rate window ({what})")
+            finally:
+                with self._cond:
+                    self._sleeper = False
+                    self._cond.notify_all()
+
+    def release(self, headers: tuple[int, int, float] | None) -> None:
+        """The request answered (or failed); ``headers`` = (limit, remaining, reset seconds)."""
+        with self._cond:
+            self._in_flight = max(self._in_flight - 1, 0)
+            if headers is not None:
+                self._observe(*headers)
+            self._cond.notify_all()
+
+    def exhausted(self, reset_seconds: float) -> None:
+        """A 429 said the budget is spent until ``reset_seconds`` from now."""
+        with self._cond:
+            now = self._clock.monotonic()
+            self._remaining = 0
+            self._reset_at = now + max(reset_seconds, 0.0)
+            if self._limit is None:
+                self._limit = 1
+            self._cond.notify_all()
+
+    def wait(self, seconds: float, reason: str) -> None:
+        """Sleep for a reason the caller decided (backoff); counted and reported like the rest."""
+        self._sleep(seconds, reason)
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _observe(self, limit: int, remaining: int, reset_seconds: float) -> None:
+        now = self._clock.monotonic()
+        reset_at = now + reset_seconds
+        same_window = self._remaining is not None and now < self._reset_at
+        if same_window and self._remaining is not None:
+            remaining = min(remaining, self._remaining)
+        self._limit = limit
+        self._remaining = remaining
+        self._reset_at = reset_at
+        self._budget = RateBudget(
+            limit=limit, remaining=remaining, reset_seconds=reset_seconds, observed_at=now
+        )
+
+    def _sleep(self, seconds: float, reason: str) -> None:
+        if seconds <= 0:
+            return
+        if self._on_wait is not None:
+            self._on_wait(seconds, reason)
+        self._clock.sleep(seconds)
+        with self._cond:
+            self.waited_seconds += seconds
+            self.waits += 1
