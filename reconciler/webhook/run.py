@@ -1,0 +1,346 @@
+"""Wiring of ``fleetform webhook serve``: manifests, API, store, worker, app and uvicorn.
+
+`build_receiver` assembles the pieces from plain collaborators (tests and the benchmark use
+it with their own API and clock); `start_server` runs any ASGI app under uvicorn in a thread
+on a real socket; `serve` is what the CLI calls: it blocks until SIGINT/SIGTERM, then stops
+the server (in-flight requests finish), the worker (the check in flight finishes) and the
+store, and returns 0.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import uvicorn
+
+from reconciler.app import Connection, open_api, state_dir
+from reconciler.clock import Clock, SystemClock
+from reconciler.errors import ConfigError, FleetformError
+from reconciler.model import DesiredFleet
+from reconciler.reporting import Reporter
+from reconciler.smarthub.api import SmartHubApi
+from reconciler.webhook.check import DriftRecord, ManifestCheck
+from reconciler.webhook.dedupe import DedupeStore
+from reconciler.webhook.metrics import Metrics
+from reconciler.webhook.server import Receiver, build_app
+from reconciler.webhook.sink import DriftSink
+from reconciler.webhook.verify import DEFAULT_MAX_BODY_BYTES, DEFAULT_SKEW_SECONDS, PushVerifier
+from reconciler.webhook.worker import CheckQueue, CheckWorker
+
+PUSH_KEY_ENV = "SMARTHUB_PUSH_KEY"
+DEFAULT_PORT = 8787
+Loader = Callable[[Sequence[Path]], DesiredFleet]
+
+
+def read_push_key(push_key_file: Path | None) -> str:
+    """The push key from the file (whitespace stripped) or SMARTHUB_PUSH_KEY."""
+    if push_key_file is not None:
+        try:
+            key = push_key_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read the push key file {push_key_file}: {exc.strerror}"
+            ) from None
+        if not key:
+            raise ConfigError(f"the push key file {push_key_file} is empty")
+        return key
+    key = os.environ.get(PUSH_KEY_ENV, "").strip()
+    if not key:
+        raise ConfigError(f"no push key: set {PUSH_KEY_ENV} or pass --push-key-file")
+    return key
+
+
+@dataclass(frozen=True, slots=True)
+class ServeOptions:
+    paths: tuple[Path, ...]
+    push_key: str = field(repr=False)
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    skew_seconds: float = DEFAULT_SKEW_SECONDS
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    debounce_seconds: float = 0.5
+    max_pending: int = 100_000
+    on_drift: str | None = None
+    hook_timeout_seconds: float = 30.0
+    reload_interval_seconds: float = 5.0
+
+
+def default_loader(paths: Sequence[Path]) -> DesiredFleet:
+    from reconciler.manifest import load_fleet
+
+    return load_fleet(paths)
+
+
+def _fingerprint(paths: Sequence[Path]) -> tuple[tuple[str, int, int], ...]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml"))
+        else:
+            files.append(path)
+    marks: list[tuple[str, int, int]] = []
+    for f in sorted(files):
+        try:
+            st = f.stat()
+        except OSError:
+            continue
+        marks.append((str(f), st.st_mtime_ns, st.st_size))
+    return tuple(marks)
+
+
+class FleetSource:
+    """The manifests, reloaded when a file under the paths changes (checked at most every
+    ``interval`` seconds). A reload that fails keeps the last good fleet and says why once."""
+
+    def __init__(
+        self,
+        paths: Sequence[Path],
+        reporter: Reporter,
+        *,
+        loader: Loader = default_loader,
+        interval: float = 5.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.paths = tuple(paths)
+        self._reporter = reporter
+        self._loader = loader
+        self._interval = interval
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._mark = _fingerprint(self.paths)
+        self._fleet = loader(self.paths)  # errors here are fatal: the server does not start
+        self._checked = monotonic()
+
+    def __call__(self) -> DesiredFleet:
+        with self._lock:
+            now = self._monotonic()
+            if now - self._checked >= self._interval:
+                self._checked = now
+                mark = _fingerprint(self.paths)
+                if mark != self._mark:
+                    self._mark = mark
+                    try:
+                        self._fleet = self._loader(self.paths)
+                        self._reporter.info(
+                            f"webhook: manifests reloaded ({len(self._fleet.sims)} SIMs)"
+                        )
+                    except FleetformError as exc:
+                        self._reporter.warn(
+                            f"webhook: manifests changed but do not load; keeping the last "
+                            f"good ones: {exc}"
+                        )
+            return self._fleet
+
+
+@dataclass
+class ReceiverStack:
+    app: Any  # the ASGI app
+    receiver: Receiver
+    worker: CheckWorker
+    store: DedupeStore
+    metrics: Metrics
+
+    def start(self) -> None:
+        self.worker.start()
+
+    def close(self) -> None:
+        self.worker.stop()
+        self.store.close()
+
+
+def build_receiver(
+    *,
+    push_key: str,
+    check: Callable[[str], DriftRecord | None],
+    on_drift: Callable[[DriftRecord], None] | None = None,
+    state: Path,
+    reporter: Reporter,
+    clock: Clock,
+    metrics: Metrics | None = None,
+    skew_seconds: float = DEFAULT_SKEW_SECONDS,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    debounce_seconds: float = 0.5,
+    max_pending: int = 100_000,
+    emit: Callable[[str], None] | None = None,
+    hook: str | None = None,
+    hook_timeout_seconds: float = 30.0,
+) -> ReceiverStack:
+    """Assemble store, queue, worker, sink and app; the worker is not started yet."""
+    metrics = metrics or Metrics()
+    store = DedupeStore(state / "webhook.db", retention_seconds=2 * skew_seconds)
+    queue = CheckQueue(
+        debounce_seconds=debounce_seconds,
+        max_pending=max_pending,
+        monotonic=clock.monotonic,
+        wall=clock.now,
+    )
+    if metrics.queue_depth is None:
+        metrics.queue_depth = queue.__len__
+    sink = on_drift or DriftSink(
+        state / "drift.jsonl",
+        emit=emit or (lambda line: None),
+        reporter=reporter,
+        metrics=metrics,
+        hook=hook,
+        hook_timeout_seconds=hook_timeout_seconds,
+    )
+    worker = CheckWorker(queue, check, sink, metrics=metrics, reporter=reporter)
+    receiver = Receiver(
+        verifier=PushVerifier(push_key, clock, skew_seconds=skew_seconds),
+        store=store,
+        queue=queue,
+        metrics=metrics,
+        reporter=reporter,
+        clock=clock,
+        max_body_bytes=max_body_bytes,
+        worker_alive=lambda: worker.alive,
+    )
+    return ReceiverStack(build_app(receiver), receiver, worker, store, metrics)
+
+
+@dataclass
+class RunningServer:
+    url: str
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout)
+
+
+def start_server(
+    app: Any, host: str = "127.0.0.1", port: int = 0, *, ready_timeout: float = 10.0
+) -> RunningServer:
+    """Serve ``app`` with uvicorn (h11, asyncio) in a thread; returns once it accepts.
+
+    The socket is bound here, so ``port=0`` picks a free port and `RunningServer.url` says
+    which; a port in use is a `ConfigError` rather than a log line from a thread.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(1024)
+    bound = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app,
+        http="h11",
+        loop="asyncio",
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=15,
+        backlog=1024,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="fleetform-webhook-http"
+    )
+    thread.daemon = True
+    thread.start()
+    deadline = time.monotonic() + ready_timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise ConfigError(f"the webhook server did not start on {host}:{bound}")
+        time.sleep(0.01)
+    shown = f"[{host}]" if family == socket.AF_INET6 else host
+    return RunningServer(url=f"http://{shown}:{bound}", server=server, thread=thread)
+
+
+def serve(
+    options: ServeOptions,
+    connection: Connection,
+    reporter: Reporter,
+    emit: Callable[[str], None],
+    *,
+    clock: Clock | None = None,
+    loader: Loader = default_loader,
+    stop: threading.Event | None = None,
+    on_ready: Callable[[str], None] | None = None,
+) -> int:
+    """Run the receiver until SIGINT/SIGTERM (or ``stop`` is set); returns the exit code."""
+    clock = clock or SystemClock()
+    fleet = FleetSource(
+        options.paths, reporter, loader=loader, interval=options.reload_interval_seconds
+    )
+    state = state_dir()
+    stop = stop or threading.Event()
+    with open_api(connection, reporter, clock=clock) as api:
+        metrics = Metrics(api_requests=lambda: _requests(api))
+        stack = build_receiver(
+            push_key=options.push_key,
+            check=ManifestCheck(api=api, fleet=fleet, clock=clock),
+            state=state,
+            reporter=reporter,
+            clock=clock,
+            metrics=metrics,
+            skew_seconds=options.skew_seconds,
+            max_body_bytes=options.max_body_bytes,
+            debounce_seconds=options.debounce_seconds,
+            max_pending=options.max_pending,
+            emit=emit,
+            hook=options.on_drift,
+            hook_timeout_seconds=options.hook_timeout_seconds,
+        )
+        stack.start()
+        try:
+            running = start_server(stack.app, options.host, options.port)
+        except BaseException:
+            stack.close()
+            raise
+        desired = fleet()
+        reporter.info(
+            f"webhook: listening on {running.url} (POST /push, /push/<eventType>; GET /healthz, "
+            f"/metrics) for fleet {desired.fleet.name} ({len(desired.sims)} SIMs); drift to "
+            f"{state / 'drift.jsonl'}"
+        )
+        if on_ready is not None:
+            on_ready(running.url)
+        previous = _install_stop_handlers(stop)
+        try:
+            while not stop.wait(0.5):
+                if not running.thread.is_alive():
+                    raise FleetformError("the webhook HTTP server stopped unexpectedly")
+        finally:
+            _restore_handlers(previous)
+            reporter.info("webhook: shutting down")
+            running.stop()
+            stack.close()
+    return 0
+
+
+def _requests(api: SmartHubApi) -> int:
+    return api.stats().requests
+
+
+_Handler = Callable[[int, FrameType | None], Any] | int | None
+
+
+def _install_stop_handlers(stop: threading.Event) -> dict[int, _Handler]:
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    return {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _restore_handlers(previous: dict[int, _Handler]) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
