@@ -89,6 +89,25 @@ def cli(ctx: click.Context, verbose: bool, endpoint: str | None, api_key_file: P
 # ---- commands are added below, one block each ------------------------------------------
 
 
+# ---- init (issue 6) ----
+@cli.command("init")
+@click.argument(
+    "directory", required=False, default=".", type=click.Path(file_okay=False, path_type=Path)
+)
+@click.option("--name", help="The fleet's name (default: from the directory's name).")
+@click.option("--account", help="The SmartHub account (default: acme, the simulator's demo).")
+@click.option("--force", is_flag=True, help="Overwrite files that exist.")
+@pass_globals
+def init_command(
+    opts: GlobalOptions, directory: Path, name: str | None, account: str | None, force: bool
+) -> int:
+    """Scaffold a fleet repository in DIRECTORY: Fleet manifest, workflows, .gitignore, README."""
+    from reconciler.commands.init import InitOptions, run_init
+
+    options = InitOptions(directory=directory, name=name, account=account, force=force)
+    return run_init(options, opts.reporter())
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point and the one error boundary; commands return their exit code."""
     args = sys.argv[1:] if argv is None else argv
