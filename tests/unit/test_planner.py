@@ -1,0 +1,298 @@
+"""The planner: state paths, waves, batch grouping, guards, the estimate and raise_if_unsafe."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler.diff import diff_fleet
+from reconciler.errors import PlanError, UnsafePlanError
+from reconciler.model import (
+    ApnStatus,
+    DesiredFleet,
+    DesiredSim,
+    DesiredState,
+    FleetSpec,
+    LiveSim,
+    Operation,
+    Plan,
+    RateBudget,
+    RatePlan,
+    RatePlanType,
+    SourceRef,
+    Status,
+)
+from reconciler.planner import (
+    PlannerConfig,
+    estimate_seconds,
+    make_plan,
+    operation_allowed,
+    raise_if_unsafe,
+    status_path,
+)
+
+CATALOGUE = (
+    RatePlan("IoT-1GB", RatePlanType.BASIC),
+    RatePlan("IoT-5GB", RatePlanType.BASIC),
+    RatePlan("EU-Roaming-500MB", RatePlanType.SUPPLEMENTARY),
+)
+SRC = SourceRef("fleet/sims.yaml", 3)
+
+
+def iccid(i: int) -> str:
+    return f"89445000000{i:08d}"
+
+
+def desired(
+    sims: list[DesiredSim],
+    *,
+    allow_retire: bool = False,
+    max_changes: int | None = None,
+    max_changes_percent: float | None = None,
+) -> DesiredFleet:
+    spec = FleetSpec(
+        "acme-trackers",
+        "acme",
+        SourceRef("fleet/fleet.yaml", 1),
+        allow_retire=allow_retire,
+        max_changes=max_changes,
+        max_changes_percent=max_changes_percent,
+    )
+    return DesiredFleet(spec, {s.iccid: s for s in sims}, digest="sha256:d")
+
+
+def want(i: int, **kw: object) -> DesiredSim:
+    return DesiredSim(iccid=iccid(i), group="berlin", source=SRC, **kw)  # type: ignore[arg-type]
+
+
+def live(i: int, status: Status = Status.ACTIVE, **kw: object) -> LiveSim:
+    kw.setdefault("rate_plan", "IoT-1GB")
+    return LiveSim(iccid=iccid(i), status=status, account="acme", **kw)  # type: ignore[arg-type]
+
+
+def plan_of(
+    wants: list[DesiredSim],
+    lives: list[LiveSim],
+    budget: RateBudget | None = None,
+    **fleet_kw: object,
+) -> Plan:
+    fleet = desired(wants, **fleet_kw)  # type: ignore[arg-type]
+    return make_plan(
+        fleet,
+        diff_fleet(fleet, lives),
+        CATALOGUE,
+        endpoint="http://sim/v1",
+        account="acme",
+        requests_read=3,
+        rate_budget=budget,
+        created_at="2026-11-25T13:00:00Z",
+    )
+
+
+def test_state_paths_follow_the_contract() -> None:
+    assert status_path(Status.ACTIVE, Status.RETIRED) == (Operation.SUSPEND, Operation.RETIRE)
+    assert status_path(Status.INVENTORY, Status.RETIRED) == (Operation.SUSPEND, Operation.RETIRE)
+    assert status_path(Status.SUSPENDED, Status.RETIRED) == (Operation.RETIRE,)
+    assert status_path(Status.TEST_READY, Status.ACTIVE) == (Operation.ACTIVATE,)
+    assert status_path(Status.ACTIVATION_READY, Status.SUSPENDED) == (Operation.SUSPEND,)
+    assert status_path(Status.RETIRED, Status.ACTIVE) is None
+    assert status_path(Status.ACTIVE, Status.ACTIVE) == ()
+    assert not operation_allowed(Operation.RETIRE, Status.ACTIVE)
+    assert not operation_allowed(Operation.SUBSCRIBE_PLAN, Status.SUSPENDED)
+
+
+def test_an_active_sim_declared_retired_is_suspended_then_retired_in_two_waves() -> None:
+    plan = plan_of([want(1, state=DesiredState.RETIRED)], [live(1)], allow_retire=True)
+    assert [(s.wave, s.operation) for s in plan.steps] == [
+        (1, Operation.SUSPEND),
+        (2, Operation.RETIRE),
+    ]
+    suspend, retire = plan.steps
+    assert suspend.sims[0].before == {"state": "active"}
+    assert suspend.sims[0].after == {"state": "suspended"}
+    assert retire.sims[0].before == {"state": "suspended"}  # what wave 1 set
+    assert [s.id for s in plan.steps] == ["w1-s001", "w2-s001"]
+
+
+def test_activation_comes_before_the_subscribe_it_enables() -> None:
+    plan = plan_of(
+        [want(1, state=DesiredState.ACTIVE, supplementary_plans=("EU-Roaming-500MB",))],
+        [live(1, Status.SUSPENDED)],
+    )
+    activate, subscribe = plan.steps
+    assert (activate.wave, activate.operation) == (1, Operation.ACTIVATE)
+    assert (subscribe.wave, subscribe.operation) == (2, Operation.SUBSCRIBE_PLAN)
+    assert subscribe.rate_plan == "EU-Roaming-500MB"
+    assert subscribe.sims[0].before == {
+        "state": "active",
+        "supplementaryPlans[EU-Roaming-500MB]": None,
+    }
+
+
+def test_field_changes_of_a_sim_being_retired_run_before_its_suspend() -> None:
+    plan = plan_of(
+        [want(1, state=DesiredState.RETIRED, custom_fields={"custom1": "scrap"})],
+        [live(1)],
+        allow_retire=True,
+    )
+    assert [(s.wave, s.operation) for s in plan.steps] == [
+        (1, Operation.SET_CUSTOM_FIELDS),
+        (2, Operation.SUSPEND),
+        (3, Operation.RETIRE),
+    ]
+
+
+def test_subscribe_that_can_never_be_legal_is_a_problem_with_the_manifest_line() -> None:
+    line = SourceRef("fleet/g.yaml", 9, 7)
+    plan = plan_of(
+        [
+            want(
+                1,
+                state=DesiredState.SUSPENDED,
+                supplementary_plans=("EU-Roaming-500MB",),
+                field_sources={"supplementaryPlans[EU-Roaming-500MB]": line},
+            )
+        ],
+        [live(1, Status.SUSPENDED)],
+    )
+    assert plan.steps == ()
+    (problem,) = plan.problems
+    assert problem.source == line and "needs an active SIM" in problem.message
+
+
+def test_subscribe_before_suspend_when_the_sim_is_still_active() -> None:
+    plan = plan_of(
+        [want(1, state=DesiredState.SUSPENDED, supplementary_plans=("EU-Roaming-500MB",))],
+        [live(1)],
+    )
+    assert [(s.wave, s.operation) for s in plan.steps] == [
+        (1, Operation.SUBSCRIBE_PLAN),
+        (2, Operation.SUSPEND),
+    ]
+
+
+def test_unknown_and_wrong_type_rate_plans_are_problems_once_per_manifest_place() -> None:
+    line = SourceRef("fleet/g.yaml", 4, 14)
+    wants = [
+        want(i, rate_plan="IoT-2GB", field_sources={"ratePlan": line}) for i in range(1, 4)
+    ] + [want(9, rate_plan="EU-Roaming-500MB")]
+    plan = plan_of(wants, [live(i) for i in (1, 2, 3, 9)])
+    assert plan.steps == ()
+    messages = [str(p) for p in plan.problems]
+    assert messages[0].startswith("fleet/g.yaml:4:14: unknown rate plan 'IoT-2GB'")
+    assert "and 2 more SIMs" in messages[0]
+    assert "is supplementary" in messages[1]
+
+
+def test_declared_but_missing_sims_are_problems_not_crashes() -> None:
+    plan = plan_of([want(1), want(2)], [live(1)])
+    assert plan.missing == (iccid(2),)
+    assert "declared but not in account 'acme'" in plan.problems[0].message
+    with pytest.raises(PlanError, match="1 problem"):
+        raise_if_unsafe(plan)
+
+
+def test_1200_suspends_are_two_even_batch_jobs() -> None:
+    n = 1200
+    plan = plan_of(
+        [want(i, state=DesiredState.SUSPENDED) for i in range(n)],
+        [live(i) for i in range(n)] + [live(i, Status.SUSPENDED) for i in range(n, 2 * n)],
+        max_changes=5000,
+    )
+    assert [(s.operation, s.batch, len(s.sims), s.requests) for s in plan.steps] == [
+        (Operation.SUSPEND, True, 600, 4),
+        (Operation.SUSPEND, True, 600, 4),
+    ]
+    assert plan.summary.requests_estimated == 8
+    assert plan.summary.sims_by_operation == {"suspend": 1200}
+
+
+def test_few_sims_go_as_single_calls_and_apns_cost_one_request_each() -> None:
+    plan = plan_of(
+        [
+            want(1, state=DesiredState.SUSPENDED),
+            want(2, apns={"a": ApnStatus.ENABLED, "b": ApnStatus.DISABLED}),
+            want(3, rate_plan="IoT-5GB", custom_fields={"custom1": "x", "custom2": "y"}),
+        ],
+        [live(1), live(2), live(3)],
+    )
+    by_op = {s.operation: s for s in plan.steps}
+    assert not by_op[Operation.SUSPEND].batch
+    assert by_op[Operation.SET_APN_STATUS].requests == 2
+    assert by_op[Operation.SET_CUSTOM_FIELDS].requests == 1
+    assert by_op[Operation.SET_RATE_PLAN].rate_plan == "IoT-5GB"
+    assert all(s.wave == 1 for s in plan.steps)
+    assert plan.summary.to_change == 3 and plan.summary.requests_estimated == 5
+
+
+def test_steps_are_ordered_by_wave_operation_plan_and_iccid() -> None:
+    wants = [want(i, rate_plan="IoT-5GB" if i % 2 else "IoT-1GB") for i in range(20)]
+    lives = [live(i, rate_plan="IoT-5GB" if i % 2 == 0 else "IoT-1GB") for i in range(20)]
+    plan = plan_of(wants, lives)
+    assert [(s.rate_plan, s.batch) for s in plan.steps] == [("IoT-1GB", True), ("IoT-5GB", True)]
+    iccids = [sim.iccid for sim in plan.steps[0].sims]
+    assert iccids == sorted(iccids)
+
+
+def test_guards_as_the_manifest_sets_them_and_the_flags_that_lift_them() -> None:
+    wants = [want(i, state=DesiredState.RETIRED) for i in range(12)] + [
+        want(i) for i in range(12, 20)
+    ]
+    plan = plan_of(wants, [live(i) for i in range(20)], max_changes=10)
+    guards = {g.name: g for g in plan.guards}
+    assert guards["allow_retire"].blocking and guards["allow_retire"].override == "--allow-retire"
+    assert guards["max_changes"].blocking and "12 SIMs change" in guards["max_changes"].message
+    assert guards["mass_disable"].blocking and guards["mass_disable"].override == "--force"
+
+    with pytest.raises(UnsafePlanError) as caught:
+        raise_if_unsafe(plan)
+    for needle in ("--allow-retire", "--max-changes", "--force"):
+        assert needle in str(caught.value)
+    with pytest.raises(UnsafePlanError, match="more than --max-changes 11"):
+        raise_if_unsafe(plan, allow_retire=True, max_changes=11, force=True)
+    raise_if_unsafe(plan, allow_retire=True, max_changes=12, force=True)
+
+
+def test_max_changes_as_a_share_of_the_declared_fleet() -> None:
+    wants = [want(i, custom_fields={"custom1": "x"}) for i in range(40)]
+    plan = plan_of(wants, [live(i) for i in range(40)], max_changes_percent=10.0)
+    guard = next(g for g in plan.guards if g.name == "max_changes")
+    assert guard.blocking and "maxChanges allows 4" in guard.message
+    assert not next(g for g in plan.guards if g.name == "mass_disable").blocking
+
+
+def test_tiny_fleets_skip_the_mass_disable_guard() -> None:
+    plan = plan_of([want(1, state=DesiredState.SUSPENDED)], [live(1)])
+    guard = next(g for g in plan.guards if g.name == "mass_disable")
+    assert not guard.blocking and "not checked below 10" in guard.message
+    raise_if_unsafe(plan)
+
+
+def test_estimate_uses_what_is_left_then_waits_for_the_reset() -> None:
+    config = PlannerConfig(seconds_per_request=0.0)
+    budget = RateBudget(limit=5000, remaining=2000, reset_seconds=600.0, observed_at=0.0)
+    assert estimate_seconds(1500, budget, config) == 0.0
+    assert estimate_seconds(3200, budget, config) == 600.0
+    assert estimate_seconds(7500, budget, config) == 600.0 + 3600.0
+    assert estimate_seconds(0, None, config) == 0.0
+    plan = plan_of([want(1, rate_plan="IoT-5GB")], [live(1)], budget=budget)
+    assert plan.summary.rate_remaining == 2000 and plan.summary.rate_limit == 5000
+
+
+def test_unmanaged_are_reported_unless_ignored() -> None:
+    plan = plan_of([want(1)], [live(1), live(2)])
+    assert plan.unmanaged == (iccid(2),)
+    assert any("in no manifest" in w for w in plan.warnings)
+    fleet = desired([want(1)])
+    fleet = DesiredFleet(FleetSpec("f", "acme", SRC, unmanaged="ignore"), fleet.sims, fleet.digest)
+    quiet = make_plan(
+        fleet,
+        diff_fleet(fleet, [live(1), live(2)]),
+        CATALOGUE,
+        endpoint="e",
+        account="acme",
+        requests_read=1,
+        rate_budget=None,
+        created_at="t",
+    )
+    assert quiet.unmanaged == () and not any("in no manifest" in w for w in quiet.warnings)
+    assert quiet.summary.unmanaged == 1
