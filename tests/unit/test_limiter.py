@@ -1,0 +1,156 @@
+"""The header-driven rate limiter: maths on a FakeClock, and threads sharing the last tokens."""
+
+from __future__ import annotations
+
+import threading
+
+from reconciler.clock import FakeClock
+from reconciler.smarthub.limiter import RateLimiter
+
+
+def make() -> tuple[RateLimiter, FakeClock, list[tuple[float, str]]]:
+    clock = FakeClock()
+    waits: list[tuple[float, str]] = []
+    limiter = RateLimiter(clock, on_wait=lambda s, r: waits.append((s, r)))
+    return limiter, clock, waits
+
+
+def test_first_request_goes_through_to_learn() -> None:
+    limiter, clock, waits = make()
+    limiter.acquire()
+    assert limiter.in_flight == 1
+    limiter.release((100, 99, 60.0))
+    assert limiter.in_flight == 0
+    budget = limiter.budget()
+    assert budget is not None
+    assert (budget.limit, budget.remaining, budget.reset_seconds) == (100, 99, 60.0)
+    assert clock.sleeps == []
+    assert waits == []
+
+
+def test_spends_the_known_budget_then_waits_for_the_reset() -> None:
+    limiter, clock, waits = make()
+    limiter.acquire()
+    limiter.release((5, 2, 30.0))
+    limiter.acquire()
+    limiter.release((5, 1, 29.0))
+    limiter.acquire()
+    limiter.release((5, 0, 28.0))
+    # spent: the next acquire sleeps until the reset instead of earning a 429
+    limiter.acquire("GET /global-sims")
+    assert clock.sleeps == [28.0]
+    assert waits == [(28.0, "waiting 28 s for the rate window (GET /global-sims)")]
+    assert limiter.waited_seconds == 28.0
+    limiter.release((5, 4, 60.0))
+
+
+def test_window_passed_means_full_budget_again() -> None:
+    limiter, clock, _ = make()
+    limiter.acquire()
+    limiter.release((3, 0, 10.0))
+    clock.advance(11.0)
+    limiter.acquire()
+    assert clock.sleeps == []
+
+
+def test_in_flight_requests_count_against_the_budget() -> None:
+    limiter, clock, _ = make()
+    limiter.acquire()
+    limiter.release((10, 2, 30.0))
+    limiter.acquire()
+    limiter.acquire()
+    assert limiter.in_flight == 2
+    # a third caller must not take a token that the two in flight are about to spend
+    started = threading.Event()
+    done = threading.Event()
+
+    def third() -> None:
+        started.set()
+        limiter.acquire()
+        done.set()
+
+    thread = threading.Thread(target=third)
+    thread.start()
+    started.wait()
+    assert not done.wait(0.05)
+    limiter.release((10, 1, 29.0))  # one answered: remaining 1, one still in flight
+    assert not done.wait(0.05)
+    limiter.release((10, 0, 28.0))  # both answered: spent -> the third sleeps for the reset
+    assert done.wait(5)
+    thread.join()
+    assert clock.sleeps == [28.0]
+
+
+def test_stale_answers_do_not_raise_remaining_within_a_window() -> None:
+    limiter, _, _ = make()
+    limiter.acquire()
+    limiter.release((10, 3, 30.0))
+    limiter.acquire()
+    limiter.release((10, 7, 31.0))  # an older answer arriving late
+    budget = limiter.budget()
+    assert budget is not None and budget.remaining == 3
+
+
+def test_429_marks_the_window_spent_until_reset() -> None:
+    limiter, clock, waits = make()
+    limiter.acquire()
+    limiter.release(None)
+    limiter.exhausted(12.0)
+    limiter.acquire()
+    assert clock.sleeps == [12.0]
+    assert waits[0][0] == 12.0
+
+
+def test_unknown_budget_lets_one_request_learn_while_others_wait() -> None:
+    limiter, _, _ = make()
+    limiter.acquire()
+    acquired = threading.Event()
+
+    def second() -> None:
+        limiter.acquire()
+        acquired.set()
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    assert not acquired.wait(0.05)
+    limiter.release((100, 99, 60.0))
+    assert acquired.wait(5)
+    thread.join()
+
+
+def test_many_threads_never_overspend_and_sleep_once_per_window() -> None:
+    """20 threads, 200 requests, limit 50 per 60 s window: never more than 50 in a window."""
+    limiter, clock, waits = make()
+    lock = threading.Lock()
+    server = {"remaining": 50, "window_end": 60.0, "overspent": 0, "sent": 0}
+
+    def request() -> None:
+        limiter.acquire()
+        with lock:
+            now = clock.monotonic()
+            if now >= server["window_end"]:
+                server["remaining"] = 50
+                server["window_end"] = now + 60.0
+            if server["remaining"] <= 0:
+                server["overspent"] += 1
+            else:
+                server["remaining"] -= 1
+            server["sent"] += 1
+            headers = (50, int(server["remaining"]), server["window_end"] - now)
+        limiter.release(headers)
+
+    def worker() -> None:
+        for _ in range(10):
+            request()
+
+    threads = [threading.Thread(target=worker) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert server["sent"] == 200
+    assert server["overspent"] == 0
+    # 200 requests at 50 per window: three waits for the reset, and no thread slept twice
+    assert len(clock.sleeps) == 3
+    assert len(waits) == 3
+    assert limiter.in_flight == 0
