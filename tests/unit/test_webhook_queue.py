@@ -1,0 +1,185 @@
+"""Dedupe store retention, the coalescing queue and the worker's error handling."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from reconciler.clock import FakeClock
+from reconciler.errors import FleetformError, ServerError, TransportError
+from reconciler.reporting import RecordingReporter
+from reconciler.webhook.check import DriftRecord
+from reconciler.webhook.dedupe import DedupeStore
+from reconciler.webhook.metrics import Metrics
+from reconciler.webhook.worker import CheckQueue, CheckWorker, QueueFull
+
+A = "8944500000000000017"
+B = "8944500000000000025"
+
+
+def record(giccid: str) -> DriftRecord:
+    return DriftRecord(iccid=giccid, kind="drift", detected_at=1.0, fleet="f", account="acme")
+
+
+# --- dedupe -------------------------------------------------------------------------------
+
+
+def test_remember_is_true_once(tmp_path: Path) -> None:
+    store = DedupeStore(tmp_path / "w.db", retention_seconds=600)
+    assert store.remember("id:a", 1000, 1000.0)
+    assert not store.remember("id:a", 1000, 1001.0)
+    assert store.remember("id:b", 1000, 1001.0)
+    assert len(store) == 2
+    store.close()
+
+
+def test_prune_forgets_only_what_the_skew_bound_would_refuse(tmp_path: Path) -> None:
+    store = DedupeStore(tmp_path / "w.db", retention_seconds=600)
+    store.remember("old", 1000, 1000.0)
+    store.remember("recent", 1500, 1500.0)
+    assert store.prune(now=1601.0) == 1
+    assert not store.remember("recent", 1500, 1601.0)
+    assert store.remember("old", 1000, 1601.0)  # would be refused as stale before reaching here
+    store.close()
+
+
+def test_pruning_runs_by_itself_every_n_inserts(tmp_path: Path) -> None:
+    store = DedupeStore(tmp_path / "w.db", retention_seconds=10, prune_every=5)
+    for i in range(5):
+        store.remember(f"old{i}", 0, 0.0)
+    for i in range(5):
+        store.remember(f"new{i}", 100, 100.0)
+    assert len(store) == 5
+    store.close()
+
+
+def test_an_unusable_store_path_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(FleetformError, match="webhook dedupe store"):
+        DedupeStore(blocker / "w.db", retention_seconds=10)
+
+
+# --- queue --------------------------------------------------------------------------------
+
+
+def test_queue_coalesces_and_waits_for_the_debounce() -> None:
+    clock = FakeClock()
+    queue = CheckQueue(debounce_seconds=0.5, monotonic=clock.monotonic, wall=clock.now)
+    assert queue.put(A, "SIM_STATUS_CHANGE")
+    assert not queue.put(A, "SIM_APN_STATUS_CHANGE")
+    assert queue.put(B, "SIM_STATUS_CHANGE")
+    assert queue.take(timeout=0) is None  # not due yet
+    clock.advance(0.5)
+    first = queue.take(timeout=0)
+    assert first is not None
+    assert (first.giccid, first.events) == (A, 2)
+    assert first.event_types == {"SIM_STATUS_CHANGE", "SIM_APN_STATUS_CHANGE"}
+    # an event while A is being checked queues A again: the read may predate the change
+    assert queue.put(A, "SIM_STATUS_CHANGE")
+    assert [c.giccid for c in queue.take_all()] == [B, A]
+
+
+def test_queue_is_bounded() -> None:
+    queue = CheckQueue(max_pending=1)
+    queue.put(A)
+    assert queue.can_accept(A)
+    assert not queue.can_accept(B)
+    with pytest.raises(QueueFull):
+        queue.put(B)
+
+
+def test_close_wakes_a_waiting_taker() -> None:
+    queue = CheckQueue()
+    got: list[object] = []
+    taker = threading.Thread(target=lambda: got.append(queue.take()))
+    taker.start()
+    queue.close()
+    taker.join(5)
+    assert got == [None]
+
+
+# --- worker -------------------------------------------------------------------------------
+
+
+def make_worker(check: object, clock: FakeClock) -> tuple[CheckWorker, list[DriftRecord]]:
+    found: list[DriftRecord] = []
+    queue = CheckQueue(debounce_seconds=0.5, monotonic=clock.monotonic, wall=clock.now)
+    worker = CheckWorker(
+        queue,
+        check,  # type: ignore[arg-type]
+        found.append,
+        metrics=Metrics(),
+        reporter=RecordingReporter(),
+        retry_delay_seconds=30,
+        max_attempts=2,
+    )
+    return worker, found
+
+
+def test_worker_hands_drift_on_with_the_events_it_folded() -> None:
+    clock = FakeClock(start=5000.0)
+    worker, found = make_worker(record, clock)
+    worker.queue.put(A, "SIM_STATUS_CHANGE")
+    worker.queue.put(A, "SIM_STATUS_CHANGE")
+    assert worker.run_pending() == 1
+    assert len(found) == 1
+    assert (found[0].events, found[0].event_types, found[0].first_event_at) == (
+        2,
+        ("SIM_STATUS_CHANGE",),
+        5000.0,
+    )
+
+
+def test_transient_errors_are_retried_then_given_up() -> None:
+    clock = FakeClock()
+    calls: list[str] = []
+
+    def flaky(giccid: str) -> DriftRecord | None:
+        calls.append(giccid)
+        raise TransportError("connection refused")
+
+    worker, found = make_worker(flaky, clock)
+    worker.queue.put(A)
+    worker.run_pending()
+    retry = worker.queue.take(timeout=0)
+    assert retry is None  # due in 30 s, not now
+    clock.advance(30)
+    retry = worker.queue.take(timeout=0)
+    assert retry is not None
+    assert retry.attempt == 2
+    worker.process(retry)
+    assert len(worker.queue) == 0  # max_attempts reached
+    assert calls == [A, A]
+    assert found == []
+
+
+def test_a_failing_check_does_not_stop_the_worker_thread() -> None:
+    clock = FakeClock()
+    done = threading.Event()
+    seen: list[str] = []
+
+    def check(giccid: str) -> DriftRecord | None:
+        seen.append(giccid)
+        if giccid == A:
+            raise RuntimeError("bug")
+        if giccid == B:
+            raise ServerError(500, "Internal")
+        done.set()
+        return None
+
+    worker, _ = make_worker(check, clock)
+    worker.queue.debounce_seconds = 0
+    worker.start()
+    try:
+        worker.queue.put(A)
+        worker.queue.put(B)
+        worker.queue.put("8944500000000000033")
+        assert done.wait(5)
+        assert worker.alive
+    finally:
+        worker.stop()
+    assert seen == [A, B, "8944500000000000033"]
+    assert worker._metrics.snapshot().check_errors == 2
