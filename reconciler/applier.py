@@ -1,0 +1,563 @@
+"""The applier: runs a plan's waves against the API, journaled, paced and crash-safe.
+
+Per wave:
+
+1. Re-read the wave's SIMs (single GETs when few, the paged list when that is cheaper) and
+   compare each `StepSim.before` with live state. A SIM that moved is *stale*: left alone and
+   reported with what moved (deepdiff of the plan's view of the SIM against its live record).
+   A SIM already holding every value the step sets counts as *done* (idempotence; also how a
+   resumed run recognises work a crashed run did without journaling it).
+2. Submit the batch jobs (only the SIMs that passed the check), journaling the intent before
+   the request and the job id right after the 202; send the single calls concurrently
+   (bounded by ``concurrency``; the client paces itself under the rate limit).
+3. Poll the batch jobs with a doubling interval (``poll_initial`` .. ``poll_max``): few requests.
+   Per-SIM results are folded into the report; a SIM refused with ``illegal_status`` is re-read
+   and counts as done when it already holds the step's values.
+
+A SIM that failed or was stale in a wave is skipped in later waves. `BudgetExhausted` (the
+client's ``--budget`` cap) stops the run cleanly: what was not reached is reported *not run*,
+the journal records the stop, and ``apply --resume`` continues.
+
+Resume (``run(plan, resume=True)``): steps done are skipped; SIMs with a final outcome
+(done, failed, stale) keep it; batch jobs already submitted are polled, never submitted again.
+A batch intent without a job id means the run died between sending the job and journaling
+its id: the job may exist on the server. Those SIMs are re-read; if some still need the
+change, the applier waits ``orphan_grace`` seconds (time for such a job to run), re-reads, and
+only then submits for the SIMs still at their ``before``. This keeps "no SIM in two jobs" for
+any server that runs an accepted job within ``orphan_grace``; it is the one place the
+contract (no way to list one's batch jobs) leaves a window, and the choice is written here.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from deepdiff import DeepDiff
+
+from reconciler.clock import Clock
+from reconciler.errors import (
+    ApiError,
+    AuthenticationError,
+    BudgetExhausted,
+    IllegalStatus,
+    JournalError,
+    NotFoundError,
+)
+from reconciler.journal import Journal, JournalState
+from reconciler.model import (
+    BATCH_MAX_SIMS,
+    RATE_PLAN,
+    ApnStatus,
+    ApplyReport,
+    BatchJob,
+    FieldChange,
+    LiveSim,
+    Operation,
+    Outcome,
+    Plan,
+    SimOutcome,
+    Step,
+    StepReport,
+    StepSim,
+    parse_field,
+)
+from reconciler.reporting import Progress, Reporter
+from reconciler.smarthub.api import RequestStats, SmartHubApi
+
+LIST_PAGE_SIZE = 100
+ALREADY = "already as planned"
+
+
+def _show(value: str | None) -> str:
+    return "(empty)" if value is None else value
+
+
+def what_moved(sim: StepSim, live: LiveSim) -> tuple[FieldChange, ...]:
+    """The fields whose live value differs from the plan's ``before`` (plan value -> live).
+
+    deepdiff explains how two records differ (style.md point 6): the plan's view of the SIM
+    against the same fields of its live record.
+    """
+    plan_view = dict(sim.before)
+    live_view = {path: live.value(path) for path in sim.before}
+    diff = DeepDiff(plan_view, live_view, view="tree")
+    moved: list[FieldChange] = []
+    for kind in ("values_changed", "type_changes"):
+        for level in diff.get(kind, ()):
+            path = level.path(output_format="list")[0]
+            moved.append(FieldChange(str(path), level.t1, level.t2))
+    return tuple(sorted(moved, key=lambda m: m.field))
+
+
+def holds_after(sim: StepSim, live: LiveSim) -> bool:
+    return all(live.value(path) == value for path, value in sim.after.items())
+
+
+def check(sim: StepSim, live: LiveSim | None) -> SimOutcome | None:
+    """None when the step may proceed; DONE when the values already hold; STALE when moved."""
+    if live is None:
+        return SimOutcome(sim.iccid, Outcome.STALE, "no longer in the account")
+    moved = what_moved(sim, live)
+    if not moved:
+        return None
+    if holds_after(sim, live) and all(m.field in sim.after for m in moved):
+        return SimOutcome(sim.iccid, Outcome.DONE, ALREADY)
+    text = ", ".join(f"{m.field} {_show(m.before)} -> {_show(m.after)}" for m in moved)
+    return SimOutcome(sim.iccid, Outcome.STALE, f"moved since the plan: {text}", moved)
+
+
+def reason_of(exc: ApiError) -> str:
+    """The API's reason in a few words: the 422 code, else status and title."""
+    if exc.code:
+        return exc.code
+    if exc.status:
+        return f"{exc.status} {exc.title}"
+    return exc.title
+
+
+@dataclass
+class _Run:
+    """Mutable bookkeeping of one run (the applier's own, guarded by ``lock``)."""
+
+    plan: Plan
+    outcomes: dict[str, dict[str, SimOutcome]]
+    job_ids: dict[str, list[str]]
+    prior: JournalState
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    stop: threading.Event = field(default_factory=threading.Event)
+    steps_done: int = 0
+
+    @property
+    def sims_done(self) -> int:
+        return sum(len(v) for v in self.outcomes.values())
+
+
+class Applier:
+    def __init__(
+        self,
+        api: SmartHubApi,
+        journal: Journal,
+        reporter: Reporter,
+        clock: Clock,
+        *,
+        concurrency: int = 8,
+        poll_initial: float = 1.0,
+        poll_max: float = 30.0,
+        orphan_grace: float = 10.0,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.api = api
+        self.journal = journal
+        self.reporter = reporter
+        self.clock = clock
+        self.concurrency = concurrency
+        self.poll_initial = poll_initial
+        self.poll_max = poll_max
+        self.orphan_grace = orphan_grace
+
+    # -- the run -----------------------------------------------------------------------------
+
+    def run(self, plan: Plan, *, resume: bool = False) -> ApplyReport:
+        start = self.api.stats()
+        started_at = self.clock.monotonic()
+        prior = JournalState()
+        if resume:
+            prior = self.journal.state()
+            if prior.checksum and prior.checksum != plan.checksum:
+                raise JournalError(
+                    f"the journal {self.journal.path} belongs to plan {prior.checksum}, "
+                    f"not {plan.checksum}"
+                )
+        self.journal.begin_run(resume=resume)
+        run = _Run(
+            plan=plan,
+            outcomes={s.id: dict(prior.final_results(s.id)) for s in plan.steps},
+            job_ids={s.id: [j.job_id for j in prior.jobs.get(s.id, ())] for s in plan.steps},
+            prior=prior,
+        )
+        run.steps_done = sum(1 for s in plan.steps if s.id in prior.steps_done)
+        stopped: str | None = None
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="apply") as pool:
+            try:
+                for number, wave in enumerate(plan.waves, start=1):
+                    self._wave(run, pool, number, wave)
+            except BudgetExhausted as exc:
+                stopped = (
+                    f"stopped at the request budget ({exc}); "
+                    "run `fleetform apply --resume` to continue"
+                )
+                self.journal.aborted(stopped)
+                self.reporter.warn(stopped)
+            except BaseException as exc:
+                run.stop.set()
+                if not isinstance(exc, KeyboardInterrupt):
+                    self.journal.aborted(f"error: {exc}")
+                raise
+        report = self._report(run, start_requests=start, started_at=started_at, stopped=stopped)
+        if stopped is None:
+            self.journal.finished(complete=report.complete)
+        self._progress(run, "finished" if stopped is None else "stopped")
+        return report
+
+    def _wave(self, run: _Run, pool: ThreadPoolExecutor, number: int, wave: Sequence[Step]) -> None:
+        blocked = self._blocked(run, before_wave=number)
+        # SIMs in batch jobs submitted by an earlier run: polled, not checked or submitted
+        in_flight: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        to_check: list[tuple[Step, StepSim]] = []
+        uncertain: set[tuple[str, str]] = set()
+        for step in wave:
+            if step.id in run.prior.steps_done:
+                continue
+            have = run.outcomes[step.id]
+            skipped: list[SimOutcome] = []
+            jobbed: set[str] = set()
+            for job in run.prior.jobs.get(step.id, ()):
+                open_iccids = tuple(i for i in job.iccids if i not in have)
+                if open_iccids:
+                    in_flight.setdefault(step.id, []).append((job.job_id, open_iccids))
+                jobbed.update(job.iccids)
+            intended = {i for ids in run.prior.intents.get(step.id, ()) for i in ids}
+            for sim in step.sims:
+                if sim.iccid in have or sim.iccid in jobbed:
+                    continue
+                if sim.iccid in blocked:
+                    skipped.append(SimOutcome(sim.iccid, Outcome.SKIPPED, blocked[sim.iccid]))
+                    continue
+                to_check.append((step, sim))
+                if step.batch and sim.iccid in intended:
+                    uncertain.add((step.id, sim.iccid))
+            self._record(run, step.id, skipped)
+        total = sum(len(s.sims) for s in wave)
+        self._progress(
+            run, f"wave {number}/{len(run.plan.waves)}: {total} SIMs, checking live state"
+        )
+
+        live = self._read(run, pool, [sim.iccid for _, sim in to_check])
+        if uncertain:
+            live = self._settle_orphans(run, pool, to_check, uncertain, live)
+
+        proceed: dict[str, list[StepSim]] = {}
+        for step, sim in to_check:
+            verdict = check(sim, live.get(sim.iccid))
+            if verdict is None:
+                proceed.setdefault(step.id, []).append(sim)
+            else:
+                self._record(run, step.id, [verdict])
+                if verdict.outcome is Outcome.STALE:
+                    self.reporter.warn(f"{sim.iccid}: stale, left alone ({verdict.reason})")
+
+        jobs: dict[str, tuple[Step, tuple[str, ...]]] = {}
+        for step in wave:
+            for job_id, iccids in in_flight.get(step.id, ()):
+                jobs[job_id] = (step, iccids)
+        futures: list[Future[None]] = []
+        try:
+            for step in wave:
+                sims = proceed.get(step.id, [])
+                if not sims:
+                    continue
+                if step.batch:
+                    jobs.update(self._submit(run, step, sims))
+                else:
+                    self.journal.intent(step.id, [s.iccid for s in sims])
+                    futures.extend(pool.submit(self._single, run, step, s) for s in sims)
+            self._poll(run, pool, jobs)
+        except BaseException:
+            run.stop.set()
+            wait(futures)
+            raise
+        wait(futures)
+        for future in futures:
+            error = future.exception()
+            if error is not None:
+                raise error
+        for step in wave:
+            if step.id in run.prior.steps_done:
+                continue
+            if all(s.iccid in run.outcomes[step.id] for s in step.sims):
+                self.journal.step_done(step.id)
+                run.steps_done += 1
+        self._progress(run, f"wave {number}/{len(run.plan.waves)} done")
+
+    def _blocked(self, run: _Run, *, before_wave: int) -> dict[str, str]:
+        """SIMs that failed, were stale or skipped in an earlier wave: not attempted again."""
+        blocked: dict[str, str] = {}
+        for step in run.plan.steps:
+            if step.wave >= before_wave:
+                continue
+            for iccid, outcome in run.outcomes[step.id].items():
+                if outcome.outcome in (Outcome.FAILED, Outcome.STALE, Outcome.SKIPPED):
+                    blocked.setdefault(iccid, f"{outcome.outcome.value} in step {step.id}")
+        return blocked
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _read(
+        self, run: _Run, pool: ThreadPoolExecutor, iccids: Sequence[str]
+    ) -> dict[str, LiveSim | None]:
+        """Live records of ``iccids``: single GETs or the paged list, whichever costs less.
+
+        The list costs one request per 100 SIMs of the account (the plan read the account, so
+        its ``sims_read`` is the size to expect); single GETs cost one each.
+        """
+        wanted = list(dict.fromkeys(iccids))
+        if not wanted:
+            return {}
+        account_size = run.plan.summary.sims_read or len(wanted)
+        list_cost = max(1, math.ceil(account_size / LIST_PAGE_SIZE))
+        if len(wanted) <= list_cost:
+            found = dict(zip(wanted, pool.map(self._get_or_none, wanted), strict=True))
+            return found
+        wanted_set = set(wanted)
+        live: dict[str, LiveSim | None] = dict.fromkeys(wanted)
+        for sim in self.api.iter_sims(account=run.plan.account):
+            if sim.iccid in wanted_set:
+                live[sim.iccid] = sim
+        return live
+
+    def _get_or_none(self, iccid: str) -> LiveSim | None:
+        try:
+            return self.api.get_sim(iccid)
+        except NotFoundError:
+            return None
+
+    def _settle_orphans(
+        self,
+        run: _Run,
+        pool: ThreadPoolExecutor,
+        to_check: Sequence[tuple[Step, StepSim]],
+        uncertain: set[tuple[str, str]],
+        live: dict[str, LiveSim | None],
+    ) -> dict[str, LiveSim | None]:
+        """Wait once for a batch job that may have been sent but never journaled."""
+        waiting = [
+            sim.iccid
+            for step, sim in to_check
+            if (step.id, sim.iccid) in uncertain and check(sim, live.get(sim.iccid)) is None
+        ]
+        if not waiting:
+            return live
+        self.reporter.info(
+            f"{len(waiting)} SIMs were being submitted in a batch job when the last run "
+            f"stopped; waiting {self.orphan_grace:g}s for such a job to run before "
+            "submitting them again"
+        )
+        self.clock.sleep(self.orphan_grace)
+        return {**live, **self._read(run, pool, waiting)}
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def _submit(
+        self, run: _Run, step: Step, sims: Sequence[StepSim]
+    ) -> dict[str, tuple[Step, tuple[str, ...]]]:
+        operation = step.operation.batch_operation
+        assert operation is not None, f"step {step.id}: {step.operation} has no batch call"
+        rate_plan = step.rate_plan
+        if operation.value == Operation.SET_RATE_PLAN.value and rate_plan is None:
+            rate_plan = sims[0].after.get(RATE_PLAN)
+        jobs: dict[str, tuple[Step, tuple[str, ...]]] = {}
+        for start in range(0, len(sims), BATCH_MAX_SIMS):
+            iccids = tuple(s.iccid for s in sims[start : start + BATCH_MAX_SIMS])
+            self.journal.intent(step.id, iccids)
+            try:
+                job = self.api.submit_batch(operation, iccids, rate_plan=rate_plan)
+            except (BudgetExhausted, AuthenticationError):
+                raise
+            except ApiError as exc:
+                reason = reason_of(exc)
+                self._record(run, step.id, [SimOutcome(i, Outcome.FAILED, reason) for i in iccids])
+                continue
+            self.journal.job_submitted(step.id, job.job_id, iccids)
+            with run.lock:
+                run.job_ids[step.id].append(job.job_id)
+            jobs[job.job_id] = (step, iccids)
+            self._progress(run, f"{step.id}: batch job {job.job_id} submitted ({len(iccids)} SIMs)")
+        return jobs
+
+    def _single(self, run: _Run, step: Step, sim: StepSim) -> None:
+        if run.stop.is_set():
+            return
+        try:
+            self._call(step, sim)
+            outcome = SimOutcome(sim.iccid, Outcome.DONE)
+        except IllegalStatus as exc:
+            outcome = self._illegal(sim, reason_of(exc))
+        except (BudgetExhausted, AuthenticationError):
+            run.stop.set()
+            raise
+        except ApiError as exc:
+            outcome = SimOutcome(sim.iccid, Outcome.FAILED, reason_of(exc))
+        self._record(run, step.id, [outcome])
+        self._progress(run, f"{step.id}: {sim.iccid} {outcome.outcome.value}")
+
+    def _illegal(self, sim: StepSim, reason: str) -> SimOutcome:
+        """``illegal_status`` on a SIM that already holds the step's values counts as done."""
+        live = self._get_or_none(sim.iccid)
+        if live is not None and holds_after(sim, live):
+            return SimOutcome(sim.iccid, Outcome.DONE, ALREADY)
+        return SimOutcome(sim.iccid, Outcome.FAILED, reason)
+
+    def _call(self, step: Step, sim: StepSim) -> None:
+        api, iccid, op = self.api, sim.iccid, step.operation
+        if op is Operation.ACTIVATE:
+            api.activate(iccid)
+        elif op is Operation.SUSPEND:
+            api.suspend(iccid)
+        elif op is Operation.RETIRE:
+            api.retire(iccid)
+        elif op is Operation.SET_RATE_PLAN:
+            plan_name = sim.after.get(RATE_PLAN) or step.rate_plan
+            assert plan_name is not None
+            api.set_rate_plan(iccid, plan_name)
+        elif op is Operation.SUBSCRIBE_PLAN:
+            for path in sim.after:
+                kind, key = parse_field(path)
+                if kind == "supplementaryPlans" and key is not None:
+                    api.subscribe_plan(iccid, key)
+        elif op is Operation.SET_APN_STATUS:
+            for path, value in sorted(sim.after.items()):
+                kind, key = parse_field(path)
+                if kind == "apns" and key is not None and value is not None:
+                    api.set_apn_status(iccid, key, ApnStatus(value))
+        elif op is Operation.SET_CUSTOM_FIELDS:
+            values: dict[str, str | None] = {}
+            for path, value in sim.after.items():
+                kind, key = parse_field(path)
+                if kind == "customFields" and key is not None:
+                    values[key] = value
+            api.set_custom_fields(iccid, values)
+        else:  # pragma: no cover - every Operation is handled above
+            raise AssertionError(f"unknown operation {op}")
+
+    # -- batch jobs --------------------------------------------------------------------------
+
+    def _poll(
+        self,
+        run: _Run,
+        pool: ThreadPoolExecutor,
+        jobs: Mapping[str, tuple[Step, tuple[str, ...]]],
+    ) -> None:
+        """Poll until every job finished; the interval doubles from poll_initial to poll_max."""
+        active = dict(jobs)
+        interval = self.poll_initial
+        while active:
+            self._progress(run, f"waiting {interval:g}s for {len(active)} batch job(s)")
+            self.clock.sleep(interval)
+            for job_id in sorted(active):
+                step, iccids = active[job_id]
+                try:
+                    job: BatchJob | None = self.api.get_batch_job(job_id)
+                except NotFoundError:
+                    job = None  # the server forgot it: decide by the SIMs' live state
+                if job is None or job.status.finished:
+                    self._fold(run, pool, step, iccids, job)
+                    del active[job_id]
+            interval = min(interval * 2, self.poll_max)
+
+    def _fold(
+        self,
+        run: _Run,
+        pool: ThreadPoolExecutor,
+        step: Step,
+        iccids: Sequence[str],
+        job: BatchJob | None,
+    ) -> None:
+        items = {item.iccid: item for item in job.items} if job is not None else {}
+        outcomes: list[SimOutcome] = []
+        recheck: dict[str, str] = {}  # iccid -> reason if the SIM does not hold the values
+        for iccid in iccids:
+            item = items.get(iccid)
+            if item is not None and item.ok:
+                outcomes.append(SimOutcome(iccid, Outcome.DONE))
+            elif item is not None and item.code not in (None, "illegal_status"):
+                outcomes.append(SimOutcome(iccid, Outcome.FAILED, item.code))
+            elif item is not None:
+                recheck[iccid] = item.code or "failed in the batch job"
+            elif job is None:
+                recheck[iccid] = "batch job no longer known to the server"
+            else:
+                recheck[iccid] = f"no result in batch job {job.job_id} ({job.status.value})"
+        if recheck:
+            sims = {s.iccid: s for s in step.sims}
+            live = self._read(run, pool, list(recheck))
+            for iccid, reason in recheck.items():
+                record = live.get(iccid)
+                if record is not None and holds_after(sims[iccid], record):
+                    outcomes.append(SimOutcome(iccid, Outcome.DONE, ALREADY))
+                else:
+                    outcomes.append(SimOutcome(iccid, Outcome.FAILED, reason))
+        self._record(run, step.id, outcomes)
+        failed = sum(1 for o in outcomes if o.outcome is Outcome.FAILED)
+        label = job.job_id if job is not None else "?"
+        self._progress(
+            run,
+            f"{step.id}: batch job {label} finished: "
+            f"{len(outcomes) - failed} done, {failed} failed",
+        )
+
+    # -- records -----------------------------------------------------------------------------
+
+    def _record(self, run: _Run, step_id: str, outcomes: Iterable[SimOutcome]) -> None:
+        batch = list(outcomes)
+        if not batch:
+            return
+        self.journal.results(step_id, batch)
+        with run.lock:
+            for outcome in batch:
+                run.outcomes[step_id][outcome.iccid] = outcome
+
+    def _progress(self, run: _Run, message: str) -> None:
+        budget = self.api.rate_budget()
+        self.reporter.progress(
+            Progress(
+                steps_done=run.steps_done,
+                steps_total=len(run.plan.steps),
+                sims_done=run.sims_done,
+                sims_total=sum(len(s.sims) for s in run.plan.steps),
+                requests_spent=self.api.stats().requests,
+                budget_left=budget.remaining if budget is not None else None,
+                message=message,
+            )
+        )
+
+    def _report(
+        self,
+        run: _Run,
+        *,
+        start_requests: RequestStats,
+        started_at: float,
+        stopped: str | None,
+    ) -> ApplyReport:
+        end = self.api.stats()
+        steps = tuple(
+            StepReport(
+                step_id=step.id,
+                wave=step.wave,
+                operation=step.operation,
+                batch=step.batch,
+                sims=tuple(
+                    run.outcomes[step.id].get(sim.iccid)
+                    or SimOutcome(sim.iccid, Outcome.NOT_RUN, "the run stopped before this SIM")
+                    for sim in step.sims
+                ),
+                job_ids=tuple(run.job_ids[step.id]),
+            )
+            for step in run.plan.steps
+        )
+        return ApplyReport(
+            plan_checksum=run.plan.checksum,
+            endpoint=run.plan.endpoint,
+            account=run.plan.account,
+            steps=steps,
+            requests_spent=end.requests - start_requests.requests,
+            waited_seconds=end.waited_seconds - start_requests.waited_seconds,
+            rate_limited=end.rate_limited - start_requests.rate_limited,
+            duration_seconds=self.clock.monotonic() - started_at,
+            stopped=stopped,
+            resumed=run.prior.runs > 0,
+        )

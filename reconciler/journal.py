@@ -1,0 +1,392 @@
+"""The apply journal: a crash-safe, append-only record of what an apply did, one file per plan.
+
+Layout under the state directory (``.fleetform/`` or ``FLEETFORM_STATE_DIR``)::
+
+    journal/<checksum>.jsonl       the records, one JSON object a line
+    journal/<checksum>.plan.json   the plan itself, so ``apply --resume`` needs no plan file
+    apply-<account>.lock           held while an apply of that account runs
+
+Every write is one or more whole lines, flushed and ``fsync``'d before the call returns, so
+after ``kill -9`` the file holds everything the applier claimed to have done, plus at most one
+torn last line (tolerated when read, cut off before the next append).
+
+Records (``kind``):
+
+==============  ==========================================================================
+``plan``        header: checksum, endpoint, account (first line of the file)
+``run``         a run starts; ``resume: false`` starts over, earlier records are history
+``intent``      a step is about to send requests for ``iccids`` (written before sending)
+``job``         a batch job was accepted: ``job_id`` and the ``iccids`` it holds (right after
+                the 202, before the first poll)
+``sim``         one SIM's outcome in one step (later records win)
+``step_done``   every SIM of the step has its final outcome
+``aborted``     the run stopped early (``--budget``): resume continues from here
+``finished``    the run reached the end of the plan
+==============  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from reconciler.errors import JournalError, LockedError
+from reconciler.model import FieldChange, Outcome, SimOutcome
+
+JOURNAL_DIR = "journal"
+FINAL_OUTCOMES = frozenset({Outcome.DONE, Outcome.FAILED, Outcome.STALE})
+
+
+def _safe_name(text: str) -> str:
+    """A checksum or account name made safe for a file name."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "_", text)
+    return cleaned or "_"
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    step_id: str
+    job_id: str
+    iccids: tuple[str, ...]
+
+
+@dataclass
+class JournalState:
+    """What the journal says about the current run and the runs it resumed (replayed)."""
+
+    checksum: str = ""
+    endpoint: str = ""
+    account: str = ""
+    runs: int = 0
+    finished: bool = False
+    aborted: str | None = None
+    intents: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
+    jobs: dict[str, list[JobRecord]] = field(default_factory=dict)
+    results: dict[str, dict[str, SimOutcome]] = field(default_factory=dict)
+    steps_done: set[str] = field(default_factory=set)
+
+    def final_results(self, step_id: str) -> dict[str, SimOutcome]:
+        """Outcomes a resumed run keeps: done, failed and stale are decisions already made;
+        skipped and not-run SIMs are tried again."""
+        return {
+            iccid: outcome
+            for iccid, outcome in self.results.get(step_id, {}).items()
+            if outcome.outcome in FINAL_OUTCOMES
+        }
+
+
+def _outcome_record(step_id: str, outcome: SimOutcome) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "kind": "sim",
+        "step": step_id,
+        "iccid": outcome.iccid,
+        "outcome": outcome.outcome.value,
+    }
+    if outcome.reason is not None:
+        record["reason"] = outcome.reason
+    if outcome.moved:
+        record["moved"] = [[m.field, m.before, m.after] for m in outcome.moved]
+    return record
+
+
+def _outcome_from(record: Mapping[str, Any]) -> SimOutcome:
+    return SimOutcome(
+        iccid=str(record["iccid"]),
+        outcome=Outcome(record["outcome"]),
+        reason=record.get("reason"),
+        moved=tuple(FieldChange(str(f), b, a) for f, b, a in record.get("moved", ())),
+    )
+
+
+def replay(lines: Sequence[str], path: Path) -> JournalState:
+    """Rebuild the state from journal lines; a torn (unparseable) last line is ignored."""
+    records: list[dict[str, Any]] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines):
+                break  # torn by a crash mid-write: the write never completed, so never counted
+            raise JournalError(f"{path}:{number}: not a journal record") from None
+        if not isinstance(record, dict) or "kind" not in record:
+            raise JournalError(f"{path}:{number}: not a journal record")
+        records.append(record)
+    state = JournalState()
+    try:
+        for record in records:
+            kind = record["kind"]
+            if kind == "plan":
+                state.checksum = record["checksum"]
+                state.endpoint = record["endpoint"]
+                state.account = record["account"]
+            elif kind == "run":
+                if not record.get("resume", False):
+                    # a fresh run of the same plan: what earlier runs did is history
+                    checksum, endpoint, account = state.checksum, state.endpoint, state.account
+                    state = JournalState(checksum=checksum, endpoint=endpoint, account=account)
+                state.runs += 1
+                state.finished = False
+                state.aborted = None
+            elif kind == "intent":
+                state.intents.setdefault(record["step"], []).append(tuple(record["iccids"]))
+            elif kind == "job":
+                job = JobRecord(record["step"], record["job_id"], tuple(record["iccids"]))
+                state.jobs.setdefault(job.step_id, []).append(job)
+            elif kind == "sim":
+                state.results.setdefault(record["step"], {})[record["iccid"]] = _outcome_from(
+                    record
+                )
+            elif kind == "step_done":
+                state.steps_done.add(record["step"])
+            elif kind == "aborted":
+                state.aborted = record.get("reason", "aborted")
+            elif kind == "finished":
+                state.finished = True
+    except (KeyError, TypeError, ValueError) as exc:
+        raise JournalError(f"{path}: malformed journal record: {exc}") from exc
+    return state
+
+
+class Journal:
+    """One plan's journal file. Thread-safe: every write is whole lines, fsync'd."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def state(self) -> JournalState:
+        try:
+            text = self.path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return JournalState()
+        except OSError as exc:
+            raise JournalError(f"cannot read the journal {self.path}: {exc.strerror}") from exc
+        return replay(text.split("\n") if text else [], self.path)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _write(self, records: Sequence[Mapping[str, Any]]) -> None:
+        if not records:
+            return
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        data = "".join(
+            json.dumps({**r, "at": now}, separators=(",", ":"), sort_keys=True) + "\n"
+            for r in records
+        ).encode("utf-8")
+        with self._lock:
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                try:
+                    view = memoryview(data)
+                    while view:
+                        written = os.write(fd, view)
+                        view = view[written:]
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            except OSError as exc:
+                raise JournalError(f"cannot write the journal {self.path}: {exc.strerror}") from exc
+
+    def _cut_torn_tail(self) -> None:
+        """Drop a torn last line (a crash mid-write) so the next record starts on its own line."""
+        try:
+            with open(self.path, "rb+") as fh:
+                data = fh.read()
+                if data and not data.endswith(b"\n"):
+                    fh.truncate(data.rfind(b"\n") + 1)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise JournalError(f"cannot repair the journal {self.path}: {exc.strerror}") from exc
+
+    def header(self, checksum: str, endpoint: str, account: str) -> None:
+        self._write(
+            [{"kind": "plan", "checksum": checksum, "endpoint": endpoint, "account": account}]
+        )
+
+    def begin_run(self, *, resume: bool) -> None:
+        self._cut_torn_tail()
+        self._write([{"kind": "run", "resume": resume, "pid": os.getpid()}])
+
+    def intent(self, step_id: str, iccids: Sequence[str]) -> None:
+        self._write([{"kind": "intent", "step": step_id, "iccids": list(iccids)}])
+
+    def job_submitted(self, step_id: str, job_id: str, iccids: Sequence[str]) -> None:
+        self._write([{"kind": "job", "step": step_id, "job_id": job_id, "iccids": list(iccids)}])
+
+    def results(self, step_id: str, outcomes: Sequence[SimOutcome]) -> None:
+        """Record outcomes of one step (one fsync for all of them)."""
+        self._write([_outcome_record(step_id, o) for o in outcomes])
+
+    def step_done(self, step_id: str) -> None:
+        self._write([{"kind": "step_done", "step": step_id}])
+
+    def aborted(self, reason: str) -> None:
+        self._write([{"kind": "aborted", "reason": reason}])
+
+    def finished(self, *, complete: bool) -> None:
+        self._write([{"kind": "finished", "complete": complete}])
+
+
+class JournalStore:
+    """The journal directory: finds, creates and opens one journal per plan checksum."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.directory = state_dir / JOURNAL_DIR
+
+    def _journal_path(self, checksum: str) -> Path:
+        return self.directory / f"{_safe_name(checksum)}.jsonl"
+
+    def _plan_path(self, checksum: str) -> Path:
+        return self.directory / f"{_safe_name(checksum)}.plan.json"
+
+    def exists(self, checksum: str) -> bool:
+        return self._journal_path(checksum).exists()
+
+    def create(self, checksum: str, endpoint: str, account: str, plan_json: str) -> Journal:
+        """The journal for a plan about to run; an existing one is appended to (history)."""
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            plan_path = self._plan_path(checksum)
+            if not plan_path.exists():
+                tmp = plan_path.with_suffix(".tmp")
+                tmp.write_text(plan_json, encoding="utf-8")
+                os.replace(tmp, plan_path)
+        except OSError as exc:
+            raise JournalError(
+                f"cannot write to the journal directory {self.directory}: {exc.strerror}"
+            ) from exc
+        journal = Journal(self._journal_path(checksum))
+        if not journal.path.exists():
+            journal.header(checksum, endpoint, account)
+        return journal
+
+    def open(self, checksum: str) -> Journal:
+        """An existing journal, for ``--resume``."""
+        path = self._journal_path(checksum)
+        if not path.exists():
+            raise JournalError(
+                f"no journal for plan {checksum} in {self.directory}: nothing to resume"
+            )
+        return Journal(path)
+
+    def plan_text(self, checksum: str) -> str:
+        try:
+            return self._plan_path(checksum).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise JournalError(
+                f"the journal's plan {self._plan_path(checksum)} cannot be read: {exc.strerror}"
+            ) from exc
+
+    def latest_unfinished(self) -> str | None:
+        """The checksum of the most recently written journal whose last run did not finish."""
+        if not self.directory.is_dir():
+            return None
+        paths = sorted(
+            self.directory.glob("*.jsonl"), key=lambda p: p.stat().st_mtime, reverse=True
+        )
+        for path in paths:
+            state = Journal(path).state()
+            if state.runs and not state.finished and state.checksum:
+                return state.checksum
+        return None
+
+
+class ApplyLock:
+    """``apply-<account>.lock`` in the state directory: one apply per account at a time.
+
+    Taken atomically (a temporary file holding our pid, hard-linked to the lock's name, which
+    fails when the name exists), so the lock always names its holder. A lock whose pid is no
+    longer alive (a crashed apply) is stale and taken over.
+    """
+
+    def __init__(self, state_dir: Path, account: str) -> None:
+        self.path = state_dir / f"apply-{_safe_name(account)}.lock"
+        self.account = account
+        self._held = False
+
+    def _holder(self) -> int | None:
+        try:
+            return int(self.path.read_text(encoding="utf-8").strip())
+        except (OSError, ValueError):
+            return None
+
+    @staticmethod
+    def _alive(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def acquire(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+            tmp.write_text(f"{os.getpid()}\n", encoding="utf-8")
+        except OSError as exc:
+            raise JournalError(f"cannot write the lock {self.path}: {exc.strerror}") from exc
+        try:
+            for _ in range(2):
+                try:
+                    os.link(tmp, self.path)
+                    self._held = True
+                    return
+                except FileExistsError:
+                    pid = self._holder()
+                    if pid is not None and self._alive(pid):
+                        raise LockedError(
+                            f"another apply of account {self.account!r} is running (pid {pid}); "
+                            f"wait for it to finish (lock: {self.path})"
+                        ) from None
+                    # the holder is gone (crashed): the lock is stale
+                    with contextlib.suppress(FileNotFoundError):
+                        self.path.unlink()
+            raise LockedError(f"could not take the lock {self.path}: it keeps reappearing")
+        finally:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+    def release(self) -> None:
+        if self._held:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+            self._held = False
+
+    def __enter__(self) -> ApplyLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
+
+def iter_journal_lines(path: Path) -> Iterator[dict[str, Any]]:
+    """The parsed records of a journal file (torn last line skipped): for tests and tools."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    lines = text.split("\n")
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines):
+                return
+            raise JournalError(f"{path}:{number}: not a journal record") from None

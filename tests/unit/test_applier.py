@@ -1,0 +1,309 @@
+"""The applier against an in-memory SmartHub (tests/fakes.py): waves, batch jobs, stale SIMs,
+idempotence, budget stops and resume — asserting on journal, report and recorded sleeps."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from reconciler.applier import Applier
+from reconciler.clock import FakeClock
+from reconciler.journal import Journal, JournalStore, iter_journal_lines
+from reconciler.model import (
+    Operation,
+    Outcome,
+    Plan,
+    PlanSummary,
+    Status,
+    Step,
+    StepSim,
+)
+from reconciler.reporting import RecordingReporter
+from tests.fakes import FakeSmartHub, giccid
+
+
+def make_plan(steps: Sequence[Step], sims_read: int = 100) -> Plan:
+    return Plan(
+        created_at="2026-01-01T00:00:00Z",
+        manifest_digest="d",
+        endpoint="http://fake.test/v1",
+        account="acme",
+        fleet="f",
+        summary=PlanSummary(
+            sims_declared=sims_read,
+            sims_read=sims_read,
+            unchanged=0,
+            to_change=0,
+            unmanaged=0,
+            missing=0,
+            sims_by_operation={},
+            requests_read=1,
+            requests_estimated=1,
+            duration_estimated_seconds=1.0,
+        ),
+        steps=tuple(steps),
+        checksum="sum-" + "-".join(s.id for s in steps),
+    )
+
+
+def status_step(
+    step_id: str,
+    wave: int,
+    op: Operation,
+    iccids: Sequence[str],
+    before: str,
+    after: str,
+    *,
+    batch: bool,
+) -> Step:
+    return Step(
+        id=step_id,
+        wave=wave,
+        operation=op,
+        batch=batch,
+        sims=tuple(StepSim(i, "g", {"state": before}, {"state": after}) for i in iccids),
+        requests=1,
+    )
+
+
+def custom_step(step_id: str, iccids: Sequence[str], value: str, wave: int = 1) -> Step:
+    return Step(
+        id=step_id,
+        wave=wave,
+        operation=Operation.SET_CUSTOM_FIELDS,
+        batch=False,
+        sims=tuple(
+            StepSim(
+                i,
+                "g",
+                {"state": "active", "customFields.custom1": None},
+                {"customFields.custom1": value},
+            )
+            for i in iccids
+        ),
+        requests=len(iccids),
+    )
+
+
+def applier(
+    api: FakeSmartHub, tmp_path: Path, plan: Plan, **kwargs: object
+) -> tuple[Applier, Journal, FakeClock, RecordingReporter]:
+    journal = JournalStore(tmp_path).create(plan.checksum, plan.endpoint, plan.account, "{}")
+    clock = FakeClock()
+    reporter = RecordingReporter()
+    return Applier(api, journal, reporter, clock, **kwargs), journal, clock, reporter  # type: ignore[arg-type]
+
+
+IDS = [giccid(i) for i in range(6)]
+
+
+def test_a_batch_suspend_then_retire_runs_in_waves_and_converges(tmp_path: Path) -> None:
+    api = FakeSmartHub.seeded(6)
+    plan = make_plan(
+        [
+            status_step("w1-s001", 1, Operation.SUSPEND, IDS, "active", "suspended", batch=True),
+            status_step(
+                "w2-s001", 2, Operation.RETIRE, IDS[:2], "suspended", "retired", batch=True
+            ),
+            custom_step("w1-s002", IDS[2:4], "berlin"),
+        ]
+    )
+    app, journal, clock, reporter = applier(api, tmp_path, plan)
+    report = app.run(plan)
+    assert report.complete
+    assert [api.sims[i].status for i in IDS] == [Status.RETIRED] * 2 + [Status.SUSPENDED] * 4
+    assert api.sims[IDS[2]].custom_fields["custom1"] == "berlin"
+    assert [len(j.iccids) for j in api.jobs.values()] == [6, 2]
+    # polls back off: 1 s, then 2 s (the fake finishes a job on its second poll)
+    assert clock.sleeps == [1.0, 2.0, 1.0, 2.0]
+    assert report.requests_spent == api.requests
+    totals = {t.operation: t for t in report.totals}
+    assert totals[Operation.SUSPEND].done == 6 and totals[Operation.RETIRE].done == 2
+    kinds = [r["kind"] for r in iter_journal_lines(journal.path)]
+    assert kinds[:2] == ["plan", "run"] and kinds[-1] == "finished"
+    assert kinds.count("step_done") == 3
+    assert reporter.updates and reporter.updates[-1].sims_done == 10
+
+
+def test_the_reads_pick_the_cheaper_of_single_gets_and_the_paged_list(tmp_path: Path) -> None:
+    api = FakeSmartHub.seeded(300)
+    few = make_plan([custom_step("w1-s001", IDS[:2], "x")], sims_read=300)
+    applier(api, tmp_path, few)[0].run(few)
+    assert api.calls_named("list") == [] and len(api.calls_named("get_sim")) == 2
+    many_ids = [giccid(i) for i in range(50)]
+    many = make_plan([custom_step("w1-s001", many_ids, "y")], sims_read=300)
+    api.calls.clear()
+    applier(api, tmp_path / "2", many)[0].run(many)
+    assert api.calls_named("list") == ["1", "2", "3"] and api.calls_named("get_sim") == []
+
+
+def test_a_sim_moved_since_the_plan_is_stale_left_alone_and_skipped_later(tmp_path: Path) -> None:
+    api = FakeSmartHub.seeded(6)
+    api.change(IDS[1], status=Status.SUSPENDED, rate_plan="IoT-5GB")
+    api.change(IDS[2], custom_fields={"custom1": "moved"})
+    plan = make_plan(
+        [
+            status_step(
+                "w1-s001", 1, Operation.SUSPEND, IDS[:1], "active", "suspended", batch=False
+            ),
+            custom_step("w1-s002", IDS[1:3], "berlin"),
+            status_step(
+                "w2-s001", 2, Operation.SUSPEND, IDS[1:3], "active", "suspended", batch=True
+            ),
+        ]
+    )
+    app, _, _, reporter = applier(api, tmp_path, plan)
+    report = app.run(plan)
+    assert not report.complete
+    custom = report.steps[1].sims
+    assert [s.outcome for s in custom] == [Outcome.STALE, Outcome.STALE]
+    assert custom[0].moved[0].field == "state"
+    assert "state active -> suspended" in (custom[0].reason or "")
+    assert "customFields.custom1 (empty) -> moved" in (custom[1].reason or "")
+    assert api.sims[IDS[2]].custom_fields["custom1"] == "moved"  # never overwritten
+    assert [s.outcome for s in report.steps[2].sims] == [Outcome.SKIPPED] * 2
+    assert api.jobs == {}  # nothing left to submit in wave 2
+    assert any("stale" in w for w in reporter.warnings)
+
+
+def test_a_sim_already_in_the_target_state_counts_as_done(tmp_path: Path) -> None:
+    api = FakeSmartHub.seeded(2)
+    plan = make_plan(
+        [status_step("w1-s001", 1, Operation.SUSPEND, IDS[:2], "active", "suspended", batch=False)]
+    )
+    api.change(IDS[0], status=Status.SUSPENDED)  # someone did it already
+    report = applier(api, tmp_path, plan)[0].run(plan)
+    assert report.complete
+    assert report.steps[0].sims[0].reason == "already as planned"
+    assert api.calls_named("suspend") == [IDS[1]]
+
+
+def test_illegal_status_on_a_sim_that_reached_the_target_is_done(tmp_path: Path) -> None:
+    api = FakeSmartHub.seeded(2)
+    plan = make_plan(
+        [status_step("w1-s001", 1, Operation.SUSPEND, IDS[:2], "active", "suspended", batch=False)]
+    )
+
+    def race(name: str, arg: str) -> None:
+        if name == "suspend" and arg == IDS[0] and api.sims[arg].status is Status.ACTIVE:
+            api.change(arg, status=Status.SUSPENDED)  # another actor got there first
+
+    api.on_request = race
+    report = applier(api, tmp_path, plan)[0].run(plan)
+    assert report.complete and report.steps[0].sims[0].reason == "already as planned"
+
+
+def test_partial_batch_failure_reports_the_api_reason_and_the_rest_goes_on(tmp_path: Path) -> None:
+    api = FakeSmartHub.seeded(
+        6, fail_in_batch={IDS[3]: "internal_error"}, fail_single={IDS[5]: "Internal Server Error"}
+    )
+    plan = make_plan(
+        [
+            status_step(
+                "w1-s001", 1, Operation.SUSPEND, IDS[:4], "active", "suspended", batch=True
+            ),
+            custom_step("w1-s002", IDS[4:], "x"),
+        ]
+    )
+    report = applier(api, tmp_path, plan)[0].run(plan)
+    outcomes = {s.iccid: s for step in report.steps for s in step.sims}
+    assert (
+        outcomes[IDS[3]].outcome is Outcome.FAILED and outcomes[IDS[3]].reason == "internal_error"
+    )
+    assert outcomes[IDS[5]].reason == "500 Internal Server Error"
+    assert report.count(Outcome.DONE) == 4 and report.count(Outcome.FAILED) == 2
+
+
+def test_the_budget_stops_the_run_cleanly_and_resume_finishes_it(tmp_path: Path) -> None:
+    api = FakeSmartHub.seeded(20, budget=8)
+    ids = [giccid(i) for i in range(20)]
+    plan = make_plan(
+        [
+            custom_step("w1-s001", ids, "x"),
+            status_step("w2-s001", 2, Operation.SUSPEND, ids, "active", "suspended", batch=True),
+        ],
+        sims_read=20,
+    )
+    app, journal, _, _ = applier(api, tmp_path, plan, concurrency=1)
+    report = app.run(plan)
+    assert report.stopped and "--resume" in report.stopped
+    assert report.count(Outcome.NOT_RUN) > 0 and api.requests == 8
+    assert [r["kind"] for r in iter_journal_lines(journal.path)][-1] == "aborted"
+    api.budget = None
+    done_before = {c for c in api.calls_named("set_custom_fields")}
+    resumed = Applier(api, journal, RecordingReporter(), FakeClock()).run(plan, resume=True)
+    assert resumed.complete and resumed.resumed
+    # nothing done twice
+    again = api.calls_named("set_custom_fields")
+    assert len(again) == len(set(again)) == 20 and done_before <= set(again)
+
+
+def test_resume_polls_a_submitted_job_instead_of_submitting_it_again(tmp_path: Path) -> None:
+    api = FakeSmartHub.seeded(4)
+    plan = make_plan(
+        [status_step("w1-s001", 1, Operation.SUSPEND, IDS[:4], "active", "suspended", batch=True)]
+    )
+    journal = JournalStore(tmp_path).create(plan.checksum, plan.endpoint, plan.account, "{}")
+    journal.begin_run(resume=False)
+    journal.intent("w1-s001", IDS[:4])
+    job = api.submit_batch(Operation.SUSPEND.batch_operation, IDS[:4])  # type: ignore[arg-type]
+    journal.job_submitted("w1-s001", job.job_id, IDS[:4])
+    # crash here; on resume:
+    report = Applier(api, journal, RecordingReporter(), FakeClock()).run(plan, resume=True)
+    assert report.complete and len(api.jobs) == 1
+    assert report.steps[0].job_ids == (job.job_id,)
+
+
+def test_resume_after_a_crash_before_the_job_id_was_journaled_never_puts_a_sim_in_two_jobs(
+    tmp_path: Path,
+) -> None:
+    api = FakeSmartHub.seeded(4)
+    plan = make_plan(
+        [status_step("w1-s001", 1, Operation.SUSPEND, IDS[:4], "active", "suspended", batch=True)]
+    )
+    journal = JournalStore(tmp_path).create(plan.checksum, plan.endpoint, plan.account, "{}")
+    journal.begin_run(resume=False)
+    journal.intent("w1-s001", IDS[:4])
+    api.submit_batch(Operation.SUSPEND.batch_operation, IDS[:2])  # type: ignore[arg-type]
+    # the job reached the server but its id was never journaled; the server runs it meanwhile
+    clock = FakeClock()
+    api.on_request = lambda name, arg: api.finish_jobs() if clock.sleeps else None
+    report = Applier(api, journal, RecordingReporter(), clock, orphan_grace=7.0).run(
+        plan, resume=True
+    )
+    assert report.complete
+    assert clock.sleeps[0] == 7.0
+    held = [i for j in api.jobs.values() for i in j.iccids]
+    assert sorted(held) == sorted(IDS[:4])  # no SIM in two jobs
+
+
+def test_a_sim_that_failed_is_skipped_in_later_waves(tmp_path: Path) -> None:
+    api = FakeSmartHub.seeded(3, fail_in_batch={IDS[0]: "internal_error"})
+    plan = make_plan(
+        [
+            status_step(
+                "w1-s001", 1, Operation.SUSPEND, IDS[:3], "active", "suspended", batch=True
+            ),
+            status_step(
+                "w2-s001", 2, Operation.RETIRE, IDS[:3], "suspended", "retired", batch=True
+            ),
+        ]
+    )
+    report = applier(api, tmp_path, plan)[0].run(plan)
+    wave2 = report.steps[1].sims
+    assert wave2[0].outcome is Outcome.SKIPPED and "w1-s001" in (wave2[0].reason or "")
+    assert list(api.jobs.values())[1].iccids == tuple(IDS[1:3])
+
+
+def test_resume_refuses_the_journal_of_another_plan(tmp_path: Path) -> None:
+    api = FakeSmartHub.seeded(1)
+    plan = make_plan([custom_step("w1-s001", IDS[:1], "x")])
+    other = dataclasses.replace(plan, checksum="other")
+    journal = JournalStore(tmp_path).create(plan.checksum, plan.endpoint, plan.account, "{}")
+    from reconciler.errors import JournalError
+
+    with pytest.raises(JournalError, match="belongs to plan"):
+        Applier(api, journal, RecordingReporter(), FakeClock()).run(other, resume=True)

@@ -1,0 +1,121 @@
+"""The journal: append-only, fsync'd lines; replay tolerates a torn last line; the lock."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reconciler.errors import JournalError, LockedError
+from reconciler.journal import ApplyLock, Journal, JournalStore, iter_journal_lines
+from reconciler.model import FieldChange, Outcome, SimOutcome
+
+
+def test_replay_rebuilds_intents_jobs_results_and_done_steps(tmp_path: Path) -> None:
+    store = JournalStore(tmp_path)
+    journal = store.create("abc", "http://x/v1", "acme", "{}")
+    journal.begin_run(resume=False)
+    journal.intent("w1-s001", ["1", "2"])
+    journal.job_submitted("w1-s001", "job-7", ["1", "2"])
+    journal.results(
+        "w1-s001",
+        [
+            SimOutcome("1", Outcome.DONE),
+            SimOutcome("2", Outcome.STALE, "moved", (FieldChange("state", "active", "suspended"),)),
+        ],
+    )
+    journal.step_done("w1-s001")
+    state = journal.state()
+    assert (state.checksum, state.endpoint, state.account) == ("abc", "http://x/v1", "acme")
+    assert state.intents == {"w1-s001": [("1", "2")]}
+    assert [j.job_id for j in state.jobs["w1-s001"]] == ["job-7"]
+    assert state.results["w1-s001"]["2"].moved == (FieldChange("state", "active", "suspended"),)
+    assert state.steps_done == {"w1-s001"}
+    assert not state.finished
+
+
+def test_a_torn_last_line_is_ignored_and_cut_before_the_next_run(tmp_path: Path) -> None:
+    journal = JournalStore(tmp_path).create("abc", "e", "acme", "{}")
+    journal.begin_run(resume=False)
+    journal.intent("w1-s001", ["1"])
+    with open(journal.path, "a", encoding="utf-8") as fh:
+        fh.write('{"kind":"job","step":"w1-s001","jo')  # kill -9 mid-write
+    assert journal.state().jobs == {}
+    journal.begin_run(resume=True)
+    journal.step_done("w1-s001")
+    kinds = [r["kind"] for r in iter_journal_lines(journal.path)]
+    assert kinds == ["plan", "run", "intent", "run", "step_done"]
+
+
+def test_a_garbled_line_in_the_middle_is_an_error_naming_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "x.jsonl"
+    path.write_text(
+        '{"kind":"plan","checksum":"a","endpoint":"e","account":"a"}\nnope\n{"kind":"run"}\n'
+    )
+    with pytest.raises(JournalError, match=r"x.jsonl:2"):
+        Journal(path).state()
+
+
+def test_a_fresh_run_makes_earlier_records_history(tmp_path: Path) -> None:
+    journal = JournalStore(tmp_path).create("abc", "e", "acme", "{}")
+    journal.begin_run(resume=False)
+    journal.results("s", [SimOutcome("1", Outcome.DONE)])
+    journal.finished(complete=True)
+    journal.begin_run(resume=False)
+    state = journal.state()
+    assert state.results == {} and not state.finished and state.runs == 1
+
+
+def test_final_results_keep_decisions_and_retry_the_rest(tmp_path: Path) -> None:
+    journal = JournalStore(tmp_path).create("abc", "e", "acme", "{}")
+    journal.begin_run(resume=False)
+    journal.results(
+        "s",
+        [
+            SimOutcome("1", Outcome.DONE),
+            SimOutcome("2", Outcome.FAILED, "x"),
+            SimOutcome("3", Outcome.NOT_RUN),
+            SimOutcome("4", Outcome.SKIPPED),
+        ],
+    )
+    assert sorted(journal.state().final_results("s")) == ["1", "2"]
+
+
+def test_latest_unfinished_finds_the_plan_to_resume(tmp_path: Path) -> None:
+    store = JournalStore(tmp_path)
+    done = store.create("done", "e", "acme", '{"a": 1}')
+    done.begin_run(resume=False)
+    done.finished(complete=True)
+    assert store.latest_unfinished() is None
+    open_ = store.create("open", "e", "acme", '{"b": 2}')
+    open_.begin_run(resume=False)
+    open_.aborted("budget")
+    assert store.latest_unfinished() == "open"
+    assert store.plan_text("open") == '{"b": 2}'
+    with pytest.raises(JournalError, match="nothing to resume"):
+        store.open("never")
+
+
+def test_a_second_lock_of_the_same_account_is_refused_naming_the_pid(tmp_path: Path) -> None:
+    with ApplyLock(tmp_path, "acme") as lock:
+        assert lock.path.read_text().strip() == str(os.getpid())
+        with pytest.raises(LockedError, match=rf"pid {os.getpid()}"):
+            ApplyLock(tmp_path, "acme").acquire()
+        with ApplyLock(tmp_path, "globex"):
+            pass
+    assert not lock.path.exists()
+
+
+def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path: Path) -> None:
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (tmp_path / "apply-acme.lock").write_text(dead.stdout)
+    with ApplyLock(tmp_path, "acme") as lock:
+        assert lock.path.read_text().strip() == str(os.getpid())
