@@ -1,0 +1,473 @@
+"""From manifest files to one `DesiredFleet`: read, validate, check, expand.
+
+Every problem of a run is collected (YAML, schema, the rules below) and raised together as one
+`ManifestError`; nothing is half-loaded.
+
+Rules a schema cannot say, checked here:
+
+- exactly one ``Fleet`` document in the set;
+- every ICCID's last digit is its Luhn check digit;
+- an ICCID is declared once across all files (the message names both places);
+- SimGroup names are unique;
+- an ICCID written as an unquoted number is refused with a request to quote it: YAML reads it
+  as an integer, and tools other than this one (yq, JavaScript) round 20-digit integers.
+
+Expansion, Fleet ``defaults`` < SimGroup ``spec`` < per-SIM entry:
+
+- ``state`` and ``ratePlan``: the narrowest level that declares one wins;
+- ``apns`` and ``customFields``: merged key by key, the narrowest level winning per key;
+- ``supplementaryPlans``: a list replaces the wider level's list as a whole (``[]`` at a SIM
+  means "manage none for this SIM"); plans are subscribe-only, so a plan left out of the list is
+  left alone, never unsubscribed.
+
+A field no level declares is not managed: it is absent from the `DesiredSim` and from its
+``field_sources``. SIMs of a group that declare nothing of their own share the group's
+dictionaries and `SourceRef` objects (100,000 SIMs fit in little memory); the records are
+frozen and nobody may mutate those shared mappings.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reconciler.errors import ManifestError, ManifestProblem
+from reconciler.manifest.documents import Document, format_path, read_documents
+from reconciler.manifest.documents import Path as DocPath
+from reconciler.manifest.files import Digest, ManifestFile, find_files, read_file
+from reconciler.manifest.iccid import check_digit, luhn_valid
+from reconciler.manifest.schema import (
+    ICCID_PATTERN,
+    JsonSchemaValidator,
+    SchemaValidator,
+    SchemaViolation,
+    sim_entry_violations,
+)
+from reconciler.model import (
+    CUSTOM_FIELD_NAMES,
+    RATE_PLAN,
+    STATE,
+    ApnStatus,
+    DesiredFleet,
+    DesiredSim,
+    DesiredState,
+    FleetSpec,
+    SourceRef,
+    apn_field,
+    custom_field,
+    supplementary_field,
+)
+
+FLEET = "Fleet"
+SIM_GROUP = "SimGroup"
+_STATES = {s.value: s for s in DesiredState}
+_APN_STATUSES = {s.value: s for s in ApnStatus}
+_SIMS: DocPath = ("spec", "sims")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """SIM settings declared at one level, or merged over several, with where each was declared.
+
+    ``supplementary_plans`` is None when the level does not declare the list at all.
+    """
+
+    state: DesiredState | None = None
+    rate_plan: str | None = None
+    supplementary_plans: tuple[str, ...] | None = None
+    apns: dict[str, ApnStatus] = field(default_factory=dict)
+    custom_fields: dict[str, str | None] = field(default_factory=dict)
+    sources: dict[str, SourceRef] = field(default_factory=dict)
+
+    def under(self, narrower: Settings) -> Settings:
+        """These settings with ``narrower``'s on top (precedence: narrower wins)."""
+        if not narrower.sources and narrower.supplementary_plans is None:
+            return self
+        sources = dict(self.sources)
+        plans = self.supplementary_plans
+        if narrower.supplementary_plans is not None:
+            for plan in plans or ():
+                sources.pop(supplementary_field(plan), None)
+            plans = narrower.supplementary_plans
+        sources.update(narrower.sources)
+        return Settings(
+            state=narrower.state if narrower.state is not None else self.state,
+            rate_plan=narrower.rate_plan if narrower.rate_plan is not None else self.rate_plan,
+            supplementary_plans=plans,
+            apns={**self.apns, **narrower.apns} if narrower.apns else self.apns,
+            custom_fields=(
+                {**self.custom_fields, **narrower.custom_fields}
+                if narrower.custom_fields
+                else self.custom_fields
+            ),
+            sources=sources,
+        )
+
+
+NO_SETTINGS = Settings()
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestSet:
+    """A loaded manifest set: the fleet, and the SimGroup names in reading order."""
+
+    fleet: DesiredFleet
+    groups: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class _Group:
+    name: str
+    source: SourceRef
+    settings: Settings
+    entries: list[tuple[str, SourceRef, Settings]]
+
+
+def _settings(doc: Document, mapping: object, path: DocPath) -> Settings:
+    """The settings a mapping declares; values of the wrong shape (already reported) are skipped."""
+    if not isinstance(mapping, dict):
+        return NO_SETTINGS
+    file = doc.file
+    marks = doc.marks
+    sources: dict[str, SourceRef] = {}
+    state = mapping.get("state")
+    desired_state = _STATES.get(state) if isinstance(state, str) else None
+    if desired_state is not None:
+        sources[STATE] = SourceRef(file, *marks[(*path, "state")])
+    rate_plan = mapping.get("ratePlan")
+    if isinstance(rate_plan, str) and rate_plan:
+        sources[RATE_PLAN] = SourceRef(file, *marks[(*path, "ratePlan")])
+    else:
+        rate_plan = None
+    plans: tuple[str, ...] | None = None
+    listed = mapping.get("supplementaryPlans")
+    if isinstance(listed, list):
+        kept: list[str] = []
+        for index, plan in enumerate(listed):
+            if isinstance(plan, str) and plan and plan not in kept:
+                kept.append(plan)
+                where = marks[(*path, "supplementaryPlans", index)]
+                sources[supplementary_field(plan)] = SourceRef(file, *where)
+        plans = tuple(kept)
+    apns: dict[str, ApnStatus] = {}
+    declared = mapping.get("apns")
+    if isinstance(declared, dict):
+        for apn, status in declared.items():
+            known = _APN_STATUSES.get(status) if isinstance(status, str) else None
+            if known is not None and apn:
+                apns[apn] = known
+                sources[apn_field(apn)] = SourceRef(file, *marks[(*path, "apns", apn)])
+    custom: dict[str, str | None] = {}
+    declared = mapping.get("customFields")
+    if isinstance(declared, dict):
+        for name, text in declared.items():
+            if name in CUSTOM_FIELD_NAMES and (text is None or isinstance(text, str)):
+                custom[name] = text
+                sources[custom_field(name)] = SourceRef(file, *marks[(*path, "customFields", name)])
+    if not sources and plans is None:
+        return NO_SETTINGS
+    return Settings(desired_state, rate_plan, plans, apns, custom, sources)
+
+
+class _Loader:
+    def __init__(self, validator: SchemaValidator) -> None:
+        self.validator = validator
+        self.problems: list[ManifestProblem] = []
+        self.fleets: list[Document] = []
+        self.groups: list[_Group] = []
+        self.group_names: dict[str, SourceRef] = {}
+        self.iccids: dict[str, tuple[str, SourceRef]] = {}  # iccid -> (group, where)
+
+    def problem(self, doc: Document, path: DocPath, message: str, *, key: bool = False) -> None:
+        line, column = doc.key_mark(path) if key else doc.mark(path)
+        self.problems.append(
+            ManifestProblem(doc.file, line, column, message, format_path(path) or None)
+        )
+
+    def document(self, doc: Document) -> None:
+        value = doc.value
+        entries = _sim_entries(value)
+        if entries is not None:
+            self.unquoted_iccids(doc, entries)
+        bad_entries = self.validate(doc, value, entries)
+        if not isinstance(value, dict):
+            return
+        kind = value.get("kind")
+        if kind == FLEET:
+            self.fleets.append(doc)
+        elif kind == SIM_GROUP:
+            self.group(doc, value, entries or [], bad_entries)
+
+    def unquoted_iccids(self, doc: Document, entries: list[object]) -> None:
+        for index, entry in enumerate(entries):
+            path: DocPath = (*_SIMS, index)
+            if isinstance(entry, dict):
+                iccid = entry.get("iccid")
+                if isinstance(iccid, int) and not isinstance(iccid, bool):
+                    self.problem(doc, (*path, "iccid"), _quote_message(iccid))
+                    entry["iccid"] = str(iccid)
+            elif isinstance(entry, int) and not isinstance(entry, bool):
+                self.problem(doc, path, _quote_message(entry))
+                entries[index] = str(entry)
+
+    def validate(self, doc: Document, value: object, entries: list[object] | None) -> set[int]:
+        """Report schema violations; return the indexes of SIM entries that have some."""
+        skeleton = value
+        violations: list[SchemaViolation] = []
+        if entries is not None:
+            assert isinstance(value, dict)
+            skeleton = {**value, "spec": {**value["spec"], "sims": []}}
+            violations = sim_entry_violations(self.validator, entries, _SIMS)
+        violations = self.validator.violations(skeleton) + violations
+        bad: set[int] = set()
+        for violation in violations:
+            path = violation.path
+            if path[:2] == _SIMS and len(path) > 2 and isinstance(path[2], int):
+                bad.add(path[2])
+            if violation.unknown_keys:
+                where = format_path(path[:-1])
+                self.problem(
+                    doc,
+                    path,
+                    f"{where}: {violation.message}" if where else violation.message,
+                    key=True,
+                )
+            else:
+                where = format_path(path)
+                self.problem(
+                    doc, path, f"{where}: {violation.message}" if where else violation.message
+                )
+        return bad
+
+    def group(
+        self, doc: Document, value: dict[str, object], entries: list[object], bad: set[int]
+    ) -> None:
+        metadata = value.get("metadata")
+        name = metadata.get("name") if isinstance(metadata, dict) else None
+        name = name if isinstance(name, str) else ""
+        source = SourceRef(doc.file, *doc.mark(()))
+        if name:
+            first = self.group_names.get(name)
+            if first is not None:
+                self.problem(
+                    doc,
+                    ("metadata", "name"),
+                    f"metadata.name: SimGroup {name!r} is already declared at {first}; "
+                    "group names must be unique",
+                )
+            else:
+                self.group_names[name] = source
+        settings = _settings(doc, value.get("spec"), ("spec",))
+        group = _Group(name, source, settings, [])
+        self.groups.append(group)
+        file = doc.file
+        marks = doc.marks
+        iccids = self.iccids
+        out = group.entries
+        for index, entry in enumerate(entries):
+            if index in bad:
+                continue
+            path: DocPath = (*_SIMS, index)
+            if isinstance(entry, str):
+                iccid = entry
+                own = NO_SETTINGS
+                iccid_path = path
+            elif isinstance(entry, dict):
+                iccid = entry["iccid"]
+                own = _settings(doc, entry, path)
+                iccid_path = (*path, "iccid")
+            else:  # pragma: no cover - the schema refused it
+                continue
+            where = SourceRef(file, *marks[path])
+            if not luhn_valid(iccid):
+                self.problem(
+                    doc,
+                    iccid_path,
+                    f"ICCID {iccid}: bad check digit {iccid[-1]}; the Luhn check digit of "
+                    f"{iccid[:-1]} is {check_digit(iccid[:-1])}",
+                )
+                continue
+            declared = iccids.get(iccid)
+            if declared is not None:
+                first_group, first_where = declared
+                self.problem(
+                    doc,
+                    iccid_path,
+                    f"ICCID {iccid} is declared twice: here (group {name!r}) and at "
+                    f"{first_where} (group {first_group!r}); a SIM belongs to exactly one group",
+                )
+                continue
+            iccids[iccid] = (name, where)
+            out.append((iccid, where, own))
+
+    def fleet(self, paths: Sequence[Path | str], files: Sequence[ManifestFile]) -> FleetSpec | None:
+        if not self.fleets:
+            place = files[0].display if files else (str(paths[0]) if paths else ".")
+            self.problems.append(
+                ManifestProblem(
+                    place, 1, 1, "no Fleet document: a manifest set needs exactly one (kind: Fleet)"
+                )
+            )
+            return None
+        doc = self.fleets[0]
+        first = SourceRef(doc.file, *doc.mark(()))
+        for extra in self.fleets[1:]:
+            self.problem(
+                extra,
+                ("kind",),
+                "a second Fleet document; a manifest set has exactly one "
+                f"(the first is at {first})",
+            )
+        value = doc.value
+        assert isinstance(value, dict)
+        metadata = value.get("metadata")
+        spec = value.get("spec")
+        spec = spec if isinstance(spec, dict) else {}
+        name = metadata.get("name") if isinstance(metadata, dict) else None
+        account = spec.get("account")
+        guards = spec.get("guards")
+        guards = guards if isinstance(guards, dict) else {}
+        max_changes: int | None = None
+        max_percent: float | None = None
+        limit = guards.get("maxChanges")
+        if isinstance(limit, int) and not isinstance(limit, bool):
+            max_changes = limit
+        elif isinstance(limit, str) and limit.endswith("%"):
+            try:
+                max_percent = float(limit[:-1])
+            except ValueError:
+                max_percent = None  # the schema reported it
+            if max_percent is not None and max_percent > 100:
+                self.problem(
+                    doc,
+                    ("spec", "guards", "maxChanges"),
+                    f"spec.guards.maxChanges: {limit!r} is more than 100%",
+                )
+        unmanaged = spec.get("unmanaged")
+        return FleetSpec(
+            name=name if isinstance(name, str) else "",
+            account=account if isinstance(account, str) else "",
+            source=first,
+            unmanaged=unmanaged if unmanaged in ("report", "ignore") else "report",
+            max_changes=max_changes,
+            max_changes_percent=max_percent,
+            allow_retire=guards.get("allowRetire") is True,
+        )
+
+    def defaults(self) -> Settings:
+        if not self.fleets or not isinstance(self.fleets[0].value, dict):
+            return NO_SETTINGS
+        spec = self.fleets[0].value.get("spec")
+        if not isinstance(spec, dict):
+            return NO_SETTINGS
+        return _settings(self.fleets[0], spec.get("defaults"), ("spec", "defaults"))
+
+    def expand(self) -> dict[str, DesiredSim]:
+        defaults = self.defaults()
+        sims: dict[str, DesiredSim] = {}
+        for group in self.groups:
+            shared = defaults.under(group.settings)
+            for iccid, where, own in group.entries:
+                merged = shared.under(own) if own is not NO_SETTINGS else shared
+                sims[iccid] = DesiredSim(
+                    iccid=iccid,
+                    group=group.name,
+                    source=where,
+                    state=merged.state,
+                    rate_plan=merged.rate_plan,
+                    supplementary_plans=merged.supplementary_plans or (),
+                    apns=merged.apns,
+                    custom_fields=merged.custom_fields,
+                    field_sources=merged.sources,
+                )
+        return dict(sorted(sims.items()))
+
+
+def _sim_entries(value: object) -> list[object] | None:
+    """The ``spec.sims`` list of a SimGroup document, when it is one."""
+    if not isinstance(value, dict) or value.get("kind") != SIM_GROUP:
+        return None
+    spec = value.get("spec")
+    if not isinstance(spec, dict):
+        return None
+    sims = spec.get("sims")
+    return sims if isinstance(sims, list) else None
+
+
+def _quote_message(number: int) -> str:
+    return (
+        f'ICCID {number} must be quoted, as "{number}": YAML reads an unquoted number as an '
+        "integer, which other tools round"
+    )
+
+
+def load_manifests(
+    paths: Sequence[Path | str], validator: SchemaValidator | None = None
+) -> ManifestSet:
+    """Load, validate and expand the manifests under ``paths``; raise `ManifestError` with
+    every problem found."""
+    with _collector_paused():
+        return _load(paths, validator)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building: loading makes hundreds of thousands
+    of small acyclic objects, and the collector's passes over them cost more than the rest of
+    the load (measured: 2.5 s -> 1.0 s for 100,000 SIMs). Reference counting still frees."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _load(paths: Sequence[Path | str], validator: SchemaValidator | None) -> ManifestSet:
+    loader = _Loader(validator or default_validator())
+    files, problems = find_files(paths)
+    loader.problems.extend(problems)
+    digest = Digest()
+    for file in files:
+        data, problem = read_file(file)
+        if data is None:
+            assert problem is not None
+            loader.problems.append(problem)
+            continue
+        digest.add(data)
+        documents, problems = read_documents(data, file.display)
+        loader.problems.extend(problems)
+        for doc in documents:
+            loader.document(doc)
+    spec = loader.fleet(paths, files)
+    if loader.problems or spec is None:
+        order = {f.display: i for i, f in enumerate(files)}
+        loader.problems.sort(key=lambda p: (order.get(p.file, -1), p.line, p.column))
+        raise ManifestError(loader.problems)
+    sims = loader.expand()
+    fleet = DesiredFleet(
+        fleet=spec, sims=sims, digest=digest.hexdigest(), files=tuple(f.display for f in files)
+    )
+    return ManifestSet(fleet=fleet, groups=tuple(g.name for g in loader.groups))
+
+
+_DEFAULT: list[SchemaValidator] = []
+
+
+def default_validator() -> SchemaValidator:
+    """The validator used when none is passed (built once: compiling the schema takes time)."""
+    if not _DEFAULT:
+        _DEFAULT.append(JsonSchemaValidator())
+    return _DEFAULT[0]
+
+
+def load_fleet(paths: Sequence[Path | str]) -> DesiredFleet:
+    """The `DesiredFleet` the manifests under ``paths`` declare; `ManifestError` if invalid."""
+    return load_manifests(paths).fleet
+
+
+__all__ = ["ICCID_PATTERN", "ManifestSet", "Settings", "load_fleet", "load_manifests"]
