@@ -462,7 +462,7 @@ class SmartHubClient:
         try:
             response = self._http.request(method, url, content=content, headers=headers)
         except BaseException:
-            self._limiter.release(None)
+            self._limiter.release(None, answered=False)
             raise
         self._limiter.release(wire.parse_rate_headers(response.headers))
         return response

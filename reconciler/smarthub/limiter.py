@@ -7,8 +7,9 @@ The server knows the budget better than any client-side guess, so the limiter tr
   client never all spend the last token.
 - When that budget is spent, the caller sleeps (on the injected clock) until the window resets,
   reporting the wait once through ``on_wait(seconds, reason)``; other callers wait for it.
-- Before the first answer (or when headers are missing) one request at a time goes through to
-  learn the budget; the others wait for its answer.
+- Before the first answer one request at a time goes through to learn the budget; the others
+  wait for its answer. A server that answers without the headers is not paced at all (only
+  its 429s are), rather than serialising every request for ever.
 - Once the reset time has passed, the window is assumed full again (``remaining = limit``) until
   the next answer says otherwise.
 - Answers may arrive out of order; within one window ``remaining`` only goes down (the smaller
@@ -47,6 +48,7 @@ class RateLimiter:
         self._reset_at = 0.0  # monotonic time the current window ends
         self._in_flight = 0
         self._sleeper = False  # one thread sleeps for the reset; the others wait for it
+        self._headerless = False  # the server answered without X-RateLimit-*: do not pace
         self._budget: RateBudget | None = None
         self.waited_seconds = 0.0
         self.waits = 0
@@ -78,7 +80,7 @@ class RateLimiter:
                 now = self._clock.monotonic()
                 self._refresh(now)
                 if self._remaining is None:
-                    if self._in_flight == 0:  # nobody is learning the budget: we do
+                    if self._in_flight == 0 or self._headerless:  # nobody is learning: we do
                         self._in_flight += 1
                         return
                     self._cond.wait(_CONDITION_POLL)
@@ -103,12 +105,17 @@ class RateLimiter:
                     self._sleeper = False
                     self._cond.notify_all()
 
-    def release(self, headers: tuple[int, int, float] | None) -> None:
-        """The request answered (or failed); ``headers`` = (limit, remaining, reset seconds)."""
+    def release(self, headers: tuple[int, int, float] | None, *, answered: bool = True) -> None:
+        """The request is over; ``headers`` = (limit, remaining, reset seconds) when it had them.
+
+        ``answered=False``: no response at all (connection error), so nothing was learnt.
+        """
         with self._cond:
             self._in_flight = max(self._in_flight - 1, 0)
             if headers is not None:
                 self._observe(*headers)
+            elif answered and self._remaining is None:
+                self._headerless = True
             self._cond.notify_all()
 
     def exhausted(self, reset_seconds: float) -> None:

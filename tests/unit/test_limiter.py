@@ -154,3 +154,22 @@ def test_many_threads_never_overspend_and_sleep_once_per_window() -> None:
     assert len(clock.sleeps) == 3
     assert len(waits) == 3
     assert limiter.in_flight == 0
+
+
+def test_a_server_without_headers_is_not_serialised() -> None:
+    limiter, clock, _ = make()
+    limiter.acquire()
+    limiter.release(None)  # answered, but no X-RateLimit-*
+    limiter.acquire()
+    limiter.acquire()  # would block if every request still had to learn first
+    assert limiter.in_flight == 2
+    assert clock.sleeps == []
+
+
+def test_a_failed_request_teaches_nothing() -> None:
+    limiter, _, _ = make()
+    limiter.acquire()
+    limiter.release(None, answered=False)
+    limiter.acquire()
+    assert limiter.in_flight == 1
+    assert limiter.budget() is None
