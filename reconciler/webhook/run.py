@@ -25,6 +25,7 @@ import uvicorn
 from reconciler.app import Connection, open_api, state_dir
 from reconciler.clock import Clock, SystemClock
 from reconciler.errors import ConfigError, FleetformError
+from reconciler.manifest import load_fleet
 from reconciler.model import DesiredFleet
 from reconciler.reporting import Reporter
 from reconciler.smarthub.api import SmartHubApi
@@ -75,8 +76,6 @@ class ServeOptions:
 
 
 def default_loader(paths: Sequence[Path]) -> DesiredFleet:
-    from reconciler.manifest import load_fleet
-
     return load_fleet(paths)
 
 
