@@ -1,0 +1,47 @@
+"""The apply report as GitHub-flavoured markdown (a CI job summary or PR comment)."""
+
+from __future__ import annotations
+
+from reconciler.model import ApplyReport, Outcome
+from reconciler.render.apply_text import LISTED, cost_line, outcomes_of, verdict
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_apply_markdown(report: ApplyReport) -> str:
+    lines = [
+        f"### fleetform apply: account `{report.account}`"
+        + (" (resumed)" if report.resumed else ""),
+        "",
+        f"Plan `{report.plan_checksum}` at `{report.endpoint}`.",
+        "",
+        "| operation | done | failed | stale | skipped | not run |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for t in report.totals:
+        lines.append(
+            f"| {t.operation.value} | {t.done} | {t.failed} | {t.stale} | {t.skipped} "
+            f"| {t.not_run} |"
+        )
+    for outcome, title in (
+        (Outcome.FAILED, "Failed"),
+        (Outcome.STALE, "Stale (moved since the plan, left as they were)"),
+        (Outcome.SKIPPED, "Skipped (failed or stale in an earlier step)"),
+    ):
+        rows = outcomes_of(report, outcome)
+        if not rows:
+            continue
+        lines += ["", f"<details><summary>{title}: {len(rows)}</summary>", ""]
+        lines += ["| step | operation | SIM | reason |", "|---|---|---|---|"]
+        for step, sim in rows[:LISTED]:
+            lines.append(
+                f"| {step.step_id} | {step.operation.value} | `{sim.iccid}` "
+                f"| {_cell(sim.reason or '')} |"
+            )
+        if len(rows) > LISTED:
+            lines.append(f"| | | ... | and {len(rows) - LISTED} more |")
+        lines += ["", "</details>"]
+    lines += ["", f"{cost_line(report)}.", "", f"**{verdict(report)}**"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,74 @@
+"""The apply report as plain text (the terminal, CI logs)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from reconciler.model import ApplyReport, Outcome, SimOutcome, StepReport
+
+LISTED = 50  # SIMs listed per outcome before "and N more"
+
+
+def outcomes_of(report: ApplyReport, outcome: Outcome) -> list[tuple[StepReport, SimOutcome]]:
+    return [(step, sim) for step in report.steps for sim in step.sims if sim.outcome is outcome]
+
+
+def verdict(report: ApplyReport) -> str:
+    """One line: what happened, and what the exit code will say."""
+    if report.stopped:
+        return report.stopped
+    if report.complete:
+        sims = sum(len(s.sims) for s in report.steps)
+        return f"Apply complete: {sims} SIM change{'s' if sims != 1 else ''} done."
+    failed, stale = report.count(Outcome.FAILED), report.count(Outcome.STALE)
+    return (
+        f"Apply finished with {failed} failed and {stale} stale SIM change"
+        f"{'s' if failed + stale != 1 else ''} (exit 3); see above."
+    )
+
+
+def cost_line(report: ApplyReport) -> str:
+    text = f"{report.requests_spent} request{'s' if report.requests_spent != 1 else ''} spent"
+    if report.waited_seconds:
+        text += f", waited {report.waited_seconds:.1f} s for the rate limit"
+    if report.rate_limited:
+        text += f", {report.rate_limited} answered 429"
+    return text + f", {report.duration_seconds:.1f} s"
+
+
+def _listing(report: ApplyReport, outcome: Outcome, title: str) -> Iterator[str]:
+    rows = outcomes_of(report, outcome)
+    if not rows:
+        return
+    yield ""
+    yield f"{title} ({len(rows)}):"
+    for step, sim in rows[:LISTED]:
+        reason = f": {sim.reason}" if sim.reason else ""
+        yield f"  {step.step_id} {step.operation.value} {sim.iccid}{reason}"
+    if len(rows) > LISTED:
+        yield f"  ... and {len(rows) - LISTED} more (see --format json)"
+
+
+def render_apply_text(report: ApplyReport) -> str:
+    lines = [
+        f"Apply of plan {report.plan_checksum} to account {report.account!r} at {report.endpoint}"
+        + (" (resumed)" if report.resumed else ""),
+        "",
+    ]
+    header = f"  {'operation':<20}{'done':>8}{'failed':>8}{'stale':>8}{'skipped':>9}{'not run':>9}"
+    lines.append(header)
+    for t in report.totals:
+        lines.append(
+            f"  {t.operation.value:<20}{t.done:>8}{t.failed:>8}{t.stale:>8}{t.skipped:>9}"
+            f"{t.not_run:>9}"
+        )
+    if not report.steps:
+        lines.append("  (nothing to do)")
+    lines.extend(_listing(report, Outcome.FAILED, "Failed"))
+    lines.extend(_listing(report, Outcome.STALE, "Stale: moved since the plan, left as they were"))
+    lines.extend(_listing(report, Outcome.SKIPPED, "Skipped: failed or stale in an earlier step"))
+    not_run = report.count(Outcome.NOT_RUN)
+    if not_run:
+        lines.extend(["", f"Not run: {not_run} SIM change{'s' if not_run != 1 else ''}."])
+    lines.extend(["", cost_line(report) + ".", verdict(report)])
+    return "\n".join(lines) + "\n"
