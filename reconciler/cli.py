@@ -89,6 +89,33 @@ def cli(ctx: click.Context, verbose: bool, endpoint: str | None, api_key_file: P
 # ---- commands are added below, one block each ------------------------------------------
 
 
+# ---- validate (issue 3) ----
+@cli.command("validate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: problems on stderr as file:line:column: message; json: a list on stdout.",
+)
+def validate_command(paths: tuple[Path, ...], output_format: str) -> int:
+    """Check the manifests under PATHS offline (no API call); exit 0 when valid, else 1."""
+    import json
+
+    from reconciler.manifest import problem_record, validate
+
+    result = validate(paths)
+    if output_format == "json":
+        click.echo(json.dumps([problem_record(p) for p in result.problems], indent=2))
+    else:
+        for problem in result.problems:
+            click.echo(str(problem), err=True)
+        click.echo(result.summary(), err=not result.ok)
+    return EXIT_OK if result.ok else EXIT_ERROR
+
+
 # ---- init (issue 6) ----
 @cli.command("init")
 @click.argument(
@@ -106,6 +133,75 @@ def init_command(
 
     options = InitOptions(directory=directory, name=name, account=account, force=force)
     return run_init(options, opts.reporter())
+
+
+# ---- webhook (issue 7) ----
+@cli.group("webhook")
+def webhook_group() -> None:
+    """Receive SmartHub pushes and report drift as it happens."""
+
+
+@webhook_group.command("serve")
+@click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path)
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8787, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--push-key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File holding the push key (default: env SMARTHUB_PUSH_KEY).",
+)
+@click.option(
+    "--skew",
+    default=300.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="Seconds a push's datePush may differ from this clock.",
+)
+@click.option(
+    "--max-body", default=65536, show_default=True, type=click.IntRange(min=256), help="Bytes."
+)
+@click.option(
+    "--debounce",
+    default=0.5,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds to fold a burst of pushes for one SIM into one re-read.",
+)
+@click.option("--on-drift", metavar="CMD", help="Shell command run with each drift as JSON on stdin.")
+@click.option("--hook-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1))
+@pass_globals
+def webhook_serve_command(
+    opts: GlobalOptions,
+    paths: tuple[Path, ...],
+    host: str,
+    port: int,
+    push_key_file: Path | None,
+    skew: float,
+    max_body: int,
+    debounce: float,
+    on_drift: str | None,
+    hook_timeout: float,
+) -> int:
+    """Serve POST /push and /push/<eventType>; re-read pushed SIMs and report drift vs PATH...
+
+    Drift goes to .fleetform/drift.jsonl and one line on stdout; GET /healthz, GET /metrics.
+    """
+    from reconciler.webhook import ServeOptions, read_push_key, serve
+
+    options = ServeOptions(
+        paths=paths,
+        push_key=read_push_key(push_key_file),
+        host=host,
+        port=port,
+        skew_seconds=skew,
+        max_body_bytes=max_body,
+        debounce_seconds=debounce,
+        on_drift=on_drift,
+        hook_timeout_seconds=hook_timeout,
+    )
+    return serve(options, opts.connection(), opts.reporter(), click.echo)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -40,7 +40,6 @@ from reconciler.manifest.documents import Path as DocPath
 from reconciler.manifest.files import Digest, ManifestFile, find_files, read_file
 from reconciler.manifest.iccid import check_digit, luhn_valid
 from reconciler.manifest.schema import (
-    ICCID_PATTERN,
     JsonSchemaValidator,
     SchemaValidator,
     SchemaViolation,
@@ -455,6 +454,48 @@ def _load(paths: Sequence[Path | str], validator: SchemaValidator | None) -> Man
     return ManifestSet(fleet=fleet, groups=tuple(g.name for g in loader.groups))
 
 
+@dataclass(frozen=True, slots=True)
+class Validation:
+    """The verdict of ``fleetform validate``: the manifests, or every problem found."""
+
+    manifests: ManifestSet | None
+    problems: tuple[ManifestProblem, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.manifests is not None and not self.problems
+
+    def summary(self) -> str:
+        if self.manifests is None:
+            count = len(self.problems)
+            return f"{count} problem{'s' if count != 1 else ''} in the manifests"
+        fleet = self.manifests.fleet
+        sims, groups, files = len(fleet.sims), len(self.manifests.groups), len(fleet.files)
+        return (
+            f"OK: {sims} SIM{'s' if sims != 1 else ''} in {groups} group"
+            f"{'s' if groups != 1 else ''} across {files} file{'s' if files != 1 else ''}"
+        )
+
+
+def validate(paths: Sequence[Path | str], validator: SchemaValidator | None = None) -> Validation:
+    """Load the manifests offline and say whether they are valid (never raises ManifestError)."""
+    try:
+        return Validation(load_manifests(paths, validator), ())
+    except ManifestError as error:
+        return Validation(None, error.problems)
+
+
+def problem_record(problem: ManifestProblem) -> dict[str, object]:
+    """A problem as JSON for machines (``validate --format json``)."""
+    return {
+        "file": problem.file,
+        "line": problem.line,
+        "column": problem.column,
+        "field": problem.field,
+        "message": problem.message,
+    }
+
+
 _DEFAULT: list[SchemaValidator] = []
 
 
@@ -470,4 +511,12 @@ def load_fleet(paths: Sequence[Path | str]) -> DesiredFleet:
     return load_manifests(paths).fleet
 
 
-__all__ = ["ICCID_PATTERN", "ManifestSet", "Settings", "load_fleet", "load_manifests"]
+__all__ = [
+    "ManifestSet",
+    "Settings",
+    "Validation",
+    "load_fleet",
+    "load_manifests",
+    "problem_record",
+    "validate",
+]
