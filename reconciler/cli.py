@@ -142,9 +142,7 @@ def webhook_group() -> None:
 
 
 @webhook_group.command("serve")
-@click.argument(
-    "paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path)
-)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8787, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
@@ -169,7 +167,9 @@ def webhook_group() -> None:
     type=click.FloatRange(min=0),
     help="Seconds to fold a burst of pushes for one SIM into one re-read.",
 )
-@click.option("--on-drift", metavar="CMD", help="Shell command run with each drift as JSON on stdin.")
+@click.option(
+    "--on-drift", metavar="CMD", help="Shell command run with each drift as JSON on stdin."
+)
 @click.option("--hook-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1))
 @pass_globals
 def webhook_serve_command(
