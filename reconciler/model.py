@@ -550,6 +550,7 @@ class DriftReport:
 
     @property
     def has_drift(self) -> bool:
-        """Managed fields differ, or declared SIMs are missing. Unmanaged SIMs are reported
-        but are not drift: git says nothing about them."""
-        return bool(self.sims or self.missing)
+        """Managed fields differ, declared SIMs are missing, or a retired SIM differs from git
+        (a problem no apply can fix). Unmanaged SIMs are reported but are not drift: git says
+        nothing about them, and a fleet that manages part of an account would never be clean."""
+        return bool(self.sims or self.missing or self.problems)

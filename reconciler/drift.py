@@ -1,0 +1,106 @@
+"""Drift: the plan's diff without the steps, grouped by SIM and field, with when it changed.
+
+Pure: the command (`reconciler.commands.drift`) reads the live fleet and the change history
+(one paged read of ``changeLogs`` since a point in time, never one read per SIM) and hands
+them here.
+
+The change history knows three kinds of change (smarthub-api.md): ``status`` dates a drifted
+``state``; ``service_package`` dates a drifted ``ratePlan`` or ``supplementaryPlans[...]``;
+nothing dates APN status or custom fields, so for those only the SIM's ``lastModifiedTime``
+(a change of *some* field) is shown. A field whose history lies before ``history_since`` has
+no date (unknown, not "never").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+from reconciler.model import (
+    ChangeLogEntry,
+    DesiredFleet,
+    DriftField,
+    DriftReport,
+    DriftSim,
+    FleetDiff,
+    parse_field,
+)
+
+# field-path kind -> the change history's change_type that dates it
+DATED_BY: Mapping[str, str] = {
+    "state": "status",
+    "ratePlan": "service_package",
+    "supplementaryPlans": "service_package",
+}
+
+
+def last_changes(
+    entries: Iterable[ChangeLogEntry], iccids: Iterable[str]
+) -> dict[tuple[str, str], datetime]:
+    """The latest change time per (iccid, change_type), for the given SIMs only."""
+    wanted = set(iccids)
+    latest: dict[tuple[str, str], datetime] = {}
+    for entry in entries:
+        if entry.iccid not in wanted:
+            continue
+        key = (entry.iccid, entry.change_type)
+        if key not in latest or entry.changed_time > latest[key]:
+            latest[key] = entry.changed_time
+    return latest
+
+
+def build_drift(
+    desired: DesiredFleet,
+    diff: FleetDiff,
+    *,
+    endpoint: str,
+    checked_at: datetime,
+    change_logs: Iterable[ChangeLogEntry] = (),
+    last_modified: Mapping[str, datetime | None] | None = None,
+    history_since: datetime | None = None,
+    requests_spent: int = 0,
+) -> DriftReport:
+    """Group ``diff`` by SIM and field and date each drifted field when the history can."""
+    latest = last_changes(change_logs, (d.iccid for d in diff.changed))
+    modified = last_modified or {}
+    sims: list[DriftSim] = []
+    for sim_diff in diff.changed:
+        want = desired.sims.get(sim_diff.iccid)
+        fields: list[DriftField] = []
+        for change in sim_diff.changes:
+            kind, _ = parse_field(change.field)
+            change_type = DATED_BY.get(kind)
+            when = latest.get((sim_diff.iccid, change_type)) if change_type else None
+            fields.append(
+                DriftField(
+                    field=change.field,
+                    desired=change.after,
+                    live=change.before,
+                    last_changed=when,
+                    source=want.field_sources.get(change.field) if want else None,
+                )
+            )
+        sims.append(
+            DriftSim(
+                iccid=sim_diff.iccid,
+                group=sim_diff.group,
+                status=sim_diff.status,
+                fields=tuple(fields),
+                last_modified=modified.get(sim_diff.iccid),
+            )
+        )
+    unmanaged = diff.unmanaged if desired.fleet.unmanaged != "ignore" else ()
+    sims_read = len(diff.changed) + diff.unchanged + len(diff.unmanaged) + len(diff.problems)
+    return DriftReport(
+        fleet=desired.fleet.name,
+        account=desired.fleet.account,
+        endpoint=endpoint,
+        checked_at=checked_at,
+        sims_read=sims_read,
+        sims=tuple(sorted(sims, key=lambda s: s.iccid)),
+        missing=diff.missing,
+        unmanaged=unmanaged,
+        problems=diff.problems,
+        history_since=history_since,
+        requests_spent=requests_spent,
+    )
