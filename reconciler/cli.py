@@ -204,6 +204,131 @@ def webhook_serve_command(
     return serve(options, opts.connection(), opts.reporter(), click.echo)
 
 
+# ---- sim serve (issue 2) ----
+@cli.group("sim")
+def sim_group() -> None:
+    """The SmartHub simulator (a local stand-in for the real API)."""
+
+
+def _parse_rate_limit(value: str) -> tuple[int, float]:
+    count, _, window = value.partition("/")
+    try:
+        parsed = int(count), float(window) if window else 3600.0
+    except ValueError:
+        raise click.BadParameter(f"expected N or N/SECONDS, got {value!r}") from None
+    if parsed[0] < 1 or parsed[1] <= 0:
+        raise click.BadParameter(f"expected positive numbers, got {value!r}")
+    return parsed
+
+
+def _parse_push_urls(values: tuple[str, ...]) -> dict[str, str]:
+    urls: dict[str, str] = {}
+    for value in values:
+        event, sep, url = value.partition("=")
+        if not sep or "://" in event:
+            event, url = "*", value
+        if not url.startswith(("http://", "https://")):
+            raise click.BadParameter(f"expected [EVENT=]URL, got {value!r}")
+        urls[event] = url
+    return urls
+
+
+@sim_group.command("serve")
+@click.option("--port", type=int, default=8080, show_default=True, help="0 picks a free port.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="SQLite database (default: sim.db in the state directory).",
+)
+@click.option(
+    "--sims",
+    type=click.IntRange(0),
+    default=1000,
+    show_default=True,
+    help="SIMs of the primary enterprise, seeded when the database is new.",
+)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--api-key", help="API key of the primary enterprise (default: stored or generated).")
+@click.option("--rate-limit", default="5000/3600", show_default=True, metavar="N/SECONDS")
+@click.option("--job-delay", type=click.FloatRange(0), default=0.5, show_default=True)
+@click.option("--latency", type=click.FloatRange(0), default=0.0, help="Seconds per request.")
+@click.option("--error-rate", type=click.FloatRange(0, 1), default=0.0, help="Share of 503s.")
+@click.option(
+    "--drop-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    help="Share of requests whose connection is closed without an answer.",
+)
+@click.option("--batch-failure-rate", type=click.FloatRange(0, 1), default=0.0)
+@click.option(
+    "--push-url",
+    "push_urls",
+    multiple=True,
+    metavar="[EVENT=]URL",
+    help="Where to POST push events (EVENT e.g. SIM_STATUS_CHANGE; none: all).",
+)
+@click.option("--push-key-file", type=click.Path(dir_okay=False, path_type=Path))
+def sim_serve_command(
+    port: int,
+    host: str,
+    db: Path | None,
+    sims: int,
+    seed: int,
+    api_key: str | None,
+    rate_limit: str,
+    job_delay: float,
+    latency: float,
+    error_rate: float,
+    drop_rate: float,
+    batch_failure_rate: float,
+    push_urls: tuple[str, ...],
+    push_key_file: Path | None,
+) -> int:
+    """Serve the SmartHub simulator until Ctrl+C."""
+    from reconciler.app import state_dir
+    from reconciler.simulator import SimulatorConfig, SimulatorError, serve
+
+    limit, window = _parse_rate_limit(rate_limit)
+    push_key: str | None = None
+    if push_key_file is not None:
+        try:
+            push_key = push_key_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise click.ClickException(f"cannot read {push_key_file}: {exc.strerror}") from None
+    if db is None:
+        state_dir().mkdir(parents=True, exist_ok=True)
+        db = state_dir() / "sim.db"
+    config = SimulatorConfig(
+        db_path=db,
+        sims=sims,
+        seed=seed,
+        api_key=api_key,
+        rate_limit=limit,
+        rate_window=window,
+        job_delay=job_delay,
+        latency=latency,
+        error_rate=error_rate,
+        drop_rate=drop_rate,
+        batch_failure_rate=batch_failure_rate,
+        push_urls=_parse_push_urls(push_urls),
+        push_key=push_key,
+    )
+
+    def ready(url: str, key: str, other_key: str) -> None:
+        click.echo(f"SmartHub simulator at {url} (database {db})")
+        if api_key is None:  # a generated or stored key: the user has no other way to learn it
+            click.echo(f"X-API-Key: {key}")
+            click.echo(f"X-API-Key of the second enterprise (globex): {other_key}")
+        sys.stdout.flush()
+
+    try:
+        serve(config, host, port, on_ready=ready)
+    except SimulatorError as exc:
+        raise click.ClickException(str(exc)) from None
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point and the one error boundary; commands return their exit code."""
     args = sys.argv[1:] if argv is None else argv

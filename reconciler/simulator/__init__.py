@@ -41,7 +41,7 @@ fleetform's back", recorded in the history and pushed), ``GET /batchJobs`` (ever
 
 from __future__ import annotations
 
-from reconciler.simulator.config import SimulatorConfig
+from reconciler.simulator.config import SimulatorConfig, SimulatorError
 from reconciler.simulator.faults import Redirect
 from reconciler.simulator.fleet import giccid_for, luhn_valid
 from reconciler.simulator.push import push_signature
@@ -51,6 +51,7 @@ __all__ = [
     "Redirect",
     "RunningSimulator",
     "SimulatorConfig",
+    "SimulatorError",
     "giccid_for",
     "luhn_valid",
     "push_signature",

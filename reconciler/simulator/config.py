@@ -9,6 +9,10 @@ from pathlib import Path
 from reconciler.simulator.faults import Redirect
 
 
+class SimulatorError(Exception):
+    """The simulator cannot start: its database cannot be opened, its port cannot be bound."""
+
+
 @dataclass(frozen=True)
 class SimulatorConfig:
     """How to run a simulator. Every fault can also be changed at run time (``/admin/faults``).

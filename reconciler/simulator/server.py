@@ -14,7 +14,7 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from reconciler.simulator.config import SimulatorConfig
+from reconciler.simulator.config import SimulatorConfig, SimulatorError
 from reconciler.simulator.faults import Counters, Faults
 from reconciler.simulator.fleet import OTHER_ACCOUNT, PRIMARY_ACCOUNT
 from reconciler.simulator.http import ADMIN_PREFIX, API_PREFIX, TRANSPORT_KEY, SimulatorApp
@@ -104,9 +104,9 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-    except OSError:
+    except OSError as exc:
         sock.close()
-        raise
+        raise SimulatorError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     sock.set_inheritable(True)
     return sock
 
