@@ -1,0 +1,188 @@
+"""A plan as a pull-request comment (GitHub-flavoured markdown), always under ``max_chars``.
+
+Order, most important first: the summary line and cost; irreversible steps; problems; guards
+that stop apply; warnings; a table of transitions per group ("1,200 SIMs active → suspended in
+berlin-warehouse"); then each wave's operations in collapsible ``<details>`` with sample SIMs.
+
+Fitting: the comment is rendered with generous limits (samples per operation, table rows,
+problems listed) and, while it is over ``max_chars`` (GitHub refuses comments over 65,536),
+again with smaller ones. Every fold says what it left out ("… and 1,180 more"), and a last
+line says the comment was shortened. If even the smallest limits do not fit, the text is cut
+at a line boundary with a note (it needs thousands of step groups to come to that).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from reconciler.model import Operation, Plan
+from reconciler.render.plan_summary import (
+    StepGroup,
+    change_text,
+    cost_line,
+    counts,
+    read_line,
+    step_groups,
+    summary_line,
+    transition_rows,
+)
+
+GITHUB_COMMENT_LIMIT = 65_000
+
+Add = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Limits:
+    samples: int  # SIMs shown per operation
+    rows: int  # transition table rows
+    items: int  # problems, warnings, unmanaged listed
+
+
+_LIMITS = (
+    _Limits(10, 50, 25),
+    _Limits(5, 25, 15),
+    _Limits(3, 15, 10),
+    _Limits(1, 10, 5),
+    _Limits(0, 5, 3),
+)
+
+
+def md_escape(text: str) -> str:
+    """Escape what would break a table cell or open HTML/markdown constructs."""
+    return (
+        text.replace("\\", "\\\\")
+        .replace("|", "\\|")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("`", "'")
+        .replace("*", "\\*")
+        .replace("_", "\\_")
+        .replace("\n", " ")
+    )
+
+
+def _code(text: str) -> str:
+    return "`" + text.replace("`", "'").replace("\n", " ") + "`"
+
+
+def render_plan_markdown(plan: Plan, *, max_chars: int = GITHUB_COMMENT_LIMIT) -> str:
+    """The plan as markdown of at most ``max_chars`` characters, saying what was folded."""
+    text = ""
+    for level, limits in enumerate(_LIMITS):
+        text = _render(plan, limits, shortened=level > 0)
+        if len(text) <= max_chars:
+            return text
+    note = "\n\n_… cut here to stay under the comment size limit; see the JSON plan for all._\n"
+    cut = text[: max(0, max_chars - len(note))]
+    cut = cut[: cut.rfind("\n")] if "\n" in cut else cut
+    return cut + note
+
+
+def _render(plan: Plan, limits: _Limits, *, shortened: bool) -> str:
+    out: list[str] = []
+    add = out.append
+    add(f"### fleetform plan: {_code(plan.fleet)} on account {_code(plan.account)}")
+    add("")
+    add(f"**{md_escape(summary_line(plan))}**")
+    if plan.has_changes:
+        add(f"Cost: {md_escape(cost_line(plan))}.  ")
+    add(f"{md_escape(read_line(plan))}  ")
+    add(f"Endpoint {_code(plan.endpoint)} · manifests {_code(plan.manifest_digest[:19])}")
+    add("")
+
+    retiring = counts(plan).retire
+    if retiring:
+        waves = sorted({s.wave for s in plan.steps if s.operation is Operation.RETIRE})
+        add("> [!CAUTION]")
+        add(
+            f"> **Irreversible:** {retiring:,} SIM{'' if retiring == 1 else 's'} will be retired "
+            f"(wave {', '.join(map(str, waves))}). A retired SIM can never be used again."
+        )
+        add("")
+
+    if plan.problems:
+        add(f"#### ❌ Problems ({len(plan.problems):,}): apply refuses this plan until fixed")
+        add("")
+        for problem in plan.problems[: limits.items]:
+            where = f"{_code(str(problem.source))}: " if problem.source else ""
+            add(f"- {where}{md_escape(problem.message)}")
+        _more(add, len(plan.problems) - limits.items, "problems")
+        add("")
+
+    blocking = [g for g in plan.guards if g.blocking]
+    if blocking:
+        add("#### ⛔ Guards that stop apply")
+        add("")
+        for guard in blocking:
+            lift = f" — lift with {_code(guard.override)}" if guard.override else ""
+            add(f"- **{guard.name}**: {md_escape(guard.message)}{lift}")
+        add("")
+
+    if plan.warnings:
+        add("#### ⚠️ Warnings")
+        add("")
+        for warning in plan.warnings[: limits.items]:
+            add(f"- {md_escape(warning)}")
+        _more(add, len(plan.warnings) - limits.items, "warnings")
+        add("")
+
+    rows = transition_rows(plan)
+    if rows:
+        add("#### Changes by group")
+        add("")
+        add("| SIMs | change | group |")
+        add("|---:|---|---|")
+        for transition, group_name, sims in rows[: limits.rows]:
+            add(f"| {sims:,} | {md_escape(transition)} | {md_escape(group_name)} |")
+        rest = rows[limits.rows :]
+        if rest:
+            folded = sum(n for _t, _g, n in rest)
+            add(f"| {folded:,} | … and {len(rest):,} more rows | |")
+        add("")
+
+    groups = step_groups(plan.steps)
+    if groups:
+        count = max(g.wave for g in groups)
+        add(f"#### Steps ({len(plan.steps):,} in {count} wave{'' if count == 1 else 's'})")
+        add("")
+        for group in groups:
+            _group(add, group, limits.samples)
+
+    if shortened:
+        add(
+            f"_Shortened to stay under the comment size limit: {limits.samples} sample SIMs per "
+            f"operation, {limits.rows} table rows. The JSON plan (`--format json`) has all._"
+        )
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _group(add: Add, group: StepGroup, samples: int) -> None:
+    mark = " ⚠️ irreversible" if group.operation is Operation.RETIRE else ""
+    add("<details>")
+    add(
+        f"<summary>Wave {group.wave} · <b>{md_escape(group.title)}</b> · "
+        f"{md_escape(group.how)}{mark}</summary>"
+    )
+    add("")
+    shown = 0
+    if samples > 0:
+        add("| ICCID | group | change |")
+        add("|---|---|---|")
+        for sim in group.iter_sims():
+            if shown == samples:
+                break
+            add(f"| {_code(sim.iccid)} | {md_escape(sim.group)} | {md_escape(change_text(sim))} |")
+            shown += 1
+        add("")
+    _more(add, group.sims - shown, "SIMs")
+    add("</details>")
+    add("")
+
+
+def _more(add: Add, more: int, what: str) -> None:
+    if more > 0:
+        add("")
+        add(f"_… and {more:,} more {what}_")
+        add("")

@@ -1,0 +1,225 @@
+"""What every plan rendering says the same way: counts per transition, the summary line, the
+cost line, and how one SIM's change reads. Pure functions of a `Plan`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from reconciler.model import STATE, Operation, Plan, Step, StepSim, parse_field
+
+STATUS_OPERATIONS = frozenset({Operation.ACTIVATE, Operation.SUSPEND, Operation.RETIRE})
+
+OPERATION_TITLES = {
+    Operation.ACTIVATE: "activate",
+    Operation.SUSPEND: "suspend",
+    Operation.RETIRE: "retire",
+    Operation.SET_RATE_PLAN: "set basic rate plan",
+    Operation.SUBSCRIBE_PLAN: "subscribe supplementary plan",
+    Operation.SET_APN_STATUS: "set APN status",
+    Operation.SET_CUSTOM_FIELDS: "set custom fields",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """SIMs by where they end up: each changed SIM is counted once, by its final state change,
+    or as ``change`` when only its other fields change."""
+
+    activate: int
+    suspend: int
+    retire: int
+    change: int
+
+    @property
+    def total(self) -> int:
+        return self.activate + self.suspend + self.retire + self.change
+
+
+def state_transitions(plan: Plan) -> dict[str, tuple[str, str]]:
+    """Per SIM with a status step: (state before its first status step, state after its last)."""
+    moves: dict[str, tuple[str, str]] = {}
+    for step in plan.steps:
+        if step.operation not in STATUS_OPERATIONS:
+            continue
+        for sim in step.sims:
+            first = moves.get(sim.iccid)
+            before = first[0] if first else (sim.before.get(STATE) or "?")
+            moves[sim.iccid] = (before, sim.after.get(STATE) or "?")
+    return moves
+
+
+def counts(plan: Plan) -> Counts:
+    moves = state_transitions(plan)
+    final = [after for _before, after in moves.values()]
+    touched = {sim.iccid for step in plan.steps for sim in step.sims}
+    return Counts(
+        activate=final.count("active"),
+        suspend=final.count("suspended"),
+        retire=final.count("retired"),
+        change=len(touched) - len(moves),
+    )
+
+
+def summary_line(plan: Plan) -> str:
+    """Terraform's line: ``Plan: 0 to activate, 1,200 to suspend, 3 to retire, 17 to change.``"""
+    if not plan.has_changes:
+        return "No changes. The live fleet matches the manifests."
+    c = counts(plan)
+    return (
+        f"Plan: {c.activate:,} to activate, {c.suspend:,} to suspend, {c.retire:,} to retire, "
+        f"{c.change:,} to change."
+    )
+
+
+def duration_text(seconds: float) -> str:
+    if seconds < 60:
+        return "under a minute"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, rest = divmod(minutes, 60)
+    return f"{hours} h {rest} min" if rest else f"{hours} h"
+
+
+def rate_text(limit: int, window: float | None) -> str:
+    if window is None or window == 3600:
+        return f"{limit:,}/h"
+    return f"{limit:,} per {window:,.0f} s"
+
+
+def cost_line(plan: Plan) -> str:
+    """``3,200 requests ≈ 41 min at 5,000/h (2,000 left in this window)``."""
+    s = plan.summary
+    text = f"{s.requests_estimated:,} request{'' if s.requests_estimated == 1 else 's'}"
+    text += f" ≈ {duration_text(s.duration_estimated_seconds)}"
+    if s.rate_limit is not None:
+        text += f" at {rate_text(s.rate_limit, s.rate_window_seconds)}"
+    if s.rate_remaining is not None:
+        text += f" ({s.rate_remaining:,} left in this window)"
+    return text
+
+
+def read_line(plan: Plan) -> str:
+    s = plan.summary
+    return (
+        f"Read {s.sims_read:,} SIMs with {s.requests_read:,} requests: {s.unchanged:,} unchanged, "
+        f"{s.to_change:,} to change, {s.unmanaged:,} unmanaged, {s.missing:,} declared but missing."
+    )
+
+
+def _value(path: str, value: str | None) -> str:
+    if value is None:
+        kind, _ = parse_field(path)
+        return "(empty)" if kind == "customFields" else "(none)"
+    return value
+
+
+def change_text(sim: StepSim) -> str:
+    """``ratePlan: IoT-1GB → IoT-5GB, customFields.custom1: (empty) → berlin``."""
+    return ", ".join(
+        f"{path}: {_value(path, sim.before.get(path))} → {_value(path, sim.after[path])}"
+        for path in sorted(sim.after)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StepGroup:
+    """Consecutive steps of one wave, operation and rate plan (a group split into jobs)."""
+
+    wave: int
+    operation: Operation
+    rate_plan: str | None
+    steps: tuple[Step, ...]
+
+    @property
+    def sims(self) -> int:
+        return sum(len(s.sims) for s in self.steps)
+
+    @property
+    def requests(self) -> int:
+        return sum(s.requests for s in self.steps)
+
+    @property
+    def batch_jobs(self) -> int:
+        return sum(1 for s in self.steps if s.batch)
+
+    def iter_sims(self) -> Iterator[StepSim]:
+        for step in self.steps:
+            yield from step.sims
+
+    @property
+    def title(self) -> str:
+        title = OPERATION_TITLES[self.operation]
+        return f"{title} {self.rate_plan}" if self.rate_plan else title
+
+    @property
+    def how(self) -> str:
+        """``1,200 SIMs in 2 batch jobs, 8 requests`` or ``3 SIMs, 3 requests``."""
+        n = self.sims
+        text = f"{n:,} SIM{'' if n == 1 else 's'}"
+        if self.batch_jobs:
+            jobs = self.batch_jobs
+            text += f" in {jobs} batch job{'' if jobs == 1 else 's'}"
+        return text + f", {self.requests:,} request{'' if self.requests == 1 else 's'}"
+
+
+def step_groups(steps: Iterable[Step]) -> list[StepGroup]:
+    groups: list[StepGroup] = []
+    current: list[Step] = []
+    for step in steps:
+        if current and (step.wave, step.operation, step.rate_plan) != (
+            current[0].wave,
+            current[0].operation,
+            current[0].rate_plan,
+        ):
+            groups.append(_group(current))
+            current = []
+        current.append(step)
+    if current:
+        groups.append(_group(current))
+    return groups
+
+
+def _group(steps: Sequence[Step]) -> StepGroup:
+    first = steps[0]
+    return StepGroup(first.wave, first.operation, first.rate_plan, tuple(steps))
+
+
+def transition_rows(plan: Plan) -> list[tuple[str, str, int]]:
+    """(transition, group, SIMs) rows: ``active → suspended`` for a SIM's state change from its
+    first status step to its last, and one row kind per field change (values shown for state,
+    basic plans and APNs; custom field values vary per SIM and are named only)."""
+    rows: dict[tuple[str, str], int] = {}
+    groups_of: dict[str, str] = {}
+    for step in plan.steps:
+        if step.operation in STATUS_OPERATIONS:
+            for sim in step.sims:
+                groups_of[sim.iccid] = sim.group
+            continue
+        for sim in step.sims:
+            for path in sorted(sim.after):
+                key = (_field_transition(path, sim), sim.group)
+                rows[key] = rows.get(key, 0) + 1
+    for iccid, (before, after) in state_transitions(plan).items():
+        key = (f"{before} → {after}", groups_of[iccid])
+        rows[key] = rows.get(key, 0) + 1
+    order = {"retired": 0, "suspended": 1, "active": 2}
+
+    def rank(item: tuple[tuple[str, str], int]) -> tuple[int, int, str, str]:
+        (transition, group), count = item
+        state_rank = order.get(transition.rsplit(" → ", 1)[-1], 3) if "→" in transition else 3
+        if ":" in transition:
+            state_rank = 3
+        return (state_rank, -count, transition, group)
+
+    return [(t, g, n) for (t, g), n in sorted(rows.items(), key=rank)]
+
+
+def _field_transition(path: str, sim: StepSim) -> str:
+    kind, key = parse_field(path)
+    if kind == "supplementaryPlans":
+        return f"subscribe: {key}"
+    if kind == "customFields":
+        return f"{path}: set" if sim.after[path] is not None else f"{path}: clear"
+    return f"{path}: {_value(path, sim.before.get(path))} → {_value(path, sim.after[path])}"

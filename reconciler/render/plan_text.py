@@ -1,0 +1,147 @@
+"""A plan for terminals, in the manner of ``terraform plan``.
+
+Layout: a header (fleet, account, endpoint, what was read), the irreversible steps called out
+first, problems, then every wave with its operations, each listing SIMs as
+``iccid  group  field: before → after`` folded after ``max_lines`` with "… and N more", the
+guards, the warnings, and at the end the summary line and the cost estimate.
+
+Colour only when asked (the CLI asks when stdout is a TTY and NO_COLOR is unset); rich renders
+into a string, so the function stays pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from io import StringIO
+
+from rich.console import Console
+from rich.markup import escape
+
+from reconciler.model import Operation, Plan, StepSim
+from reconciler.render.plan_summary import (
+    StepGroup,
+    change_text,
+    cost_line,
+    counts,
+    read_line,
+    step_groups,
+    summary_line,
+)
+
+_MARKS = {
+    Operation.ACTIVATE: ("+", "green"),
+    Operation.SUSPEND: ("~", "yellow"),
+    Operation.RETIRE: ("-", "red"),
+}
+_FIELD_MARK = ("~", "yellow")
+
+Line = Callable[[str], None]
+
+
+def render_plan_text(
+    plan: Plan, *, color: bool = False, width: int = 100, max_lines: int = 10
+) -> str:
+    """The plan as terminal text; ``max_lines`` SIMs are shown per operation before folding."""
+    out = StringIO()
+    console = Console(
+        file=out,
+        force_terminal=color,
+        no_color=not color,
+        color_system="standard" if color else None,
+        width=width,
+        highlight=False,
+        emoji=False,
+        soft_wrap=True,
+    )
+
+    def line(markup: str = "") -> None:
+        console.print(markup)
+
+    line(
+        f"[bold]fleetform plan[/bold] · fleet [bold]{escape(plan.fleet)}[/bold] · account "
+        f"[bold]{escape(plan.account)}[/bold] · {escape(plan.endpoint)}"
+    )
+    line(f"[dim]{escape(read_line(plan))}[/dim]")
+    line()
+
+    retiring = counts(plan).retire
+    if retiring:
+        line(
+            f"[bold red]Irreversible:[/bold red] {retiring:,} SIM{'' if retiring == 1 else 's'} "
+            "will be retired. A retired SIM can never be used again."
+        )
+        line()
+
+    if plan.problems:
+        line(
+            f"[bold red]Problems ({len(plan.problems):,})[/bold red] — apply refuses this plan "
+            "until they are fixed:"
+        )
+        for problem in plan.problems[:max_lines]:
+            line(f"  [red]✗[/red] {escape(str(problem))}")
+        _fold(line, len(plan.problems) - max_lines, "problems")
+        line()
+
+    groups = step_groups(plan.steps)
+    wave = 0
+    for group in groups:
+        if group.wave != wave:
+            wave = group.wave
+            if wave > 1:
+                line("")
+            title = f"Wave {wave}"
+            if wave > 1:
+                title += f" (after wave {wave - 1} finished)"
+            line(f"[bold]{title}[/bold]")
+        _group(line, group, max_lines, width)
+    if groups:
+        line()
+
+    blocking = [g for g in plan.guards if g.blocking]
+    if blocking:
+        line("[bold]Guards that stop apply:[/bold]")
+        for guard in blocking:
+            lift = f" — lift with {guard.override}" if guard.override else ""
+            line(f"  [red]✗[/red] {guard.name}: {escape(guard.message)}{escape(lift)}")
+        line()
+
+    if plan.warnings:
+        line("[bold yellow]Warnings:[/bold yellow]")
+        for warning in plan.warnings:
+            line(f"  [yellow]![/yellow] {escape(warning)}")
+        line()
+
+    line(f"[bold]{escape(summary_line(plan))}[/bold]")
+    if plan.has_changes:
+        line(f"Cost: {escape(cost_line(plan))}.")
+    return out.getvalue()
+
+
+def _group(line: Line, group: StepGroup, max_lines: int, width: int) -> None:
+    mark, colour = _MARKS.get(group.operation, _FIELD_MARK)
+    note = " [bold red](irreversible)[/bold red]" if group.operation is Operation.RETIRE else ""
+    line(
+        f"  [{colour}]{mark}[/{colour}] [bold]{escape(group.title)}[/bold]"
+        f"[dim] · {escape(group.how)}[/dim]{note}"
+    )
+    shown = 0
+    pad = 0
+    sample: list[StepSim] = []
+    for sim in group.iter_sims():
+        if shown == max_lines:
+            break
+        sample.append(sim)
+        pad = max(pad, len(sim.group))
+        shown += 1
+    pad = min(pad, 24)
+    for sim in sample:
+        text = f"{sim.iccid}  {sim.group:<{pad}}  {change_text(sim)}"
+        if len(text) > width - 6:
+            text = text[: max(width - 7, 20)] + "…"
+        line(f"      [{colour}]{mark}[/{colour}] {escape(text)}")
+    _fold(line, group.sims - shown, "SIMs", indent="        ")
+
+
+def _fold(line: Line, more: int, what: str, *, indent: str = "  ") -> None:
+    if more > 0:
+        line(f"{indent}[dim]… and {more:,} more {what}[/dim]")
