@@ -105,6 +105,9 @@ class PlannerConfig:
     unmanaged_listed_in_warning: int = 5
 
 
+DEFAULT_CONFIG = PlannerConfig()
+
+
 # --- the state machine -------------------------------------------------------------------
 
 
@@ -525,7 +528,7 @@ def make_plan(
     requests_read: int,
     rate_budget: RateBudget | None,
     created_at: str,
-    config: PlannerConfig = PlannerConfig(),
+    config: PlannerConfig = DEFAULT_CONFIG,
 ) -> Plan:
     """Plan the changes of ``diff``.
 
@@ -645,6 +648,7 @@ def raise_if_unsafe(
 
 
 __all__ = [
+    "DEFAULT_CONFIG",
     "GUARD_ALLOW_RETIRE",
     "GUARD_MASS_DISABLE",
     "GUARD_MAX_CHANGES",
