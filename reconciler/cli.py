@@ -116,6 +116,55 @@ def validate_command(paths: tuple[Path, ...], output_format: str) -> int:
     return EXIT_OK if result.ok else EXIT_ERROR
 
 
+# ---- plan (issue 4) ----
+@cli.command("plan")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also save the plan as fleetform.plan/v1 JSON, for `fleetform apply FILE`.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+    help="text for terminals, markdown for pull-request comments, json = the plan file.",
+)
+@click.option(
+    "--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none."
+)
+@pass_globals
+def plan_cli(
+    opts: GlobalOptions,
+    paths: tuple[Path, ...],
+    out: Path | None,
+    output_format: str,
+    detailed_exitcode: bool,
+) -> int:
+    """Show what apply would change in the live account, in which order, at what cost."""
+    import shutil
+
+    from reconciler.commands.plan import PlanOptions, plan_command, wants_color
+
+    color = wants_color(sys.stdout)
+    options = PlanOptions(
+        paths=paths,
+        out=out,
+        fmt=output_format,
+        detailed_exitcode=detailed_exitcode,
+        color=color,
+        width=shutil.get_terminal_size((100, 24)).columns,
+    )
+    return plan_command(
+        options,
+        connection=opts.connection(),
+        reporter=opts.reporter(),
+        write=lambda text: click.echo(text, nl=False, color=color),
+    )
+
+
 # ---- init (issue 6) ----
 @cli.command("init")
 @click.argument(
