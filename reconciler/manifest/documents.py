@@ -66,6 +66,7 @@ class Document:
     value: object
     marks: dict[Path, Mark] = field(default_factory=dict)
     key_marks: dict[Path, Mark] = field(default_factory=dict)
+    refused: set[Path] = field(default_factory=set)  # values dropped (bad tag): already reported
 
     def mark(self, path: Path) -> Mark:
         """Where ``path`` is, or its nearest ancestor that exists."""
@@ -80,6 +81,9 @@ class Document:
     def key_mark(self, path: Path) -> Mark:
         found = self.key_marks.get(path)
         return found if found is not None else self.mark(path)
+
+
+_ALIAS_MESSAGE = "YAML aliases (*name) are not allowed in manifests; write the value out"
 
 
 class _Refused(Exception):
@@ -111,15 +115,18 @@ class _Builder:
             )
         )
 
-    def build(self, node: yaml.Node, path: Path, depth: int) -> object:
-        # A node seen twice is an alias (the composer shares the node): refuse before it can
-        # expand. Nodes stay alive in the tree, so their ids cannot be reused meanwhile.
+    def refuse_tag(self, node: yaml.Node, path: Path) -> None:
+        self.document.refused.add(path)
+        self.problem(_mark(node), f"YAML tag {node.tag!r} is not allowed in manifests", path)
+
+    def build(self, node: yaml.Node, path: Path, depth: int, blame: Mark) -> object:
+        """The plain value of ``node``; ``blame`` is where to point if ``node`` is an alias."""
+        # A node met twice is an alias (the composer shares the node): refuse before it can
+        # expand. Nodes stay alive in the tree, so their ids cannot be reused meanwhile. The
+        # node's own mark is the anchor's place, so the message points at the alias's parent.
         ident = id(node)
         if ident in self.seen:
-            raise _Refused(
-                self.document.mark(path),
-                "YAML aliases (*name) are not allowed in manifests; write the value out",
-            )
+            raise _Refused(blame, _ALIAS_MESSAGE)
         self.seen.add(ident)
         tag = node.tag
         if isinstance(node, yaml.ScalarNode):
@@ -136,24 +143,26 @@ class _Builder:
                 return _constructor.construct_yaml_float(node)
             if tag == _TIMESTAMP:
                 return value
-            self.problem(_mark(node), f"YAML tag {tag!r} is not allowed in manifests", path)
+            self.refuse_tag(node, path)
             return None
         if depth >= MAX_DEPTH:
             raise _Refused(_mark(node), f"nesting deeper than {MAX_DEPTH} levels")
         if isinstance(node, yaml.SequenceNode):
             if tag != _SEQ:
-                self.problem(_mark(node), f"YAML tag {tag!r} is not allowed in manifests", path)
+                self.refuse_tag(node, path)
                 return None
             marks = self.document.marks
+            here = marks.get(path, blame)
             items: list[object] = []
             for index, child in enumerate(node.value):
                 child_path = (*path, index)
-                marks[child_path] = _mark(child)
-                items.append(self.build(child, child_path, depth + 1))
+                if id(child) not in self.seen:
+                    marks[child_path] = _mark(child)
+                items.append(self.build(child, child_path, depth + 1, here))
             return items
         if isinstance(node, yaml.MappingNode):
             if tag != _MAP:
-                self.problem(_mark(node), f"YAML tag {tag!r} is not allowed in manifests", path)
+                self.refuse_tag(node, path)
                 return None
             marks = self.document.marks
             key_marks = self.document.key_marks
@@ -164,7 +173,7 @@ class _Builder:
                     self.problem(key_mark, "a mapping key must be plain text", path)
                     continue
                 if id(key_node) in self.seen:
-                    raise _Refused(key_mark, "YAML aliases (*name) are not allowed in manifests")
+                    raise _Refused(key_mark, _ALIAS_MESSAGE)
                 self.seen.add(id(key_node))
                 key = key_node.value
                 child_path = (*path, key)
@@ -180,7 +189,7 @@ class _Builder:
                 marks[child_path] = (
                     _mark(value_node) if isinstance(value_node, yaml.ScalarNode) else key_mark
                 )
-                mapping[key] = self.build(value_node, child_path, depth + 1)
+                mapping[key] = self.build(value_node, child_path, depth + 1, key_mark)
             return mapping
         raise _Refused(_mark(node), "unsupported YAML node")  # pragma: no cover
 
@@ -199,13 +208,23 @@ def format_path(path: Path) -> str:
     return "".join(out)
 
 
-def read_documents(data: bytes, file: str) -> tuple[list[Document], list[ManifestProblem]]:
+@dataclass(slots=True)
+class Parsed:
+    """The documents of one file, its problems, and whether the whole file could be read."""
+
+    documents: list[Document]
+    problems: list[ManifestProblem]
+    complete: bool = True
+
+
+def read_documents(data: bytes, file: str) -> Parsed:
     """Parse every document of one file; a syntax error ends the file (reported, not raised).
 
     Empty documents (a lone ``---``, a file of comments) are skipped.
     """
     documents: list[Document] = []
     problems: list[ManifestProblem] = []
+    parsed = Parsed(documents, problems)
     nodes: Iterator[yaml.Node] = yaml.compose_all(data, Loader=_Loader)
     index = 0
     while True:
@@ -218,12 +237,15 @@ def read_documents(data: bytes, file: str) -> tuple[list[Document], list[Manifes
             if exc.context and exc.problem:
                 text = f"{exc.problem} ({exc.context})"
             problems.append(ManifestProblem(file, line, column, f"YAML syntax error: {text}"))
+            parsed.complete = False
             break
         except yaml.YAMLError as exc:  # e.g. ReaderError: bytes that are not text
             problems.append(ManifestProblem(file, 1, 1, f"not readable as YAML: {exc}"))
+            parsed.complete = False
             break
         except RecursionError:
             problems.append(ManifestProblem(file, 1, 1, "YAML nested too deeply"))
+            parsed.complete = False
             break
         if node is None:
             break
@@ -234,9 +256,10 @@ def read_documents(data: bytes, file: str) -> tuple[list[Document], list[Manifes
         document.marks[()] = _mark(node)
         builder = _Builder(document, problems)
         try:
-            document.value = builder.build(node, (), 0)
+            document.value = builder.build(node, (), 0, document.marks[()])
         except _Refused as refused:
             problems.append(ManifestProblem(file, *refused.mark, refused.message))
+            parsed.complete = False
             continue
         documents.append(document)
-    return documents, problems
+    return parsed

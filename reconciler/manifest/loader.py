@@ -222,8 +222,11 @@ class _Loader:
             violations = sim_entry_violations(self.validator, entries, _SIMS)
         violations = self.validator.violations(skeleton) + violations
         bad: set[int] = set()
+        refused = doc.refused
         for violation in violations:
             path = violation.path
+            if refused and any(path[:n] in refused for n in range(len(path) + 1)):
+                continue  # the value was dropped for its tag, and that is reported already
             if path[:2] == _SIMS and len(path) > 2 and isinstance(path[2], int):
                 bad.add(path[2])
             if violation.unknown_keys:
@@ -302,7 +305,13 @@ class _Loader:
             iccids[iccid] = (name, where)
             out.append((iccid, where, own))
 
-    def fleet(self, paths: Sequence[Path | str], files: Sequence[ManifestFile]) -> FleetSpec | None:
+    def fleet(
+        self, paths: Sequence[Path | str], files: Sequence[ManifestFile], complete: bool
+    ) -> FleetSpec | None:
+        """The set's one FleetSpec. A missing Fleet is only reported when every file could be
+        read: a Fleet hidden behind a syntax error is not missing, and saying so is noise."""
+        if not self.fleets and not complete:
+            return None
         if not self.fleets:
             place = files[0].display if files else (str(paths[0]) if paths else ".")
             self.problems.append(
@@ -430,19 +439,22 @@ def _load(paths: Sequence[Path | str], validator: SchemaValidator | None) -> Man
     loader = _Loader(validator or default_validator())
     files, problems = find_files(paths)
     loader.problems.extend(problems)
+    complete = not problems  # every file found and read to its end
     digest = Digest()
     for file in files:
         data, problem = read_file(file)
         if data is None:
             assert problem is not None
             loader.problems.append(problem)
+            complete = False
             continue
         digest.add(data)
-        documents, problems = read_documents(data, file.display)
-        loader.problems.extend(problems)
-        for doc in documents:
+        parsed = read_documents(data, file.display)
+        loader.problems.extend(parsed.problems)
+        complete = complete and parsed.complete
+        for doc in parsed.documents:
             loader.document(doc)
-    spec = loader.fleet(paths, files)
+    spec = loader.fleet(paths, files, complete)
     if loader.problems or spec is None:
         order = {f.display: i for i, f in enumerate(files)}
         loader.problems.sort(key=lambda p: (order.get(p.file, -1), p.line, p.column))

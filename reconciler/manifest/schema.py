@@ -115,7 +115,8 @@ def _message(error: jsonschema.ValidationError) -> str:
         names = [expected] if isinstance(expected, str) else list(expected)
         wanted = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
         hint = _BOOL_HINT if isinstance(instance, bool) else ""
-        return f"must be {wanted}, not {_type_name(instance)} {_show(instance)}{hint}"
+        shown = "" if instance is None else " " + _show(instance)
+        return f"must be {wanted}, not {_type_name(instance)}{shown}{hint}"
     if keyword == "required":
         missing = [k for k in expected if isinstance(instance, dict) and k not in instance]
         return "missing required field " + ", ".join(repr(k) for k in missing)
