@@ -23,9 +23,12 @@ Retries
     act. A POST whose connection dropped or timed out *after* it was sent raises
     `TransportError` at once (``maybe_sent=True``): whether it took effect is unknown, and the
     caller (the applier) decides, e.g. by re-reading the SIM.
+    A ``Retry-After`` (seconds) on a 5xx replaces the jittered delay (capped at
+    ``backoff_cap``).
 429
     The limiter is told the window is spent until ``X-RateLimit-Reset``; the next attempt waits
-    for it (reported through ``on_wait``). At most ``max_retries`` 429s per call, then
+    for it (reported through ``on_wait``); without a usable Reset, ``Retry-After`` or the backoff
+    delay stands in. At most ``max_retries`` 429s per call, then
     `RateLimited`.
 Budget
     With ``budget=N`` request number N+1 is never sent: `BudgetExhausted` is raised before.
@@ -380,8 +383,10 @@ class SmartHubClient:
                     raise self._error(response)
                 limited += 1
                 self._count_retry()
-                headers = wire.parse_rate_headers(response.headers)
+                headers = wire.parse_rate_headers(response.headers, self._clock.now())
                 reset = headers[2] if headers is not None else 0.0
+                if reset <= 0:
+                    reset = wire.parse_retry_after(response.headers) or 0.0
                 if reset <= 0:
                     reset = self._backoff_delay(limited)
                 self._limiter.exhausted(reset)
@@ -390,7 +395,11 @@ class SmartHubClient:
                 if attempts >= self._max_retries:
                     raise self._error(response)
                 attempts += 1
-                self._backoff(attempts, f"retrying {method} after HTTP {status}")
+                self._backoff(
+                    attempts,
+                    f"retrying {method} after HTTP {status}",
+                    wire.parse_retry_after(response.headers),
+                )
                 continue
             if status >= 300:
                 raise self._error(response)
@@ -464,7 +473,7 @@ class SmartHubClient:
         except BaseException:
             self._limiter.release(None, answered=False)
             raise
-        self._limiter.release(wire.parse_rate_headers(response.headers))
+        self._limiter.release(wire.parse_rate_headers(response.headers, self._clock.now()))
         return response
 
     def _error(self, response: httpx.Response) -> ApiError:
@@ -517,7 +526,11 @@ class SmartHubClient:
         with self._random_lock:
             return self._random.uniform(0, ceiling)
 
-    def _backoff(self, attempt: int, reason: str) -> None:
+    def _backoff(self, attempt: int, reason: str, retry_after: float | None = None) -> None:
+        """Sleep before retry ``attempt``: the server's Retry-After (capped) or jittered backoff."""
         self._count_retry()
-        delay = self._backoff_delay(attempt)
+        if retry_after is not None:
+            delay = min(retry_after, self._backoff_cap)
+        else:
+            delay = self._backoff_delay(attempt)
         self._limiter.wait(delay, f"{reason}: attempt {attempt + 1} in {delay:.1f} s")

@@ -531,8 +531,19 @@ def parse_problem(raw: Any) -> tuple[str | None, str | None, list[ApiFieldError]
     )
 
 
-def parse_rate_headers(headers: Mapping[str, str]) -> tuple[int, int, float] | None:
-    """``(limit, remaining, reset_seconds)`` or None when the headers are absent or garbled."""
+# A Reset larger than this is an epoch time, not "seconds until": some APIs send that (GitHub's
+# does), and the vendor's wording ("current request limit reset time") allows it.
+_EPOCH_THRESHOLD = 1_000_000_000
+
+
+def parse_rate_headers(
+    headers: Mapping[str, str], now: float | None = None
+) -> tuple[int, int, float] | None:
+    """``(limit, remaining, reset_seconds)`` or None when the headers are absent or garbled.
+
+    The contract's Reset is seconds until the window resets; an epoch-seconds Reset is
+    converted with ``now`` (wall-clock epoch seconds) when given.
+    """
     try:
         limit_text = headers.get(RATE_LIMIT_HEADER)
         remaining_text = headers.get(RATE_REMAINING_HEADER)
@@ -544,7 +555,20 @@ def parse_rate_headers(headers: Mapping[str, str]) -> tuple[int, int, float] | N
         reset = float(reset_text)
     except ValueError:
         return None
+    if reset > _EPOCH_THRESHOLD and now is not None:
+        reset -= now
     return limit, max(remaining, 0), max(reset, 0.0)
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """``Retry-After`` in seconds (the delta form; an HTTP date is ignored)."""
+    value = headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        return None
 
 
 # --- Link header (RFC 8288) ---------------------------------------------------------------------

@@ -695,3 +695,45 @@ def test_threads_sharing_a_client_never_earn_a_429() -> None:
     assert state["429"] == 0
     assert api.stats().requests == 80
     assert len(clock.sleeps) == 2  # 80 requests at 30 per window
+
+
+def test_retry_after_on_503_replaces_the_jitter() -> None:
+    server = Server()
+    server.on(
+        "GET",
+        "/v1/enterprise",
+        httpx.Response(503, headers={"Retry-After": "3"}),
+        httpx.Response(503, headers={"Retry-After": "999"}),
+        ok({}),
+    )
+    clock = FakeClock()
+    client(server, clock, backoff_cap=30.0).enterprise()
+    assert clock.sleeps == [3.0, 30.0]
+
+
+def test_429_without_rate_headers_uses_retry_after() -> None:
+    server = Server()
+    server.on(
+        "GET",
+        "/v1/enterprise",
+        httpx.Response(429, headers={"Retry-After": "5"}),
+        ok({}),
+    )
+    clock = FakeClock()
+    client(server, clock).enterprise()
+    assert clock.sleeps == [5.0]
+
+
+def test_an_epoch_reset_is_read_as_a_time() -> None:
+    clock = FakeClock(start=1_700_000_000.0)
+    server = Server()
+    headers = {
+        "X-RateLimit-Limit": "2",
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": str(1_700_000_000 + 25),
+    }
+    server.on("GET", "/v1/enterprise", httpx.Response(200, json={}, headers=headers))
+    api = client(server, clock)
+    api.enterprise()
+    api.enterprise()
+    assert clock.sleeps == [25.0]
