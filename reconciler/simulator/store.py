@@ -261,6 +261,7 @@ class Store:
         self.clock = clock
         self.on_event = on_event or (lambda event: None)
         self._lock = threading.RLock()
+        self._totals: dict[str, int] = {}
         try:
             self._db = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=10.0
@@ -392,7 +393,7 @@ class Store:
                 "ORDER BY pos LIMIT ?",
                 (account, offset, size),
             )
-            total = self._read("SELECT COUNT(*) FROM sims WHERE account = ?", (account,))[0][0]
+            total = self._account_total(account)
         else:
             rows = self._read(
                 f"SELECT {_SIM_COLUMNS} FROM sims WHERE account = ? AND status = ? "
@@ -403,6 +404,14 @@ class Store:
                 "SELECT COUNT(*) FROM sims WHERE account = ? AND status = ?", (account, status)
             )[0][0]
         return [_row_to_sim(row) for row in rows], int(total)
+
+    def _account_total(self, account: str) -> int:
+        """SIMs never move between accounts and are never added: count once, then remember."""
+        with self._lock:
+            if account not in self._totals:
+                row = self._db.execute("SELECT COUNT(*) FROM sims WHERE account = ?", (account,))
+                self._totals[account] = int(row.fetchone()[0])
+            return self._totals[account]
 
     def statistics(self, account: str) -> dict[str, int]:
         rows = self._read(
