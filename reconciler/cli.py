@@ -184,6 +184,42 @@ def init_command(
     return run_init(options, opts.reporter())
 
 
+# ---- export (issue 6) ----
+@cli.command("export")
+@click.option(
+    "--out",
+    default="manifests",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write the manifests into.",
+)
+@click.option(
+    "--group-by",
+    default="status",
+    show_default=True,
+    type=click.Choice(["status", "ratePlan", *(f"custom{i}" for i in range(1, 6))]),
+    help="One SimGroup (and file) per value of this field.",
+)
+@click.option("--account", help="SmartHub account (default: the enterprise's only account).")
+@click.option("--name", help="The Fleet's name (default: from the account).")
+@click.option("--force", is_flag=True, help="Overwrite files that exist.")
+@pass_globals
+def export_command(
+    opts: GlobalOptions,
+    out: Path,
+    group_by: str,
+    account: str | None,
+    name: str | None,
+    force: bool,
+) -> int:
+    """Write manifests from the live fleet; a plan on them right after shows no change."""
+    from reconciler.commands.export import ExportOptions, run_export
+
+    options = ExportOptions(out=out, group_by=group_by, account=account, name=name, force=force)
+    run_export(options, opts.connection(), opts.reporter())
+    return EXIT_OK
+
+
 # ---- webhook (issue 7) ----
 @cli.group("webhook")
 def webhook_group() -> None:

@@ -20,11 +20,10 @@ from importlib.resources.abc import Traversable
 from pathlib import Path, PurePosixPath
 
 from reconciler.errors import ConfigError
+from reconciler.manifest import schema_document
 
 TEMPLATE_DIR = "fleet-repo"
 DOT_PREFIX = "dot-"
-# The one JSON Schema of fleetform/v1; editors that read "yaml-language-server" lines use it.
-SCHEMA_URL = "https://fleetform.dev/schemas/fleetform-v1/fleet.schema.json"
 DEFAULT_ACCOUNT = "acme"  # the embedded simulator's demo account: plan works right after init
 MANIFEST_DIR = "manifests"
 
@@ -84,7 +83,8 @@ def render_templates(name: str, account: str) -> list[TemplateFile]:
     values: Mapping[str, str] = {
         "@FLEET_NAME@": name,
         "@ACCOUNT@": account,
-        "@SCHEMA_URL@": SCHEMA_URL,
+        # editors that read "yaml-language-server" lines validate against it
+        "@SCHEMA_URL@": str(schema_document()["$id"]),
     }
     files = []
     for template in raw_templates():

@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from reconciler.errors import ConfigError
+from reconciler.manifest import schema_document
 from reconciler.scaffold import (
     DOT_PREFIX,
-    SCHEMA_URL,
     fleet_name_for,
     raw_templates,
     render_templates,
@@ -20,6 +20,7 @@ from reconciler.scaffold import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_URL = schema_document()["$id"]
 TEMPLATES = ROOT / "reconciler" / "templates"
 
 EXPECTED = {

@@ -1,0 +1,121 @@
+"""``fleetform export``: read the live fleet of one account and write it as manifests.
+
+Reading costs one list request per 100 SIMs (plus one ``GET /enterprise`` when no account is
+given). The manifests come from `reconciler.export` (pure); this module only reads and writes.
+
+Choices where the contract is silent:
+- ``--account`` may be left out when the enterprise has exactly one account; with several,
+  export names them and asks for one (guessing the "first" could export the wrong fleet).
+- Nothing is overwritten without ``--force``, and nothing is ever deleted: other ``*.yaml``
+  files already in the folder (an older export, say) are named in a warning, since a plan
+  would read them too.
+- Every file is written to a temporary name and renamed, after every conflict was checked.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reconciler.app import Connection, open_api
+from reconciler.errors import ConfigError
+from reconciler.export import FLEET_FILE, ExportFile, ExportSettings, export_fleet, fleet_name_for
+from reconciler.reporting import Reporter
+from reconciler.smarthub.api import SmartHubApi
+
+
+@dataclass(frozen=True, slots=True)
+class ExportOptions:
+    out: Path = Path("manifests")
+    group_by: str = "status"
+    account: str | None = None
+    name: str | None = None  # the Fleet's name; default: from the account
+    force: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    account: str
+    sims: int
+    files: tuple[Path, ...]
+    requests: int
+
+
+def account_of(enterprise: Mapping[str, Any]) -> str:
+    """The enterprise's one account, or a ConfigError naming them when there are several."""
+    accounts = enterprise.get("accounts")
+    names = sorted(
+        str(a["name"])
+        for a in (accounts if isinstance(accounts, list) else [])
+        if isinstance(a, Mapping) and a.get("name")
+    )
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        raise ConfigError("the enterprise lists no account: pass --account NAME")
+    raise ConfigError(
+        f"the enterprise has {len(names)} accounts: pass --account ({', '.join(names)})"
+    )
+
+
+def read_and_render(api: SmartHubApi, options: ExportOptions) -> tuple[str, list[ExportFile]]:
+    account = options.account or account_of(api.enterprise())
+    settings = ExportSettings(
+        account=account,
+        fleet_name=options.name or fleet_name_for(account),
+        group_by=options.group_by,
+    )
+    return account, export_fleet(api.iter_sims(account=account), settings)
+
+
+def write_files(out: Path, files: Sequence[ExportFile], *, force: bool) -> list[Path]:
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out} exists and is not a directory")
+    targets = [out / f.name for f in files]
+    if not force:
+        existing = [str(t) for t in targets if t.exists()]
+        if existing:
+            raise ConfigError(
+                "refusing to overwrite existing files (use --force): " + ", ".join(existing)
+            )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for target, file in zip(targets, files, strict=True):
+            temporary = target.with_name(f".{target.name}.tmp")
+            temporary.write_text(file.text, encoding="utf-8")
+            os.replace(temporary, target)
+    except OSError as exc:
+        raise ConfigError(f"cannot write to {out}: {exc.strerror}") from exc
+    return targets
+
+
+def run_export(options: ExportOptions, connection: Connection, reporter: Reporter) -> ExportResult:
+    """Read, render, write; the files are checked for conflicts before the first read."""
+    fleet_file = options.out / FLEET_FILE
+    if not options.force and fleet_file.exists():  # always written: fail before any request
+        raise ConfigError(f"refusing to overwrite existing files (use --force): {fleet_file}")
+    with open_api(connection, reporter) as api:
+        account, files = read_and_render(api, options)
+        requests = api.stats().requests
+    written = write_files(options.out, files, force=options.force)
+    sims = sum(f.sims for f in files)
+    others = sorted(
+        p
+        for p in options.out.iterdir()
+        if p.suffix in (".yaml", ".yml") and p not in written and not p.name.startswith(".")
+    )
+    if others:
+        reporter.warn(
+            f"{options.out} also holds {', '.join(p.name for p in others)}: a plan reads those "
+            "too (a SIM in two groups is an error); remove what an earlier export left"
+        )
+    if sims == 0:
+        reporter.warn(f"account {account} has no SIMs: only {written[0]} was written")
+    reporter.info(
+        f"exported {sims} SIMs of account {account} into {len(written)} files under "
+        f"{options.out} ({requests} requests)"
+    )
+    return ExportResult(account=account, sims=sims, files=tuple(written), requests=requests)

@@ -1,0 +1,317 @@
+"""Live SIMs -> fleetform/v1 manifests (``fleetform export``): pure, deterministic, no I/O.
+
+The output is a manifest set on which a ``plan`` right after shows no change:
+
+- SIMs are grouped by one key (``status`` by default, or ``ratePlan``, ``custom1``..``custom5``);
+  each group is one file with one ``SimGroup``. Within a group each field's most common value
+  goes into the group's spec, and a SIM gets its own entry only for what differs from it.
+- Managed fields: state, ratePlan, supplementaryPlans (the subscribed ones), every APN's status,
+  and all five custom fields (an empty one as ``null``: it must stay empty).
+- Merge rules are chosen so the result holds whether the loader replaces or merges a SIM's own
+  lists and maps: a group's ``supplementaryPlans`` is what *every* SIM of it has subscribed
+  (a SIM lists its whole set where it has more), and a group's ``apns`` only holds APNs that
+  every SIM of it has.
+- Pre-service SIMs (test_ready, inventory, activation_ready) cannot be declared in fleetform/v1,
+  so their state is left unmanaged: they go into a separate ``SimGroup`` without ``state``
+  (``<group>-pre-service``), said so in a comment. Retired SIMs are exported as retired.
+- The Fleet (``fleet.yaml``) has no defaults (every group says all it manages), ``unmanaged:
+  report`` and conservative guards.
+- A group larger than ``MAX_SIMS_PER_FILE`` is cut into parts (``-part-001``...) so that no
+  file gets unwieldy; ICCIDs are sorted, every ICCID is quoted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from reconciler.errors import ConfigError
+from reconciler.manifest import schema_document
+from reconciler.model import CUSTOM_FIELD_NAMES, PRE_SERVICE, ApnStatus, LiveSim
+
+GROUP_KEYS: tuple[str, ...] = ("status", "ratePlan", *CUSTOM_FIELD_NAMES)
+MAX_SIMS_PER_FILE = 5000
+FLEET_FILE = "fleet.yaml"
+GUARD_MAX_CHANGES = "10%"  # conservative: a tenth of the declared fleet per apply
+
+T = TypeVar("T", bound=Hashable)
+
+
+@dataclass(frozen=True, slots=True)
+class ExportSettings:
+    account: str
+    fleet_name: str
+    group_by: str = "status"
+
+
+@dataclass(frozen=True, slots=True)
+class ExportFile:
+    name: str  # file name inside the output folder
+    text: str
+    sims: int
+
+
+@dataclass(frozen=True, slots=True)
+class SimValues:
+    """The managed values of one SIM, as a manifest would declare them."""
+
+    iccid: str
+    state: str | None  # None: a pre-service state, not declarable
+    rate_plan: str | None
+    supplementary_plans: frozenset[str]
+    apns: Mapping[str, str]
+    custom_fields: Mapping[str, str | None]
+
+
+def sim_values(sim: LiveSim) -> SimValues:
+    return SimValues(
+        iccid=sim.iccid,
+        state=None if sim.status in PRE_SERVICE else sim.status.value,
+        rate_plan=sim.rate_plan,
+        supplementary_plans=frozenset(sim.supplementary_plans),
+        apns={name: ApnStatus(status).value for name, status in sim.apns.items()},
+        # an empty field is null ("" and null compare equal in the diff)
+        custom_fields={name: sim.custom_fields.get(name) or None for name in CUSTOM_FIELD_NAMES},
+    )
+
+
+# --- naming ----------------------------------------------------------------------------------
+
+_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _slug(text: str) -> str:
+    return _NAME_CHARS.sub("-", text).strip("-._")[:100] or "x"
+
+
+def fleet_name_for(account: str) -> str:
+    return _slug(account)
+
+
+def group_value(sim: LiveSim, group_by: str) -> str | None:
+    if group_by == "status":
+        return sim.status.value
+    if group_by == "ratePlan":
+        return sim.rate_plan
+    return sim.custom_fields.get(group_by) or None
+
+
+def _group_name(group_by: str, value: str | None) -> str:
+    return f"{_slug(group_by)}-{_slug(value) if value is not None else 'none'}"
+
+
+# --- factoring -------------------------------------------------------------------------------
+
+
+def _mode(values: Iterable[T], order: Callable[[T], str]) -> T:
+    """The most common value; ties go to the first in ``order`` (deterministic)."""
+    counts = Counter(values)
+    return min(counts, key=lambda v: (-counts[v], order(v)))
+
+
+def _key(value: str | None) -> str:
+    return "" if value is None else "\x01" + value
+
+
+@dataclass(frozen=True, slots=True)
+class GroupSpec:
+    state: str | None
+    rate_plan: str | None
+    supplementary_plans: frozenset[str]
+    apns: Mapping[str, str]
+    custom_fields: Mapping[str, str | None]
+
+
+def factor(sims: Sequence[SimValues]) -> GroupSpec:
+    """The group's spec: what most of its SIMs share (see the module docstring for the rules)."""
+    states = [s.state for s in sims if s.state is not None]
+    plans = [s.rate_plan for s in sims if s.rate_plan is not None]
+    common_plans = frozenset.intersection(*(s.supplementary_plans for s in sims))
+    shared_apns = set.intersection(*(set(s.apns) for s in sims))
+    return GroupSpec(
+        state=_mode(states, str) if states else None,
+        rate_plan=_mode(plans, str) if plans else None,
+        supplementary_plans=common_plans,
+        apns={apn: _mode((s.apns[apn] for s in sims), str) for apn in sorted(shared_apns)},
+        custom_fields={
+            name: _mode((s.custom_fields[name] for s in sims), _key) for name in CUSTOM_FIELD_NAMES
+        },
+    )
+
+
+def overrides(sim: SimValues, spec: GroupSpec) -> dict[str, object]:
+    """What this SIM must declare itself, in manifest words; empty when the group says it all."""
+    own: dict[str, object] = {}
+    if sim.state is not None and sim.state != spec.state:
+        own["state"] = sim.state
+    if sim.rate_plan is not None and sim.rate_plan != spec.rate_plan:
+        own["ratePlan"] = sim.rate_plan
+    if sim.supplementary_plans != spec.supplementary_plans:
+        own["supplementaryPlans"] = sorted(sim.supplementary_plans)
+    apns = {a: v for a, v in sorted(sim.apns.items()) if spec.apns.get(a) != v}
+    if apns:
+        own["apns"] = apns
+    fields = {n: v for n, v in sim.custom_fields.items() if spec.custom_fields[n] != v}
+    if fields:
+        own["customFields"] = fields
+    return own
+
+
+# --- YAML text -------------------------------------------------------------------------------
+
+_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_./-]*$")
+_YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"}
+
+
+def scalar(value: object) -> str:
+    """A YAML scalar: plain where unambiguous, else a JSON (= YAML double-quoted) string."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    text = str(value)
+    if _PLAIN.match(text) and text.lower() not in _YAML_WORDS:
+        return text
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _quoted(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _flow(value: object) -> str:
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{scalar(k)}: {_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_flow(v) for v in value) + "]"
+    return scalar(value)
+
+
+def _header(lines: list[str], comments: Sequence[str]) -> None:
+    lines.append(f"# yaml-language-server: $schema={schema_document()['$id']}")
+    lines.extend(f"# {c}" for c in comments)
+
+
+def render_group(
+    name: str, spec: GroupSpec, sims: Sequence[SimValues], comments: Sequence[str]
+) -> str:
+    lines: list[str] = []
+    _header(lines, comments)
+    lines += ["apiVersion: fleetform/v1", "kind: SimGroup", "metadata:", f"  name: {name}"]
+    lines.append("spec:")
+    if spec.state is not None:
+        lines.append(f"  state: {scalar(spec.state)}")
+    if spec.rate_plan is not None:
+        lines.append(f"  ratePlan: {scalar(spec.rate_plan)}")
+    if spec.supplementary_plans:
+        lines.append(f"  supplementaryPlans: {_flow(sorted(spec.supplementary_plans))}")
+    if spec.apns:
+        lines.append("  apns:")
+        lines.extend(f"    {scalar(a)}: {scalar(v)}" for a, v in spec.apns.items())
+    lines.append("  customFields:")
+    lines.extend(f"    {n}: {scalar(v)}" for n, v in spec.custom_fields.items())
+    lines.append("  sims:")
+    for sim in sims:
+        own = overrides(sim, spec)
+        if own:
+            body = ", ".join(f"{k}: {_flow(v)}" for k, v in own.items())
+            lines.append(f"    - {{iccid: {_quoted(sim.iccid)}, {body}}}")
+        else:
+            lines.append(f"    - {_quoted(sim.iccid)}")
+    return "\n".join(lines) + "\n"
+
+
+def render_fleet(settings: ExportSettings, total: int) -> str:
+    lines: list[str] = []
+    _header(
+        lines,
+        [
+            f"Exported by `fleetform export` from SmartHub account {settings.account}: "
+            f"{total} SIMs, grouped by {settings.group_by}.",
+            "No defaults: every SimGroup declares what it manages.",
+        ],
+    )
+    lines += [
+        "apiVersion: fleetform/v1",
+        "kind: Fleet",
+        "metadata:",
+        f"  name: {scalar(settings.fleet_name)}",
+        "spec:",
+        f"  account: {scalar(settings.account)}",
+        "  unmanaged: report",
+        "  guards:",
+        f"    maxChanges: {_quoted(GUARD_MAX_CHANGES)}  # refuse bigger applies (--max-changes)",
+        "    allowRetire: false  # retiring is final (--allow-retire)",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# --- the export ------------------------------------------------------------------------------
+
+
+def _chunks(items: Sequence[SimValues], size: int) -> list[Sequence[SimValues]]:
+    return [items[i : i + size] for i in range(0, len(items), size)] or [items]
+
+
+def export_fleet(
+    sims: Iterable[LiveSim], settings: ExportSettings, *, max_sims_per_file: int = MAX_SIMS_PER_FILE
+) -> list[ExportFile]:
+    """The manifest files for the account's SIMs: ``fleet.yaml`` first, then one per group.
+
+    SIMs of other accounts are left out (the list is filtered by account already; this holds
+    even if a client did not).
+    """
+    if settings.group_by not in GROUP_KEYS:
+        raise ConfigError(
+            f"cannot group by {settings.group_by!r}: use one of {', '.join(GROUP_KEYS)}"
+        )
+    groups: dict[str | None, list[LiveSim]] = {}
+    for sim in sims:
+        if sim.account and sim.account != settings.account:
+            continue
+        groups.setdefault(group_value(sim, settings.group_by), []).append(sim)
+
+    total = sum(len(g) for g in groups.values())
+    files = [ExportFile(FLEET_FILE, render_fleet(settings, total), 0)]
+    used: set[str] = {FLEET_FILE.removesuffix(".yaml")}
+    for value in sorted(groups, key=_key):
+        members = sorted(groups[value], key=lambda s: s.iccid)
+        base = _group_name(settings.group_by, value)
+        shown = "(none)" if value is None else value
+        declared = [sim_values(s) for s in members if s.status not in PRE_SERVICE]
+        pre_service = [sim_values(s) for s in members if s.status in PRE_SERVICE]
+        parts: list[tuple[str, list[SimValues], list[str]]] = []
+        if declared:
+            parts.append((base, declared, [f"SIMs whose {settings.group_by} is {shown}."]))
+        if pre_service:
+            states = ", ".join(sorted({s.status.value for s in members if s.status in PRE_SERVICE}))
+            parts.append(
+                (
+                    f"{base}-pre-service",
+                    pre_service,
+                    [
+                        f"SIMs whose {settings.group_by} is {shown}, in a pre-service state "
+                        f"({states}).",
+                        "fleetform/v1 cannot declare these states: state is left unmanaged here.",
+                    ],
+                )
+            )
+        for name, members_values, comments in parts:
+            chunks = _chunks(members_values, max_sims_per_file)
+            for index, chunk in enumerate(chunks, start=1):
+                part_name = name if len(chunks) == 1 else f"{name}-part-{index:03d}"
+                unique = part_name
+                suffix = 2
+                while unique.lower() in used:  # names that differ only in case or slugging
+                    unique = f"{part_name}-{suffix}"
+                    suffix += 1
+                used.add(unique.lower())
+                text = render_group(unique, factor(chunk), chunk, comments)
+                files.append(ExportFile(f"{unique}.yaml", text, len(chunk)))
+    return files

@@ -1,0 +1,92 @@
+"""``fleetform export`` against the simulator on a socket: a plan right after shows no change."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from reconciler.app import Connection, open_api
+from reconciler.commands.export import ExportOptions, run_export
+from reconciler.commands.plan import PlanOptions, plan_command
+from reconciler.errors import ConfigError
+from reconciler.export import GROUP_KEYS
+from reconciler.manifest import load_fleet
+from reconciler.model import Status
+from reconciler.reporting import RecordingReporter
+from reconciler.simulator import RunningSimulator
+
+
+def _connection(sim: RunningSimulator, key: str | None = None) -> Connection:
+    return Connection(endpoint=sim.url, api_key=key or sim.api_key)
+
+
+def _plan(out: Path, connection: Connection) -> tuple[int, str]:
+    buffer = io.StringIO()
+    code = plan_command(
+        PlanOptions(paths=[out], fmt="json", detailed_exitcode=True),
+        connection=connection,
+        reporter=RecordingReporter(),
+        write=buffer.write,
+    )
+    return code, buffer.getvalue()
+
+
+@pytest.mark.parametrize("group_by", GROUP_KEYS)
+def test_a_plan_right_after_export_shows_no_change(
+    sim: RunningSimulator, tmp_path: Path, group_by: str
+) -> None:
+    out = tmp_path / "manifests"
+    reporter = RecordingReporter()
+    result = run_export(ExportOptions(out=out, group_by=group_by), _connection(sim), reporter)
+    assert result.account == "acme"
+    assert result.sims == 250
+    assert result.requests == 1 + 3  # GET /enterprise + 250 SIMs at 100 a page
+    desired = load_fleet([out])
+    assert len(desired.sims) == 250
+    assert desired.fleet.account == "acme" and desired.fleet.unmanaged == "report"
+    code, rendered = _plan(out, _connection(sim))
+    assert code == 0, rendered
+    summary = json.loads(rendered)["summary"]
+    assert (summary["to_change"], summary["unmanaged"], summary["missing"]) == (0, 0, 0)
+    assert summary["unchanged"] == 250
+
+
+def test_the_export_sees_a_change_made_after_it(sim: RunningSimulator, tmp_path: Path) -> None:
+    """The no-change verdict above is not vacuous: a SIM moved after the export is a change."""
+    out = tmp_path / "m"
+    run_export(ExportOptions(out=out), _connection(sim), RecordingReporter())
+    with open_api(_connection(sim), RecordingReporter()) as api:
+        active = next(api.iter_sims(account="acme", status=Status.ACTIVE))
+        api.suspend(active.iccid)
+    code, rendered = _plan(out, _connection(sim))
+    assert code == 2
+    assert active.iccid in rendered
+
+
+def test_export_of_the_other_enterprise(sim: RunningSimulator, tmp_path: Path) -> None:
+    out = tmp_path / "globex"
+    result = run_export(
+        ExportOptions(out=out, account="globex", name="globex-fleet"),
+        _connection(sim, sim.other_api_key),
+        RecordingReporter(),
+    )
+    assert result.account == "globex" and result.sims == 27
+    assert "name: globex-fleet" in (out / "fleet.yaml").read_text()
+    assert _plan(out, _connection(sim, sim.other_api_key))[0] == 0
+
+
+def test_export_refuses_to_overwrite_before_reading(sim: RunningSimulator, tmp_path: Path) -> None:
+    out = tmp_path / "m"
+    run_export(ExportOptions(out=out), _connection(sim), RecordingReporter())
+    before = (out / "fleet.yaml").read_text()
+    with pytest.raises(ConfigError, match=r"refusing to overwrite existing files \(use --force\)"):
+        run_export(ExportOptions(out=out), _connection(sim), RecordingReporter())
+    assert (out / "fleet.yaml").read_text() == before
+
+    reporter = RecordingReporter()
+    run_export(ExportOptions(out=out, group_by="ratePlan", force=True), _connection(sim), reporter)
+    # the status-grouped files of the first export are still there: the export says so
+    assert any("also holds" in w and "status-active.yaml" in w for w in reporter.warnings)
