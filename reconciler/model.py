@@ -385,7 +385,6 @@ class PlanSummary:
     duration_estimated_seconds: float  # at the rate budget the server reported
     rate_limit: int | None = None
     rate_window_seconds: float | None = None
-    rate_remaining: int | None = None  # X-RateLimit-Remaining when the plan was made
 
 
 @dataclass(frozen=True, slots=True)

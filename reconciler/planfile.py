@@ -75,7 +75,6 @@ def _summary_to_dict(s: PlanSummary) -> dict[str, Any]:
         "duration_estimated_seconds": s.duration_estimated_seconds,
         "rate_limit": s.rate_limit,
         "rate_window_seconds": s.rate_window_seconds,
-        "rate_remaining": s.rate_remaining,
     }
 
 
@@ -255,7 +254,6 @@ def _parse_summary(r: _Reader, value: Any, where: str) -> PlanSummary:
         duration_estimated_seconds=r.get(d, "duration_estimated_seconds", float, where),
         rate_limit=r.optional(d, "rate_limit", int, where),
         rate_window_seconds=r.optional(d, "rate_window_seconds", float, where),
-        rate_remaining=r.optional(d, "rate_remaining", int, where),
     )
 
 

@@ -90,8 +90,7 @@ class PlannerConfig:
 
     ``rate_window_seconds``: the contract says 5000 requests *an hour*; the server reports
     limit, remaining and reset but not the window's length, so the hour is assumed.
-    ``seconds_per_request``: a round trip, for the part of the estimate the budget does not
-    bound. ``mass_disable_share``: a plan suspending or retiring more than this share of the
+    ``mass_disable_share``: a plan suspending or retiring more than this share of the
     SIMs read is refused unless forced; fleets of fewer than ``mass_disable_min_sims`` SIMs
     read are exempt (suspending 3 of 4 test SIMs is not an accident worth a guard).
     """
@@ -99,7 +98,6 @@ class PlannerConfig:
     batch_polls: int = 3
     rate_window_seconds: float = 3600.0
     default_rate_limit: int = 5000
-    seconds_per_request: float = 0.05
     mass_disable_share: float = 0.5
     mass_disable_min_sims: int = 10
     unmanaged_listed_in_warning: int = 5
@@ -485,30 +483,18 @@ def max_changes_limit(desired: DesiredFleet) -> int | None:
     return min(limits) if limits else None
 
 
-def estimate_seconds(requests: int, budget: RateBudget | None, config: PlannerConfig) -> float:
-    """Time to spend ``requests`` at the server's budget.
+def estimate_seconds(requests: int, limit: int, config: PlannerConfig) -> float:
+    """Time to spend ``requests`` at the sustained pace of the server's budget: ``limit``
+    requests per ``rate_window_seconds``.
 
-    What is left in the current window is spent at once; the rest waits for the reset and then
-    for as many further windows (of ``rate_window_seconds``, at the reported limit) as it needs.
-    On top, each request costs ``seconds_per_request`` (a round trip). Batch job processing
-    time is not known in advance and not included.
+    Deliberately independent of what is left in the current window when the plan is made: two
+    plans of the same state must be identical apart from their creation time, and the budget
+    left moves with every request (the plan command says it on stderr). An apply that starts
+    with room left in the window finishes sooner; batch job processing time is not included.
     """
     if requests <= 0:
         return 0.0
-    if budget is None:
-        limit, remaining, reset = (
-            config.default_rate_limit,
-            config.default_rate_limit,
-            config.rate_window_seconds,
-        )
-    else:
-        limit, remaining, reset = budget.limit, budget.remaining, budget.reset_seconds
-    wait = 0.0
-    extra = requests - max(remaining, 0)
-    if extra > 0:
-        windows = math.ceil(extra / max(limit, 1))
-        wait = max(reset, 0.0) + (windows - 1) * config.rate_window_seconds
-    return wait + requests * config.seconds_per_request
+    return requests * config.rate_window_seconds / max(limit, 1)
 
 
 def _s(n: int) -> str:
@@ -559,6 +545,7 @@ def make_plan(
     sims_read = len(diff.changed) + diff.unchanged + len(diff.unmanaged) + len(diff.problems)
 
     requests = sum(step.requests for step in steps)
+    rate_limit = rate_budget.limit if rate_budget else config.default_rate_limit
     report_unmanaged = desired.fleet.unmanaged != "ignore"
     warnings: list[str] = []
     if report_unmanaged and diff.unmanaged:
@@ -587,10 +574,9 @@ def make_plan(
         },
         requests_read=requests_read,
         requests_estimated=requests,
-        duration_estimated_seconds=round(estimate_seconds(requests, rate_budget, config), 1),
-        rate_limit=rate_budget.limit if rate_budget else config.default_rate_limit,
+        duration_estimated_seconds=round(estimate_seconds(requests, rate_limit, config), 1),
+        rate_limit=rate_limit,
         rate_window_seconds=config.rate_window_seconds,
-        rate_remaining=rate_budget.remaining if rate_budget else None,
     )
     return Plan(
         created_at=created_at,

@@ -57,10 +57,16 @@ def read_live(api: SmartHubApi, desired: DesiredFleet, reporter: Reporter) -> Li
     counter = _Counter(api.iter_sims(account=account))
     diff = diff_fleet(desired, counter)
     requests = api.stats().requests - start
+    budget = api.rate_budget()
     reporter.info(
         f"Read {counter.count:,} SIMs and the rate-plan catalogue in {requests:,} requests"
     )
-    return LiveRead(diff, catalogue, counter.count, requests, api.rate_budget())
+    if budget is not None:
+        reporter.info(
+            f"Rate budget: {budget.remaining:,} of {budget.limit:,} requests left in this window "
+            f"(it resets in {budget.reset_seconds / 60:.0f} min)"
+        )
+    return LiveRead(diff, catalogue, counter.count, requests, budget)
 
 
 class _Counter:

@@ -89,14 +89,12 @@ def rate_text(limit: int, window: float | None) -> str:
 
 
 def cost_line(plan: Plan) -> str:
-    """``3,200 requests ≈ 41 min at 5,000/h (2,000 left in this window)``."""
+    """``3,200 requests ≈ 38 min at 5,000/h`` (the sustained pace; see `estimate_seconds`)."""
     s = plan.summary
     text = f"{s.requests_estimated:,} request{'' if s.requests_estimated == 1 else 's'}"
     text += f" ≈ {duration_text(s.duration_estimated_seconds)}"
     if s.rate_limit is not None:
         text += f" at {rate_text(s.rate_limit, s.rate_window_seconds)}"
-    if s.rate_remaining is not None:
-        text += f" ({s.rate_remaining:,} left in this window)"
     return text
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from reconciler.diff import diff_fleet
@@ -267,15 +269,20 @@ def test_tiny_fleets_skip_the_mass_disable_guard() -> None:
     raise_if_unsafe(plan)
 
 
-def test_estimate_uses_what_is_left_then_waits_for_the_reset() -> None:
-    config = PlannerConfig(seconds_per_request=0.0)
-    budget = RateBudget(limit=5000, remaining=2000, reset_seconds=600.0, observed_at=0.0)
-    assert estimate_seconds(1500, budget, config) == 0.0
-    assert estimate_seconds(3200, budget, config) == 600.0
-    assert estimate_seconds(7500, budget, config) == 600.0 + 3600.0
-    assert estimate_seconds(0, None, config) == 0.0
+def test_estimate_is_the_sustained_pace_of_the_reported_limit() -> None:
+    config = PlannerConfig()
+    assert estimate_seconds(5000, 5000, config) == 3600.0
+    assert estimate_seconds(3200, 5000, config) == pytest.approx(2304.0)
+    assert estimate_seconds(0, 5000, config) == 0.0
+    budget = RateBudget(limit=1000, remaining=10, reset_seconds=600.0, observed_at=0.0)
     plan = plan_of([want(1, rate_plan="IoT-5GB")], [live(1)], budget=budget)
-    assert plan.summary.rate_remaining == 2000 and plan.summary.rate_limit == 5000
+    assert plan.summary.rate_limit == 1000
+    assert plan.summary.duration_estimated_seconds == 3.6
+    # what is left in the window does not change the plan: it moves with every request
+    other = plan_of(
+        [want(1, rate_plan="IoT-5GB")], [live(1)], budget=dataclasses.replace(budget, remaining=999)
+    )
+    assert other == plan
 
 
 def test_unmanaged_are_reported_unless_ignored() -> None:
