@@ -178,11 +178,17 @@ def scalar(value: object) -> str:
     text = str(value)
     if _PLAIN.match(text) and text.lower() not in _YAML_WORDS:
         return text
-    return json.dumps(text, ensure_ascii=False)
+    return _quoted(text)
+
+
+# What YAML will not read raw (or reads as a line break) inside a double-quoted scalar.
+_NOT_RAW = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]")
 
 
 def _quoted(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)
+    """A YAML double-quoted scalar (JSON's string syntax is a subset), readable where it can be."""
+    quoted = json.dumps(text, ensure_ascii=False)
+    return _NOT_RAW.sub(lambda m: f"\\u{ord(m.group(0)):04x}", quoted)
 
 
 def _flow(value: object) -> str:
@@ -283,7 +289,7 @@ def export_fleet(
     for value in sorted(groups, key=_key):
         members = sorted(groups[value], key=lambda s: s.iccid)
         base = _group_name(settings.group_by, value)
-        shown = "(none)" if value is None else value
+        shown = "empty" if value is None else _quoted(value)  # one line, whatever the value
         declared = [sim_values(s) for s in members if s.status not in PRE_SERVICE]
         pre_service = [sim_values(s) for s in members if s.status in PRE_SERVICE]
         parts: list[tuple[str, list[SimValues], list[str]]] = []
