@@ -366,3 +366,77 @@ class FakeSmartHub:
 
     def close(self) -> None:
         pass
+
+
+# --- helpers for tests against the real simulator ------------------------------------------
+
+
+def write_fleet(
+    directory: Any,
+    groups: Mapping[str, Mapping[str, Any]],
+    *,
+    account: str = "acme",
+    name: str = "test-fleet",
+    unmanaged: str = "ignore",
+    guards: Mapping[str, Any] | None = None,
+) -> Any:
+    """Write one Fleet and a SimGroup per entry of ``groups`` (spec dicts) as manifests."""
+    from pathlib import Path
+
+    import yaml
+
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    docs: list[dict[str, Any]] = [
+        {
+            "apiVersion": "fleetform/v1",
+            "kind": "Fleet",
+            "metadata": {"name": name},
+            "spec": {"account": account, "unmanaged": unmanaged, "guards": dict(guards or {})},
+        }
+    ]
+    for group, spec in groups.items():
+        docs.append(
+            {
+                "apiVersion": "fleetform/v1",
+                "kind": "SimGroup",
+                "metadata": {"name": group},
+                "spec": dict(spec),
+            }
+        )
+    (path / "fleet.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False), encoding="utf-8")
+    return path
+
+
+class Admin:
+    """The simulator's admin endpoint (changes behind fleetform's back, jobs, counters)."""
+
+    def __init__(self, sim: Any) -> None:
+        import httpx
+
+        self._http = httpx.Client(
+            base_url=sim.admin_url, headers={"X-API-Key": sim.api_key}, timeout=10.0
+        )
+
+    def patch_sim(self, giccid: str, **fields: Any) -> dict[str, Any]:
+        response = self._http.patch(f"/sims/{giccid}", json=fields)
+        response.raise_for_status()
+        return dict(response.json())
+
+    def sim(self, giccid: str) -> dict[str, Any]:
+        response = self._http.get(f"/sims/{giccid}")
+        response.raise_for_status()
+        return dict(response.json())
+
+    def jobs(self) -> list[dict[str, Any]]:
+        response = self._http.get("/batchJobs")
+        response.raise_for_status()
+        return list(response.json())
+
+    def counters(self) -> dict[str, Any]:
+        response = self._http.get("/counters")
+        response.raise_for_status()
+        return dict(response.json())
+
+    def close(self) -> None:
+        self._http.close()

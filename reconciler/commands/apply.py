@@ -1,0 +1,253 @@
+"""``fleetform apply``: plan (or load a plan file, or a journal to resume), check, lock, apply.
+
+The CLI passes plain options, an API, a reporter and two callbacks (show the plan, ask for
+approval); this returns the `ApplyReport`, and the CLI renders it and maps it to an exit code
+(0 complete, 3 anything failed, stale or stopped at ``--budget``).
+
+Choices where the contract is silent:
+
+- A plan file is refused when it was made against another endpoint (`StalePlanError`), has
+  problems, or was edited (the checksum, checked by `reconciler.planfile`). With the embedded
+  simulator (no endpoint configured) the endpoint is a fresh local port on every run, so that
+  check is skipped there and said so.
+- ``--resume`` continues a journaled plan: the plan file's when one is given, else the most
+  recent unfinished journal in the state directory. PATHs with ``--resume`` are refused: a new
+  plan of the manifests is not the plan that was interrupted.
+- The lock (``apply-<account>.lock``) is taken before planning, so a second apply of the same
+  account is refused before it spends a request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.app import Connection, open_api
+from reconciler.applier import Applier
+from reconciler.clock import Clock
+from reconciler.errors import ConfigError, FleetformError, JournalError, StalePlanError
+from reconciler.journal import ApplyLock, Journal, JournalStore
+from reconciler.model import ApplyReport, Plan
+from reconciler.planfile import load_plan, plan_from_json, plan_to_json, seal
+from reconciler.planner import raise_if_unsafe
+from reconciler.reporting import Reporter
+from reconciler.smarthub.api import SmartHubApi
+
+
+class ApplyCancelled(FleetformError):
+    """The plan was shown and not approved (nothing was sent)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyOptions:
+    plan_file: Path | None = None
+    paths: tuple[Path, ...] = ()
+    auto_approve: bool = False
+    allow_retire: bool = False
+    max_changes: int | None = None
+    force: bool = False
+    budget: int | None = None
+    resume: bool = False
+    concurrency: int = 8
+    poll_initial: float = 1.0
+    poll_max: float = 30.0
+    orphan_grace: float = 10.0
+
+
+def split_arguments(arguments: tuple[Path, ...]) -> tuple[Path | None, tuple[Path, ...]]:
+    """``apply PLANFILE`` or ``apply PATH...``: one ``.json`` file is a plan file."""
+    if len(arguments) == 1 and arguments[0].suffix == ".json" and not arguments[0].is_dir():
+        return arguments[0], ()
+    if any(a.suffix == ".json" and not a.is_dir() for a in arguments):
+        raise ConfigError("give either one plan file (.json) or manifest paths, not both")
+    return None, arguments
+
+
+@contextmanager
+def open_apply_api(
+    connection: Connection,
+    reporter: Reporter,
+    *,
+    clock: Clock,
+    budget: int | None,
+) -> Iterator[SmartHubApi]:
+    """Like `reconciler.app.open_api`, but rate-limit waits are said on the reporter.
+
+    `open_api` builds the client without ``on_wait``; apply must say when it waits for the
+    rate window to reset and for how long, so for a configured endpoint it builds the client
+    itself. The embedded simulator (5000 requests an hour) goes through `open_api`.
+    """
+    if connection.endpoint is None:
+        with open_api(connection, reporter, clock=clock, budget=budget) as api:
+            yield api
+        return
+    from reconciler.smarthub.client import SmartHubClient
+
+    def on_wait(seconds: float, reason: str) -> None:
+        reporter.info(f"rate limit: waiting {seconds:.1f}s for the window to reset ({reason})")
+
+    assert connection.api_key is not None
+    client = SmartHubClient(
+        connection.endpoint, connection.api_key, clock=clock, budget=budget, on_wait=on_wait
+    )
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def _check_endpoint(plan: Plan, api: SmartHubApi, embedded: bool, reporter: Reporter) -> None:
+    if plan.endpoint.rstrip("/") == api.endpoint.rstrip("/"):
+        return
+    if embedded:
+        reporter.warn(
+            f"the plan was made against {plan.endpoint}; applying it to the embedded "
+            f"simulator at {api.endpoint}"
+        )
+        return
+    raise StalePlanError(
+        f"the plan was made against {plan.endpoint}, but the connection is {api.endpoint}: "
+        "plan again against this endpoint"
+    )
+
+
+def run_apply(
+    api: SmartHubApi,
+    options: ApplyOptions,
+    reporter: Reporter,
+    *,
+    state_dir: Path,
+    clock: Clock,
+    embedded: bool = False,
+    show_plan: Callable[[Plan], None] = lambda plan: None,
+    confirm: Callable[[Plan], bool] = lambda plan: False,
+) -> ApplyReport:
+    """Apply a plan file, the manifests under ``paths``, or resume; see the module docstring."""
+    store = JournalStore(state_dir)
+    if options.resume:
+        if options.paths:
+            raise ConfigError(
+                "--resume continues the interrupted plan from the journal: pass its plan file "
+                "or nothing, not manifest paths"
+            )
+        if options.plan_file is not None:
+            plan = load_plan(options.plan_file)
+        else:
+            checksum = store.latest_unfinished()
+            if checksum is None:
+                raise JournalError(f"nothing to resume: no unfinished apply in {store.directory}")
+            plan = plan_from_json(store.plan_text(checksum), origin=f"journal plan {checksum}")
+        _check_endpoint(plan, api, embedded, reporter)
+        with ApplyLock(state_dir, plan.account):
+            journal = store.open(plan.checksum)
+            reporter.info(f"resuming plan {plan.checksum} from {journal.path}")
+            return _applier(
+                api, journal_for=journal, options=options, reporter=reporter, clock=clock
+            ).run(plan, resume=True)
+
+    if options.plan_file is not None:
+        plan = load_plan(options.plan_file)
+        _check_endpoint(plan, api, embedded, reporter)
+        raise_if_unsafe(
+            plan,
+            allow_retire=options.allow_retire,
+            max_changes=options.max_changes,
+            force=options.force,
+        )
+        with ApplyLock(state_dir, plan.account):
+            return _run(api, store, plan, options, reporter, clock)
+
+    if not options.paths:
+        raise ConfigError("apply needs a plan file or manifest paths (or --resume)")
+    from reconciler.commands.plan import run_plan, timestamp
+    from reconciler.manifest import load_fleet
+
+    desired = load_fleet(list(options.paths))
+    with ApplyLock(state_dir, desired.fleet.account):
+        plan = run_plan(api, desired, reporter, created_at=timestamp(clock))
+        if not plan.checksum:
+            plan = seal(plan)
+        show_plan(plan)
+        if not plan.has_changes:
+            return _empty(plan)
+        raise_if_unsafe(
+            plan,
+            allow_retire=options.allow_retire,
+            max_changes=options.max_changes,
+            force=options.force,
+        )
+        if not options.auto_approve and not confirm(plan):
+            raise ApplyCancelled("apply cancelled: the plan was not approved; nothing was changed")
+        return _run(api, store, plan, options, reporter, clock)
+
+
+def _applier(
+    api: SmartHubApi,
+    *,
+    journal_for: Journal,
+    options: ApplyOptions,
+    reporter: Reporter,
+    clock: Clock,
+) -> Applier:
+    return Applier(
+        api,
+        journal_for,
+        reporter,
+        clock,
+        concurrency=options.concurrency,
+        poll_initial=options.poll_initial,
+        poll_max=options.poll_max,
+        orphan_grace=options.orphan_grace,
+    )
+
+
+def _run(
+    api: SmartHubApi,
+    store: JournalStore,
+    plan: Plan,
+    options: ApplyOptions,
+    reporter: Reporter,
+    clock: Clock,
+) -> ApplyReport:
+    journal = store.create(plan.checksum, plan.endpoint, plan.account, plan_to_json(plan))
+    applier = _applier(api, journal_for=journal, options=options, reporter=reporter, clock=clock)
+    return applier.run(plan, resume=False)
+
+
+def _empty(plan: Plan) -> ApplyReport:
+    return ApplyReport(
+        plan_checksum=plan.checksum,
+        endpoint=plan.endpoint,
+        account=plan.account,
+        steps=(),
+        requests_spent=0,
+        waited_seconds=0.0,
+    )
+
+
+APPLY_FORMATS: tuple[str, ...] = ("text", "markdown", "json")
+EXIT_OK = 0
+EXIT_PARTIAL = 3
+
+
+def render_apply(report: ApplyReport, fmt: str) -> str:
+    if fmt == "text":
+        from reconciler.render.apply_text import render_apply_text
+
+        return render_apply_text(report)
+    if fmt == "markdown":
+        from reconciler.render.apply_markdown import render_apply_markdown
+
+        return render_apply_markdown(report)
+    if fmt == "json":
+        from reconciler.render.apply_json import render_apply_json
+
+        return render_apply_json(report)
+    raise ValueError(f"unknown report format {fmt!r}; choose one of {', '.join(APPLY_FORMATS)}")
+
+
+def apply_exit_code(report: ApplyReport) -> int:
+    """0 when every SIM change is done; 3 when any failed, was stale, or the run stopped."""
+    return EXIT_OK if report.complete else EXIT_PARTIAL
