@@ -414,6 +414,157 @@ def sim_serve_command(
     return EXIT_OK
 
 
+# ---- apply and drift (issue 5) ----
+@cli.command("apply")
+@click.argument("arguments", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--auto-approve", is_flag=True, help="Apply without asking (required without a TTY).")
+@click.option("--allow-retire", is_flag=True, help="Allow retiring SIMs (final).")
+@click.option("--max-changes", type=click.IntRange(min=0), help="Refuse a plan changing more SIMs.")
+@click.option("--force", is_flag=True, help="Lift the mass-disable guard.")
+@click.option(
+    "--budget", type=click.IntRange(min=1), help="Spend at most N requests, then stop cleanly."
+)
+@click.option("--resume", is_flag=True, help="Continue the interrupted apply from its journal.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+    help="Format of the report on stdout.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Requests in flight at once within a wave.",
+)
+@pass_globals
+def apply_cli(
+    opts: GlobalOptions,
+    arguments: tuple[Path, ...],
+    auto_approve: bool,
+    allow_retire: bool,
+    max_changes: int | None,
+    force: bool,
+    budget: int | None,
+    resume: bool,
+    output_format: str,
+    concurrency: int,
+) -> int:
+    """Make the live account match a plan file or the manifests (PLANFILE | PATH...)."""
+    import contextlib
+
+    from reconciler.app import state_dir
+    from reconciler.clock import SystemClock
+    from reconciler.commands.apply import (
+        ApplyOptions,
+        apply_exit_code,
+        open_apply_api,
+        render_apply,
+        run_apply,
+        split_arguments,
+    )
+    from reconciler.commands.plan import wants_color
+    from reconciler.errors import ConfigError
+    from reconciler.model import Plan
+    from reconciler.render import render_plan
+    from reconciler.render.apply_progress import PlainApplyReporter, RichApplyReporter
+
+    plan_file, paths = split_arguments(arguments)
+    if not (plan_file or paths or resume):
+        raise click.UsageError("give a plan file or manifest paths (or --resume)")
+    if paths and not auto_approve and not sys.stdin.isatty():
+        raise ConfigError(
+            "stdin is not a terminal, so apply cannot ask for approval: review the plan and "
+            "pass --auto-approve (or apply a saved plan file)"
+        )
+    clock = SystemClock()
+    stderr = sys.stderr
+    reporter: PlainApplyReporter | RichApplyReporter = (
+        RichApplyReporter(stderr) if stderr.isatty() else PlainApplyReporter(stderr, clock)
+    )
+    stdout = sys.stdout
+    color = wants_color(stdout)
+
+    def show_plan(plan: Plan) -> None:
+        if output_format == "text":
+            click.echo(render_plan(plan, "text", color=color), nl=False, color=color)
+        else:
+            click.echo(render_plan(plan, "text"), nl=False, err=True)
+
+    def confirm(plan: Plan) -> bool:
+        answer: str = click.prompt(
+            "Apply this plan? Only 'yes' will be accepted", default="", show_default=False
+        )
+        return answer.strip() == "yes"
+
+    options = ApplyOptions(
+        plan_file=plan_file,
+        paths=paths,
+        auto_approve=auto_approve,
+        allow_retire=allow_retire,
+        max_changes=max_changes,
+        force=force,
+        budget=budget,
+        resume=resume,
+        concurrency=concurrency,
+    )
+    connection = opts.connection()
+    with contextlib.ExitStack() as stack:
+        if isinstance(reporter, RichApplyReporter):
+            stack.enter_context(reporter)
+        api = stack.enter_context(open_apply_api(connection, reporter, clock=clock, budget=budget))
+        report = run_apply(
+            api,
+            options,
+            reporter,
+            state_dir=state_dir(),
+            clock=clock,
+            embedded=connection.endpoint is None,
+            show_plan=show_plan,
+            confirm=confirm,
+        )
+    click.echo(render_apply(report, output_format), nl=False)
+    return apply_exit_code(report)
+
+
+@cli.command("drift")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+    help="text for terminals, markdown for an issue body, json for tools.",
+)
+@click.option(
+    "--history-days",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    help="How far back the change history is read to date drifted fields.",
+)
+@pass_globals
+def drift_cli(
+    opts: GlobalOptions, paths: tuple[Path, ...], output_format: str, history_days: float
+) -> int:
+    """Show where the live fleet differs from git (exit 2 when it does, 0 when not)."""
+    from reconciler.app import open_api
+    from reconciler.clock import SystemClock
+    from reconciler.commands.drift import drift_exit_code, load_desired, render_drift, run_drift
+
+    desired = load_desired(paths)
+    clock = SystemClock()
+    reporter = opts.reporter()
+    with open_api(opts.connection(), reporter, clock=clock) as api:
+        report = run_drift(api, desired, reporter, clock=clock, history_days=history_days)
+    click.echo(render_drift(report, output_format), nl=False)
+    return drift_exit_code(report)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point and the one error boundary; commands return their exit code."""
     args = sys.argv[1:] if argv is None else argv
