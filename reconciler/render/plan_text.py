@@ -93,7 +93,7 @@ def render_plan_text(
             if wave > 1:
                 title += f" (after wave {wave - 1} finished)"
             line(f"[bold]{title}[/bold]")
-        _group(line, group, max_lines, width)
+        _group(line, group, max_lines)
     if groups:
         line()
 
@@ -117,7 +117,7 @@ def render_plan_text(
     return out.getvalue()
 
 
-def _group(line: Line, group: StepGroup, max_lines: int, width: int) -> None:
+def _group(line: Line, group: StepGroup, max_lines: int) -> None:
     mark, colour = _MARKS.get(group.operation, _FIELD_MARK)
     note = " [bold red](irreversible)[/bold red]" if group.operation is Operation.RETIRE else ""
     line(
@@ -136,8 +136,6 @@ def _group(line: Line, group: StepGroup, max_lines: int, width: int) -> None:
     pad = min(pad, 24)
     for sim in sample:
         text = f"{sim.iccid}  {sim.group:<{pad}}  {change_text(sim)}"
-        if len(text) > width - 6:
-            text = text[: max(width - 7, 20)] + "…"
         line(f"      [{colour}]{mark}[/{colour}] {escape(text)}")
     _fold(line, group.sims - shown, "SIMs", indent="        ")
 
