@@ -226,7 +226,10 @@ def start_server(
     which; a port in use is a `ConfigError` rather than a log line from a thread.
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets whose proto says TCP,
+    # and without it every response (headers and body are two writes) waits ~40 ms for the
+    # peer's delayed ACK (measured: 44 ms per request, 0.5 ms with it).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
