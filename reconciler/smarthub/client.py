@@ -220,6 +220,16 @@ class SmartHubClient:
     def account(self, name: str) -> Mapping[str, Any]:
         return self._get(wire.account_path(name), lambda raw: wire.parse_object(raw, "account"))
 
+    # --- beyond SmartHubApi: the contract's "assumed" extras, raw JSON ----------------------
+
+    def share_pools(self) -> Any:
+        """``GET /sharePools`` as the server sent it (the contract leaves its shape open)."""
+        return self._get(wire.SHARE_POOLS_PATH, lambda raw: raw)
+
+    def statistics(self) -> Any:
+        """``GET /global-sims/statistics`` as the server sent it."""
+        return self._get(wire.STATISTICS_PATH, lambda raw: raw)
+
     # --- SmartHubApi: single writes -----------------------------------------------------------
 
     def set_custom_fields(self, iccid: str, values: Mapping[str, str | None]) -> None:

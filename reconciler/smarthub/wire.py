@@ -55,6 +55,8 @@ PARAM_SINCE = "since"
 SIMS_PATH = "/global-sims"
 CHANGE_LOGS_PATH = "/global-sims/changeLogs"
 ENTERPRISE_PATH = "/enterprise"
+SHARE_POOLS_PATH = "/sharePools"
+STATISTICS_PATH = "/global-sims/statistics"
 SMS_PATH = "/mt-sms"
 
 

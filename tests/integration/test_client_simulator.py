@@ -7,6 +7,7 @@ the window costs no real time and the tests assert on ``clock.sleeps``.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.clock import FakeClock
+from reconciler.clock import FakeClock, SystemClock
 from reconciler.errors import (
     AuthenticationError,
     ForbiddenError,
@@ -145,6 +146,8 @@ def test_catalogue_enterprise_and_sms(sim: RunningSimulator) -> None:
         assert {p.name for p in plans if p.type is RatePlanType.BASIC} >= {"IoT-1GB", "IoT-5GB"}
         assert api.enterprise()
         assert api.account("acme")
+        assert api.share_pools() is not None
+        assert api.statistics() is not None
         sms_id = api.send_sms(acme(0), "ping")
         assert api.sms_status(sms_id) in set(SmsStatus)
 
@@ -248,3 +251,43 @@ def test_permanent_redirect_is_remembered(sim_factory: SimFactory) -> None:
         api.enterprise()
         assert api.stats().requests == 3
     assert base.counters().get("redirects") == 1
+
+
+def test_threads_share_a_tiny_window_without_429(sim_factory: SimFactory) -> None:
+    clock = FakeClock(start=time.time())
+    sim = sim_factory(sims=50, rate_limit=5, rate_window=1.0, clock=clock.now)
+    errors: list[BaseException] = []
+    with client(sim, clock=clock) as api:
+
+        def worker(offset: int) -> None:
+            try:
+                for i in range(5):
+                    api.get_sim(acme(offset * 10 + i))
+            except BaseException as exc:  # pragma: no cover - asserted below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        stats = api.stats()
+    assert errors == []
+    assert stats.requests == 20
+    assert stats.rate_limited == 0
+    assert sim.counters().get("rateLimited", 0) == 0
+    assert len(clock.sleeps) >= 3  # 20 requests at 5 per window
+
+
+def test_real_clock_tiny_window(sim_factory: SimFactory) -> None:
+    """The one test that waits for real: about one second, to prove the headers' rounding."""
+    sim = sim_factory(sims=50, rate_limit=5, rate_window=1.0)
+    started = time.monotonic()
+    with client(sim, clock=SystemClock()) as api:
+        for i in range(7):
+            api.get_sim(acme(i))
+        stats = api.stats()
+    assert stats.requests == 7
+    assert stats.rate_limited == 0
+    assert 0 < stats.waited_seconds <= 1.0
+    assert time.monotonic() - started < 5
