@@ -106,6 +106,10 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
         raise BadRequest("Body should be a JSON object") from None
     if not isinstance(value, dict):
         raise BadRequest("Body should be a JSON object")
+    try:  # JSON may escape lone surrogates ("\ud800") that no UTF-8 column can hold
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, ValueError):
+        raise BadRequest("Body should be a JSON object of valid Unicode text") from None
     return value
 
 
