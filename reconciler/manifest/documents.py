@@ -239,7 +239,12 @@ def read_documents(data: bytes, file: str) -> Parsed:
             problems.append(ManifestProblem(file, line, column, f"YAML syntax error: {text}"))
             parsed.complete = False
             break
-        except yaml.YAMLError as exc:  # e.g. ReaderError: bytes that are not text
+        except yaml.reader.ReaderError as exc:  # bytes that are not UTF-8/UTF-16 text
+            message = f"not readable as text: {exc.reason} (at character {exc.position})"
+            problems.append(ManifestProblem(file, 1, 1, message))
+            parsed.complete = False
+            break
+        except yaml.YAMLError as exc:
             problems.append(ManifestProblem(file, 1, 1, f"not readable as YAML: {exc}"))
             parsed.complete = False
             break
