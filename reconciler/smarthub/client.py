@@ -314,7 +314,22 @@ class SmartHubClient:
             target = wire.link_rel(response.headers.get(wire.LINK_HEADER), "next")
             if target is None or not page:
                 return
-            url = response.url.join(target)
+            try:
+                url = response.url.join(target)
+            except httpx.InvalidURL:
+                raise wire.MalformedResponse(
+                    f"header 'Link': the next link is not a URL: {target!r}",
+                    status=response.status_code,
+                    method="GET",
+                    url=str(response.url),
+                ) from None
+            if url.scheme not in ("http", "https"):
+                raise wire.MalformedResponse(
+                    f"header 'Link': the next link is not http(s): {target!r}",
+                    status=response.status_code,
+                    method="GET",
+                    url=str(response.url),
+                )
             if str(url) in seen:
                 raise ApiError(
                     response.status_code,
@@ -491,7 +506,7 @@ class SmartHubClient:
         method, url = response.request.method, str(response.url)
         body: Any = None
         try:
-            body = response.json()
+            body = self._redact_json(response.json())
         except ValueError:
             body = self._redact(response.text[:500]) if response.content else None
         title, detail, errors = wire.parse_problem(body)
@@ -521,6 +536,16 @@ class SmartHubClient:
             url=url,
             body=body,
         )
+
+    def _redact_json(self, value: Any) -> Any:
+        """The body kept on an error, with any echo of the key replaced."""
+        if isinstance(value, str):
+            return self._redact(value)
+        if isinstance(value, list):
+            return [self._redact_json(item) for item in value]
+        if isinstance(value, dict):
+            return {self._redact(str(k)): self._redact_json(v) for k, v in value.items()}
+        return value
 
     def _redact(self, text: str) -> str:
         return text.replace(self._api_key, "<redacted>") if self._api_key else text

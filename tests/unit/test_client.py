@@ -737,3 +737,20 @@ def test_an_epoch_reset_is_read_as_a_time() -> None:
     api.enterprise()
     api.enterprise()
     assert clock.sleeps == [25.0]
+
+
+def test_an_echoed_key_is_redacted_in_the_kept_body() -> None:
+    server = Server()
+    server.on("GET", "/v1/enterprise", problem(403, "Access forbidden", detail=f"key {KEY}"))
+    with pytest.raises(ForbiddenError) as info:
+        client(server).enterprise()
+    assert KEY not in str(info.value)
+    assert KEY not in json.dumps(info.value.body)
+
+
+@pytest.mark.parametrize("link", ['<http://x:notaport/>; rel="next"', '<ftp://x/y>; rel="next"'])
+def test_a_bad_next_link_is_a_clear_error(link: str) -> None:
+    server = Server()
+    server.on("GET", "/v1/global-sims", ok([sim_json("1")], Link=link))
+    with pytest.raises(MalformedResponse, match="header 'Link'"):
+        list(client(server).iter_sims())
