@@ -3,3 +3,5 @@
 They print only through the `Reporter` and renderers they are given, never call ``sys.exit``,
 and return a result the CLI maps to an exit code.
 """
+
+from __future__ import annotations
