@@ -20,6 +20,10 @@ Expansion, Fleet ``defaults`` < SimGroup ``spec`` < per-SIM entry:
   means "manage none for this SIM"); plans are subscribe-only, so a plan left out of the list is
   left alone, never unsubscribed.
 
+The Fleet's ``guards.maxChanges`` is a count (`FleetSpec.max_changes`) or a string like
+``"10%"`` (`FleetSpec.max_changes_percent` = 10.0, the percentage itself, not a fraction; at most
+100); ``unmanaged`` defaults to ``report`` and ``allowRetire`` to false.
+
 A field no level declares is not managed: it is absent from the `DesiredSim` and from its
 ``field_sources``. SIMs of a group that declare nothing of their own share the group's
 dictionaries and `SourceRef` objects (100,000 SIMs fit in little memory); the records are

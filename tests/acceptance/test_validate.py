@@ -150,3 +150,34 @@ def test_a_missing_path_is_a_clear_error() -> None:
     result = validate("no/such/dir")
     assert result.returncode == 1
     assert result.stderr.splitlines()[0] == "no/such/dir:1:1: no such file or directory"
+
+
+def test_the_schema_works_in_standard_tools() -> None:
+    """Editors and CI tools read schemas/fleet.schema.json alone (one document per file)."""
+    tool = Path(sys.executable).parent / "check-jsonschema"
+    if not tool.exists():
+        pytest.skip("check-jsonschema is not installed")
+    single = ["fleet.yaml", "site-berlin.yaml", "site-munich.yaml", "retired.yaml"]
+    ok = subprocess.run(
+        [str(tool), "--schemafile", "schemas/fleet.schema.json"]
+        + [f"examples/fleet/{name}" for name in single],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    bad = subprocess.run(
+        [
+            str(tool),
+            "--schemafile",
+            "schemas/fleet.schema.json",
+            f"{DATA}/unknown-state/group.yaml",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 1
+    assert "'hibernating' is not one of" in bad.stdout + bad.stderr
