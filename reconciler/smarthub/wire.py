@@ -328,13 +328,26 @@ def parse_change_log(raw: Any, where: str = "change log") -> ChangeLogEntry:
     if changed is None:
         raise _fail(where, "missing field 'changedTime'")
     assert giccid is not None and change_type is not None
+    kind = change_type.lower()  # STATUS/SERVICE_PACKAGE/IMEI -> status/...
+    old_value = _str(record, "oldValue", where)
+    new_value = _str(record, "newValue", where)
+    if kind == "status":  # state names in fleetform's words (ACTIVATED -> active)
+        old_value, new_value = _status_name(old_value), _status_name(new_value)
     return ChangeLogEntry(
         iccid=giccid,
-        change_type=change_type.lower(),  # STATUS/SERVICE_PACKAGE/IMEI -> status/...
-        old_value=_str(record, "oldValue", where),
-        new_value=_str(record, "newValue", where),
+        change_type=kind,
+        old_value=old_value,
+        new_value=new_value,
         changed_time=changed,
     )
+
+
+def _status_name(value: str | None) -> str | None:
+    """A wire state as a `Status` value; an unknown one is kept as sent (history is a hint)."""
+    if value is None:
+        return None
+    status = STATUS_FROM_WIRE.get(value.upper())
+    return status.value if status is not None else value
 
 
 def parse_change_log_page(raw: Any) -> list[ChangeLogEntry]:

@@ -291,3 +291,19 @@ def test_real_clock_tiny_window(sim_factory: SimFactory) -> None:
     assert stats.rate_limited == 0
     assert 0 < stats.waited_seconds <= 1.0
     assert time.monotonic() - started < 5
+
+
+def test_change_history_since(sim: RunningSimulator) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    with client(sim) as api:
+        [iccid] = find(api, Status.ACTIVE, 1)
+        before = datetime.now(UTC) - timedelta(seconds=5)
+        api.suspend(iccid)
+        recent = list(api.iter_change_logs(iccid=iccid, since=before))
+        assert [(e.change_type, e.old_value, e.new_value) for e in recent] == [
+            ("status", "active", "suspended")
+        ]
+        assert recent[0].changed_time >= before.replace(microsecond=0)
+        future = datetime.now(UTC) + timedelta(hours=1)
+        assert list(api.iter_change_logs(iccid=iccid, since=future)) == []

@@ -177,6 +177,7 @@ def test_change_logs_are_paged_and_filtered() -> None:
     server.on("GET", "/v1/global-sims/changeLogs", ok([entry]))
     logs = list(client(server).iter_change_logs(since=datetime(2024, 5, 1, tzinfo=UTC)))
     assert logs[0].change_type == "status"
+    assert (logs[0].old_value, logs[0].new_value) == ("active", "suspended")
     assert server.requests[0].url.params["since"] == "2024-05-01T00:00:00+0000"
     assert server.requests[0].url.params["size"] == "100"
 

@@ -221,6 +221,18 @@ def test_change_logs_service_packages_sms() -> None:
             }
         ]
     )
+    [status_change] = wire.parse_change_log_page(
+        [
+            {
+                "giccid": "1",
+                "changeType": "STATUS",
+                "oldValue": "ACTIVATED",
+                "newValue": "DEACTIVATED",
+                "changedTime": "2024-05-01T10:00:00Z",
+            }
+        ]
+    )
+    assert (status_change.old_value, status_change.new_value) == ("active", "suspended")
     assert entry.change_type == "service_package"
     assert (entry.old_value, entry.new_value) == ("A", "B")
     assert entry.changed_time == datetime(2024, 5, 1, 10, tzinfo=UTC)
