@@ -167,6 +167,7 @@ def build_receiver(
     metrics: Metrics | None = None,
     skew_seconds: float = DEFAULT_SKEW_SECONDS,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    body_timeout_seconds: float = 10.0,
     debounce_seconds: float = 0.5,
     max_pending: int = 100_000,
     emit: Callable[[str], None] | None = None,
@@ -201,6 +202,7 @@ def build_receiver(
         reporter=reporter,
         clock=clock,
         max_body_bytes=max_body_bytes,
+        body_timeout_seconds=body_timeout_seconds,
         worker_alive=lambda: worker.alive,
     )
     return ReceiverStack(build_app(receiver), receiver, worker, store, metrics)
@@ -246,6 +248,7 @@ def start_server(
         log_level="warning",
         access_log=False,
         timeout_keep_alive=15,
+        timeout_graceful_shutdown=5,
         backlog=1024,
     )
     server = uvicorn.Server(config)
