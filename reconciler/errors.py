@@ -168,8 +168,20 @@ class ServerError(ApiError):
 
 
 class TransportError(ApiError):
-    def __init__(self, message: str, *, method: str | None = None, url: str | None = None) -> None:
+    """No answer. ``maybe_sent``: a non-repeatable request (POST) was sent and then the
+    connection dropped or timed out, so whether it took effect is unknown: re-read, don't resend.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str | None = None,
+        url: str | None = None,
+        maybe_sent: bool = False,
+    ) -> None:
         super().__init__(0, message, method=method, url=url)
+        self.maybe_sent = maybe_sent
 
 
 __all__ = [

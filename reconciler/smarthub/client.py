@@ -21,7 +21,7 @@ Retries
     when it certainly did not act: the connection was never made (connect error/timeout, pool
     timeout), or the server answered 5xx or 429 — we assume a server that answers 5xx did not
     act. A POST whose connection dropped or timed out *after* it was sent raises
-    `TransportError` at once (``maybe_sent=True``): whether it took effect is unknown, and the
+    `TransportError` at once with ``maybe_sent=True``: whether it took effect is unknown, and the
     caller (the applier) decides, e.g. by re-reading the SIM.
     A ``Retry-After`` (seconds) on a 5xx replaces the jittered delay (capped at
     ``backoff_cap``).
@@ -81,13 +81,13 @@ MAX_REDIRECTS = 5
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PERMANENT = frozenset({301, 308})
 # Failures where the request certainly never reached the server.
-_NOT_SENT: tuple[type[Exception], ...] = (
+_NOT_SENT: tuple[type[httpx.HTTPError], ...] = (
     httpx.ConnectError,
     httpx.ConnectTimeout,
     httpx.PoolTimeout,
 )
 # Failures worth another attempt (for a POST only when also in _NOT_SENT).
-_RETRYABLE: tuple[type[Exception], ...] = (
+_RETRYABLE: tuple[type[httpx.HTTPError], ...] = (
     httpx.TimeoutException,
     httpx.NetworkError,
     httpx.RemoteProtocolError,
@@ -105,6 +105,14 @@ _ERROR_CLASSES: Mapping[int, type[ApiError]] = {
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     port = url.port or {"http": 80, "https": 443}.get(url.scheme)
     return url.scheme, url.host, port
+
+
+def _failed_url(exc: httpx.HTTPError, fallback: httpx.URL) -> str:
+    """The URL of the hop that failed (after redirects), else the one we started with."""
+    try:
+        return str(exc.request.url)
+    except RuntimeError:  # an exception raised without its request attached
+        return str(fallback)
 
 
 class SmartHubClient:
@@ -384,21 +392,24 @@ class SmartHubClient:
                         f"connection lost after the request was sent ({type(exc).__name__}); "
                         "it may or may not have taken effect",
                         method=method,
-                        url=str(url),
+                        url=_failed_url(exc, url),
+                        maybe_sent=True,
                     ) from exc
                 if attempts >= self._max_retries:
                     raise TransportError(
                         f"no answer after {attempts + 1} attempts ({type(exc).__name__}: "
                         f"{self._redact(str(exc))})",
                         method=method,
-                        url=str(url),
+                        url=_failed_url(exc, url),
                     ) from exc
                 attempts += 1
                 self._backoff(attempts, f"retrying {method} after {type(exc).__name__}")
                 continue
             except httpx.HTTPError as exc:
                 raise TransportError(
-                    f"{type(exc).__name__}: {self._redact(str(exc))}", method=method, url=str(url)
+                    f"{type(exc).__name__}: {self._redact(str(exc))}",
+                    method=method,
+                    url=_failed_url(exc, url),
                 ) from exc
             status = response.status_code
             if status == 429:

@@ -461,6 +461,7 @@ def test_post_dropped_after_sending_is_not_repeated(exc: Exception) -> None:
     with pytest.raises(TransportError, match="may or may not have taken effect") as info:
         api.submit_batch(BatchOperation.RETIRE, ["1"])
     assert info.value.method == "POST"
+    assert info.value.maybe_sent
     assert len(server.requests) == 1
     assert isinstance(info.value.__cause__, httpx.HTTPError)
 
@@ -484,6 +485,7 @@ def test_transport_error_after_retries() -> None:
     with pytest.raises(TransportError, match="no answer after 3 attempts") as info:
         api.enterprise()
     assert info.value.status == 0
+    assert not info.value.maybe_sent
     assert len(server.requests) == 3
 
 
