@@ -42,28 +42,34 @@ DEFAULT_PORT = 8787
 Loader = Callable[[Sequence[Path]], DesiredFleet]
 
 
-def read_push_key(push_key_file: Path | None) -> str:
-    """The push key from the file (whitespace stripped) or SMARTHUB_PUSH_KEY."""
+def read_push_key(push_key_file: Path | None) -> tuple[str, ...]:
+    """The push key(s): from the file, one per line (several while rotating the key; blank
+    lines and ``#`` comments skipped), or SMARTHUB_PUSH_KEY."""
     if push_key_file is not None:
         try:
-            key = push_key_file.read_text(encoding="utf-8").strip()
+            text = push_key_file.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(
                 f"cannot read the push key file {push_key_file}: {exc.strerror}"
             ) from None
-        if not key:
+        keys = tuple(
+            line.strip()
+            for line in text.splitlines()
+            if line.strip() and not line.lstrip().startswith("#")
+        )
+        if not keys:
             raise ConfigError(f"the push key file {push_key_file} is empty")
-        return key
+        return keys
     key = os.environ.get(PUSH_KEY_ENV, "").strip()
     if not key:
         raise ConfigError(f"no push key: set {PUSH_KEY_ENV} or pass --push-key-file")
-    return key
+    return (key,)
 
 
 @dataclass(frozen=True, slots=True)
 class ServeOptions:
     paths: tuple[Path, ...]
-    push_key: str = field(repr=False)
+    push_key: str | tuple[str, ...] = field(repr=False)
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     skew_seconds: float = DEFAULT_SKEW_SECONDS
@@ -158,7 +164,7 @@ class ReceiverStack:
 
 def build_receiver(
     *,
-    push_key: str,
+    push_key: str | Sequence[str],
     check: Callable[[str], DriftRecord | None],
     on_drift: Callable[[DriftRecord], None] | None = None,
     state: Path,

@@ -40,6 +40,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from reconciler.clock import Clock
+from reconciler.errors import FleetformError
 from reconciler.reporting import Reporter
 from reconciler.webhook.dedupe import DedupeStore
 from reconciler.webhook.metrics import Metrics
@@ -62,7 +63,45 @@ class Receiver:
     clock: Clock
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     body_timeout_seconds: float = 10.0
+    refusal_log_burst: int = 20  # refusal lines per minute; the rest are only counted
     worker_alive: Callable[[], bool] = field(default=lambda: True)
+
+
+class RefusalLog:
+    """Refusals go to the reporter, at most ``burst`` lines per ``window`` seconds: a flood of
+    forged pushes must not flood the log. The rest are counted and summed up in one line when
+    the next window opens (every refusal is counted in /metrics regardless)."""
+
+    def __init__(
+        self,
+        reporter: Reporter,
+        monotonic: Callable[[], float],
+        *,
+        burst: int = 20,
+        window: float = 60.0,
+    ) -> None:
+        self._reporter = reporter
+        self._monotonic = monotonic
+        self.burst = burst
+        self.window = window
+        self._window_start = monotonic()
+        self._logged = 0
+        self._suppressed = 0
+
+    def __call__(self, message: str) -> None:
+        now = self._monotonic()
+        if now - self._window_start >= self.window:
+            if self._suppressed:
+                self._reporter.warn(
+                    f"webhook: {self._suppressed} more refused push(es) not logged in the last "
+                    f"{self.window:g} s (counted in /metrics)"
+                )
+            self._window_start, self._logged, self._suppressed = now, 0, 0
+        if self._logged < self.burst:
+            self._logged += 1
+            self._reporter.warn(message)
+        else:
+            self._suppressed += 1
 
 
 def problem(status: int, title: str, detail: str | None = None, **extra: Any) -> JSONResponse:
@@ -98,6 +137,7 @@ async def _read_body(request: Request, limit: int, timeout: float) -> bytes:
 def build_app(receiver: Receiver) -> Starlette:
     """The receiver's ASGI app over plain collaborators."""
     r = receiver
+    log_refusal = RefusalLog(r.reporter, r.clock.monotonic, burst=r.refusal_log_burst)
 
     async def push(request: Request) -> Response:
         r.metrics.received()
@@ -108,21 +148,24 @@ def build_app(receiver: Receiver) -> Starlette:
         except Refusal as refusal:
             r.metrics.refused(refusal.reason)
             peer = request.client.host if request.client else "?"
-            r.reporter.warn(f"webhook: refused a push from {peer}: {refusal}")
+            log_refusal(f"webhook: refused a push from {peer}: {refusal}")
             return _refusal_response(refusal)
 
         giccid = event.giccid
         if event.needs_recheck and giccid is not None and not r.queue.can_accept(giccid):
             r.metrics.refused("queue_full")
             r.reporter.warn(f"webhook: check queue full; asked the sender to retry {giccid}")
-            return Response(
-                status_code=503,
-                headers={"Retry-After": "60"},
-                content=problem(503, "Check queue full", reason="queue_full").body,
-                media_type=PROBLEM_TYPE,
-            )
+            full = problem(503, "Check queue full", reason="queue_full")
+            full.headers["Retry-After"] = "60"
+            return full
         # From here to the enqueue there is no await: recording and queueing are one step.
-        if not r.store.remember(event.dedupe_key, event.date_push, r.clock.now()):
+        try:
+            fresh = r.store.remember(event.dedupe_key, event.date_push, r.clock.now())
+        except FleetformError as exc:
+            r.metrics.refused("store_unavailable")
+            r.reporter.warn(f"webhook: {exc}")
+            return problem(503, "Dedupe store unavailable", reason="store_unavailable")
+        if not fresh:
             r.metrics.duplicate()
             return JSONResponse(
                 {"status": "duplicate", "duplicate": True, "eventId": event.event_id}
@@ -146,6 +189,11 @@ def build_app(receiver: Receiver) -> Starlette:
         assert isinstance(exc, HTTPException)
         return problem(exc.status_code, str(exc.detail))
 
+    async def crash(request: Request, exc: Exception) -> Response:
+        # A bug, not a bad push: a problem document rather than Starlette's plain text, and
+        # nothing of the exception in it (uvicorn logs the traceback).
+        return problem(500, "Internal Server Error")
+
     return Starlette(
         routes=[
             Route("/push", push, methods=["POST"]),
@@ -153,5 +201,5 @@ def build_app(receiver: Receiver) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
         ],
-        exception_handlers={HTTPException: http_error},
+        exception_handlers={HTTPException: http_error, Exception: crash},
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,14 +123,24 @@ def _date_push(value: object) -> int:
 
 
 class PushVerifier:
-    """Checks bodies against one push key and a clock skew bound (``clock.now()`` is trusted)."""
+    """Checks bodies against the push key(s) and a clock skew bound (``clock.now()`` is trusted).
+
+    Several keys may be given to rotate the key without downtime: configure the new key next
+    to the old one, switch SmartHub over, then drop the old one. Every key is compared (no early
+    exit), so the time taken does not tell which one matched.
+    """
 
     def __init__(
-        self, push_key: str, clock: Clock, *, skew_seconds: float = DEFAULT_SKEW_SECONDS
+        self,
+        push_key: str | Sequence[str],
+        clock: Clock,
+        *,
+        skew_seconds: float = DEFAULT_SKEW_SECONDS,
     ) -> None:
-        if not push_key:
+        keys = (push_key,) if isinstance(push_key, str) else tuple(push_key)
+        if not keys or not all(keys):
             raise ValueError("the push key is empty")
-        self._key = push_key
+        self._keys = keys
         self._clock = clock
         self.skew_seconds = skew_seconds
 
@@ -152,9 +162,12 @@ class PushVerifier:
         if not isinstance(signature, str):
             raise refuse("bad_signature", "signature must be a hex string")
         date_push = _date_push(doc["datePush"])
-        expected = sign(self._key, date_push).encode("ascii")
-        # Constant time over bytes: a non-ASCII signature must not raise inside compare_digest.
-        if not hmac.compare_digest(expected, signature.strip().lower().encode("utf-8")):
+        given = signature.strip().lower().encode("utf-8")
+        # Constant time over bytes (a non-ASCII signature must not raise inside compare_digest).
+        matched = False
+        for key in self._keys:
+            matched |= hmac.compare_digest(sign(key, date_push).encode("ascii"), given)
+        if not matched:
             raise refuse("bad_signature", "the signature does not match the push key")
 
         age = self._clock.now() - date_push

@@ -13,7 +13,7 @@ import pytest
 
 from reconciler.clock import FakeClock
 from reconciler.reporting import RecordingReporter
-from reconciler.webhook import ReceiverStack, build_receiver, sign
+from reconciler.webhook import ReceiverStack, build_app, build_receiver, sign
 from reconciler.webhook.check import DriftRecord
 
 KEY = "UzE4MDkxNDA2MTE1M"
@@ -307,3 +307,35 @@ def test_seen_ids_survive_a_restart(
             assert client.post("/push", json=event()).json()["status"] == "duplicate"
     finally:
         second.close()
+
+
+def test_refusals_are_logged_at_most_burst_per_window_then_summed_up(
+    tmp_path: Path, clock: FakeClock, reporter: RecordingReporter
+) -> None:
+    stack = build(tmp_path, clock, reporter)
+    stack.receiver.refusal_log_burst = 3
+    app = build_app(stack.receiver)
+    try:
+        client = AppClient(app)
+        for _ in range(10):
+            client.post("/push", json=event(signature="0" * 64))
+        assert len(reporter.warnings) == 3
+        clock.advance(60)
+        client.post("/push", json=event(signature="0" * 64))
+        assert reporter.warnings[3] == (
+            "webhook: 7 more refused push(es) not logged in the last 60 s (counted in /metrics)"
+        )
+        assert len(reporter.warnings) == 5
+        assert stack.metrics.snapshot().refused == {"bad_signature": 11}
+    finally:
+        stack.close()
+
+
+def test_a_broken_dedupe_store_answers_503_not_a_crash(
+    client: AppClient, stack: ReceiverStack, reporter: RecordingReporter
+) -> None:
+    stack.store.close()
+    response = client.post("/push", json=event())
+    doc = assert_problem(response, 503, "store_unavailable")
+    assert "detail" not in doc
+    assert any("dedupe store" in w for w in reporter.warnings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.clock import FakeClock
+from reconciler.errors import ConfigError
+from reconciler.webhook.run import PUSH_KEY_ENV, read_push_key
 from reconciler.webhook.verify import REFUSALS, PushVerifier, Refusal, sign
 
 KEY = "UzE4MDkxNDA2MTE1M"
@@ -179,3 +182,33 @@ def test_any_bytes_are_accepted_or_refused_with_4xx(raw: bytes) -> None:
     with pytest.raises(Refusal) as info:
         verifier.verify(raw)
     assert 400 <= info.value.status < 500
+
+
+def test_any_of_several_keys_verifies_while_rotating() -> None:
+    verifier = PushVerifier(["old-key", KEY], FakeClock(start=NOW))
+    assert verifier.verify(body()).event_id == "ev-1"
+    assert verifier.verify(body(signature=sign("old-key", NOW))).event_id == "ev-1"
+    assert refused(verifier, body(signature=sign("third", NOW))).reason == "bad_signature"
+    with pytest.raises(ValueError):
+        PushVerifier([], FakeClock())
+    with pytest.raises(ValueError):
+        PushVerifier("", FakeClock())
+
+
+def test_push_keys_come_from_the_file_or_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PUSH_KEY_ENV, f" {KEY}\n")
+    assert read_push_key(None) == (KEY,)
+    key_file = tmp_path / "keys"
+    key_file.write_text(f"# rotating: new first\nnew-key\n\n  {KEY}  \n")
+    assert read_push_key(key_file) == ("new-key", KEY)
+    monkeypatch.delenv(PUSH_KEY_ENV)
+    with pytest.raises(ConfigError, match="no push key"):
+        read_push_key(None)
+    key_file.write_text("# nothing\n\n")
+    with pytest.raises(ConfigError, match="is empty"):
+        read_push_key(key_file)
+    with pytest.raises(ConfigError, match="cannot read") as info:
+        read_push_key(tmp_path / "absent")
+    assert KEY not in str(info.value)
