@@ -20,7 +20,7 @@ from pathlib import Path
 import click
 
 from reconciler.app import Connection, build_connection
-from reconciler.errors import FleetformError
+from reconciler.errors import FleetformError, ManifestError
 from reconciler.reporting import Progress
 
 EXIT_OK = 0
@@ -127,10 +127,11 @@ def validate_command(paths: tuple[Path, ...], output_format: str) -> int:
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["text", "markdown", "json"]),
+    type=click.Choice(["text", "markdown", "json", "github"]),
     default="text",
     show_default=True,
-    help="text for terminals, markdown for pull-request comments, json = the plan file.",
+    help="text for terminals, markdown for pull-request comments, json = the plan file, "
+    "github = annotations and a job summary in GitHub Actions.",
 )
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none."
@@ -157,12 +158,31 @@ def plan_cli(
         color=color,
         width=shutil.get_terminal_size((100, 24)).columns,
     )
-    return plan_command(
-        options,
-        connection=opts.connection(),
-        reporter=opts.reporter(),
-        write=lambda text: click.echo(text, nl=False, color=color),
-    )
+
+    def write(text: str) -> None:
+        click.echo(text, nl=False, color=color)
+
+    if output_format == "github":  # issue 6: plan as JSON, rendered by render.github
+        import dataclasses
+
+        from reconciler.render import github
+
+        options = dataclasses.replace(options, fmt="json", color=False)
+
+        def write(text: str) -> None:
+            plan_out = github.plan_github_from_json(text, workspace=github.workspace_from())
+            github.emit(plan_out, lambda s: click.echo(s, nl=False))
+
+    try:
+        return plan_command(
+            options, connection=opts.connection(), reporter=opts.reporter(), write=write
+        )
+    except ManifestError as exc:
+        if output_format == "github":
+            from reconciler.render.github import manifest_error_github, workspace_from
+
+            click.echo(manifest_error_github(exc, workspace=workspace_from()), nl=False)
+        raise
 
 
 # ---- init (issue 6) ----
@@ -300,9 +320,13 @@ def _parse_rate_limit(value: str) -> tuple[int, float]:
     try:
         parsed = int(count), float(window) if window else 3600.0
     except ValueError:
-        raise click.BadParameter(f"expected N or N/SECONDS, got {value!r}") from None
+        raise click.BadParameter(
+            f"expected N or N/SECONDS, got {value!r}", param_hint="--rate-limit"
+        ) from None
     if parsed[0] < 1 or parsed[1] <= 0:
-        raise click.BadParameter(f"expected positive numbers, got {value!r}")
+        raise click.BadParameter(
+            f"expected positive numbers, got {value!r}", param_hint="--rate-limit"
+        )
     return parsed
 
 
@@ -313,7 +337,9 @@ def _parse_push_urls(values: tuple[str, ...]) -> dict[str, str]:
         if not sep or "://" in event:
             event, url = "*", value
         if not url.startswith(("http://", "https://")):
-            raise click.BadParameter(f"expected [EVENT=]URL, got {value!r}")
+            raise click.BadParameter(
+                f"expected [EVENT=]URL, got {value!r}", param_hint="--push-url"
+            )
         urls[event] = url
     return urls
 
@@ -428,10 +454,10 @@ def sim_serve_command(
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["text", "markdown", "json"]),
+    type=click.Choice(["text", "markdown", "json", "github"]),
     default="text",
     show_default=True,
-    help="Format of the report on stdout.",
+    help="Format of the report on stdout (github: annotations and a job summary).",
 )
 @click.option(
     "--concurrency",
@@ -526,7 +552,13 @@ def apply_cli(
             show_plan=show_plan,
             confirm=confirm,
         )
-    click.echo(render_apply(report, output_format), nl=False)
+    if output_format == "github":  # issue 6
+        from reconciler.render import github
+
+        apply_out = github.apply_github(report, workspace=github.workspace_from())
+        github.emit(apply_out, lambda s: click.echo(s, nl=False))
+    else:
+        click.echo(render_apply(report, output_format), nl=False)
     return apply_exit_code(report)
 
 
@@ -535,10 +567,11 @@ def apply_cli(
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["text", "markdown", "json"]),
+    type=click.Choice(["text", "markdown", "json", "github"]),
     default="text",
     show_default=True,
-    help="text for terminals, markdown for an issue body, json for tools.",
+    help="text for terminals, markdown for an issue body, json for tools, github for "
+    "annotations and a job summary in GitHub Actions.",
 )
 @click.option(
     "--history-days",
@@ -556,12 +589,27 @@ def drift_cli(
     from reconciler.clock import SystemClock
     from reconciler.commands.drift import drift_exit_code, load_desired, render_drift, run_drift
 
-    desired = load_desired(paths)
+    try:
+        desired = load_desired(paths)
+    except ManifestError as exc:
+        if output_format == "github":  # issue 6
+            from reconciler.render.github import manifest_error_github, workspace_from
+
+            click.echo(manifest_error_github(exc, workspace=workspace_from()), nl=False)
+        raise
     clock = SystemClock()
     reporter = opts.reporter()
     with open_api(opts.connection(), reporter, clock=clock) as api:
         report = run_drift(api, desired, reporter, clock=clock, history_days=history_days)
-    click.echo(render_drift(report, output_format), nl=False)
+    if output_format == "github":  # issue 6
+        from reconciler.render import github
+
+        github.emit(
+            github.drift_github(report, workspace=github.workspace_from()),
+            lambda s: click.echo(s, nl=False),
+        )
+    else:
+        click.echo(render_drift(report, output_format), nl=False)
     return drift_exit_code(report)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import threading
@@ -230,6 +231,9 @@ def serve(
         base = _base(host, sock.getsockname()[1])
         if on_ready is not None:
             on_ready(base + API_PREFIX, parts.api_key, parts.other_api_key)
-        _uvicorn(parts.app, "warning").run(sockets=[sock])
+        # uvicorn shuts down gracefully on SIGINT, then raises the signal again: that
+        # KeyboardInterrupt is the normal way out of a foreground server, not an error.
+        with contextlib.suppress(KeyboardInterrupt):
+            _uvicorn(parts.app, "warning").run(sockets=[sock])
     finally:
         parts.close()
