@@ -6,6 +6,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconciler.clock import FakeClock
 from reconciler.errors import FleetformError, ServerError, TransportError
@@ -183,3 +185,40 @@ def test_a_failing_check_does_not_stop_the_worker_thread() -> None:
         worker.stop()
     assert seen == [A, B, "8944500000000000033"]
     assert worker._metrics.snapshot().check_errors == 2
+
+
+ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("put"), st.sampled_from([A, B, "8944500000000000033"])),
+        st.tuples(st.just("take"), st.just("")),
+        st.tuples(st.just("advance"), st.just("")),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(ops=ops)
+def test_queue_loses_no_event_and_never_holds_a_sim_twice(ops: list[tuple[str, str]]) -> None:
+    clock = FakeClock()
+    queue = CheckQueue(debounce_seconds=1.0, monotonic=clock.monotonic, wall=clock.now)
+    puts = 0
+    taken_events = 0
+    since_take: dict[str, int] = {}
+    for op, giccid in ops:
+        if op == "put":
+            queue.put(giccid, "SIM_STATUS_CHANGE")
+            puts += 1
+            since_take[giccid] = since_take.get(giccid, 0) + 1
+            assert len(queue) == len(since_take)
+        elif op == "advance":
+            clock.advance(1.0)
+        else:
+            item = queue.take(timeout=0)
+            if item is not None:
+                assert clock.monotonic() >= item.due
+                assert item.events == since_take.pop(item.giccid)
+                taken_events += item.events
+    rest = queue.take_all()
+    assert len({c.giccid for c in rest}) == len(rest)
+    assert taken_events + sum(c.events for c in rest) == puts
