@@ -24,7 +24,7 @@ warnings are ``warning``; an apply's failed SIMs are ``error``, stale and not-ru
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
@@ -37,6 +37,7 @@ from reconciler.model import (
     Problem,
     SourceRef,
 )
+from reconciler.planfile import plan_from_json
 from reconciler.render.apply_markdown import render_apply_markdown
 from reconciler.render.apply_text import render_apply_text
 from reconciler.render.drift_markdown import render_drift_markdown
@@ -201,6 +202,14 @@ def plan_github(plan: Plan, *, workspace: str | None = None, width: int = 100) -
     )
 
 
+def plan_github_from_json(
+    text: str, *, workspace: str | None = None, width: int = 100
+) -> GithubOutput:
+    """The same from the plan's JSON rendering (the plan file format, lossless): lets the CLI
+    run ``plan_command`` unchanged with ``fmt="json"`` and render its output here."""
+    return plan_github(plan_from_json(text), workspace=workspace, width=width)
+
+
 # --- drift -----------------------------------------------------------------------------------
 
 
@@ -317,6 +326,14 @@ WORKSPACE_ENV = "GITHUB_WORKSPACE"
 
 def workspace_from(environ: Mapping[str, str] = os.environ) -> str | None:
     return environ.get(WORKSPACE_ENV) or None
+
+
+def emit(
+    output: GithubOutput, echo: Callable[[str], None], environ: Mapping[str, str] = os.environ
+) -> None:
+    """Print the annotations and text with ``echo``; append the summary where GitHub says."""
+    echo(output.stdout)
+    append_step_summary(output.summary, environ)
 
 
 def append_step_summary(summary: str, environ: Mapping[str, str] = os.environ) -> Path | None:
