@@ -11,6 +11,7 @@ Three layers of checks, all run in the suite (none is skipped):
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -328,8 +329,6 @@ def test_the_validate_problem_matcher_matches_manifest_problems() -> None:
         if step.get("name") == "Validate"
     )
     matcher_json = script.split("<<'JSON'\n", 1)[1].split("JSON\n", 1)[0]
-    import json
-
     pattern = json.loads(matcher_json)["problemMatcher"][0]["pattern"][0]
     regexp = re.compile(pattern["regexp"])
     problem = ManifestProblem("manifests/berlin.yaml", 12, 7, "unknown rate plan 'IoT-9GB'")
@@ -340,3 +339,36 @@ def test_the_validate_problem_matcher_matches_manifest_problems() -> None:
     assert match.group(pattern["column"]) == "7"
     assert match.group(pattern["message"]) == "unknown rate plan 'IoT-9GB'"
     assert regexp.match("Error: 1 problem in the manifests") is None
+
+
+def test_the_problem_matcher_matches_what_validate_prints(tmp_path: Path) -> None:
+    """The real ``fleetform validate`` output on a broken manifest, through the matcher."""
+    script = next(
+        step["run"]
+        for _, step in _steps(_load(PROJECT_WORKFLOWS / "fleetform-plan.yml"))
+        if step.get("name") == "Validate"
+    )
+    matcher_json = script.split("<<'JSON'\n", 1)[1].split("JSON\n", 1)[0]
+    pattern = json.loads(matcher_json)["problemMatcher"][0]["pattern"][0]
+    regexp = re.compile(pattern["regexp"])
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    (manifests / "fleet.yaml").write_text(
+        "apiVersion: fleetform/v1\nkind: Fleet\nmetadata: {name: f}\n"
+        "spec:\n  account: acme\n  unmanaged: maybe\n",
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "reconciler", "validate", "manifests"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    matches = [m for m in map(regexp.match, result.stderr.splitlines()) if m]
+    assert len(matches) == 1, result.stderr
+    assert matches[0].group(pattern["file"]) == "manifests/fleet.yaml"
+    assert matches[0].group(pattern["line"]) == "6"
+    assert "unmanaged" in matches[0].group(pattern["message"])
