@@ -66,6 +66,15 @@ class DedupeStore:
                     self._prune_locked(now)
             return fresh
 
+    def seen(self, key: str) -> bool:
+        """Was ``key`` recorded (and not pruned)? Does not record it."""
+        with self._lock:
+            try:
+                row = self._db.execute("SELECT 1 FROM seen_events WHERE key = ?", (key,)).fetchone()
+            except sqlite3.Error as exc:
+                raise FleetformError(f"the webhook dedupe store {self.path} failed: {exc}") from exc
+            return row is not None
+
     def prune(self, now: float) -> int:
         """Forget events whose datePush is older than the retention; returns how many."""
         with self._lock:

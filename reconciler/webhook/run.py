@@ -183,6 +183,7 @@ def build_receiver(
     """Assemble store, queue, worker, sink and app; the worker is not started yet."""
     metrics = metrics or Metrics()
     store = DedupeStore(state / "webhook.db", retention_seconds=2 * skew_seconds)
+    store.prune(clock.now())  # what a long stop left behind
     queue = CheckQueue(
         debounce_seconds=debounce_seconds,
         max_pending=max_pending,

@@ -152,7 +152,12 @@ def build_app(receiver: Receiver) -> Starlette:
             return _refusal_response(refusal)
 
         giccid = event.giccid
-        if event.needs_recheck and giccid is not None and not r.queue.can_accept(giccid):
+        if (
+            event.needs_recheck
+            and giccid is not None
+            and not r.queue.can_accept(giccid)
+            and not r.store.seen(event.dedupe_key)  # a duplicate is still acknowledged below
+        ):
             r.metrics.refused("queue_full")
             r.reporter.warn(f"webhook: check queue full; asked the sender to retry {giccid}")
             full = problem(503, "Check queue full", reason="queue_full")

@@ -251,6 +251,9 @@ def test_a_full_queue_answers_503_and_keeps_the_id_unrecorded(
             assert full.headers["retry-after"] == "60"
             stack.worker.run_pending()
             assert client.post("/push", json=other).json()["status"] == "accepted"
+            # the queue is full again (SIM ...025 pending); a replay of ev-1 (SIM ...017) is
+            # still acknowledged as a duplicate, not refused
+            assert client.post("/push", json=event()).json()["status"] == "duplicate"
     finally:
         stack.close()
 
