@@ -1,0 +1,157 @@
+"""The ``run:`` scripts of the workflows ``fleetform init`` writes, run as GitHub runs them
+(``bash --noprofile --norc -eo pipefail``), against the embedded simulator: their exit-code
+handling, the files they hand to the next steps, and the outputs they set.
+
+Only the ``${{ }}`` parts are GitHub's: the test sets the env those would fill in.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow  # about 20 s: a dozen CLI runs with the embedded simulator
+
+
+class Runner:
+    def __init__(self, repo: Path, tmp: Path) -> None:
+        self.repo = repo
+        self.bin = tmp / "bin"
+        self.bin.mkdir()
+        shim = self.bin / "fleetform"
+        shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m reconciler "$@"\n')
+        shim.chmod(0o755)
+        (self.bin / "python").symlink_to(sys.executable)
+        self.output = tmp / "github_output"
+        self.summary = tmp / "step_summary"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SMARTHUB_", "GITHUB_"))}
+        env.pop("FLEETFORM_STATE_DIR", None)  # .fleetform/ in the repository, as on a runner
+        return env | {
+            "PATH": f"{self.bin}{os.pathsep}{os.environ['PATH']}",
+            "PYTHONPATH": str(ROOT),
+            "FLEET_PATH": "manifests",
+            "GITHUB_OUTPUT": str(self.output),
+            "GITHUB_STEP_SUMMARY": str(self.summary),
+            "RUNNER_TEMP": str(self.bin.parent),
+        }
+
+    def step(self, workflow: str, name: str) -> subprocess.CompletedProcess[str]:
+        data: dict[str, Any] = yaml.safe_load(
+            (self.repo / ".github" / "workflows" / workflow).read_text(encoding="utf-8")
+        )
+        steps = [s for job in data["jobs"].values() for s in job.get("steps", [])]
+        script = next(s["run"] for s in steps if s.get("name") == name)
+        self.output.write_text("")
+        return subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+            cwd=self.repo,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    def outputs(self) -> dict[str, str]:
+        lines = self.output.read_text().splitlines()
+        return dict(line.split("=", 1) for line in lines if "=" in line)
+
+    def fleetform(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["fleetform", *args],
+            cwd=self.repo,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+
+@pytest.fixture
+def runner(tmp_path: Path) -> Runner:
+    repo = tmp_path / "trackers"
+    run = Runner(repo, tmp_path)
+    repo.mkdir()
+    assert run.fleetform("init", "--account", "acme").returncode == 0
+    exported = run.fleetform("export", "--out", "manifests", "--force")
+    assert exported.returncode == 0, exported.stderr
+    return run
+
+
+def _change_one_sim(repo: Path) -> str:
+    path = repo / "manifests" / "status-active.yaml"
+    lines = path.read_text().splitlines()
+    index = next(i for i, line in enumerate(lines) if line.startswith('    - "'))
+    iccid = lines[index].strip()[2:]
+    lines[index] = f"    - {{iccid: {iccid}, customFields: {{custom5: ci-test}}}}"
+    path.write_text("\n".join(lines) + "\n")
+    return iccid.strip('"')
+
+
+def test_pull_request_then_merge_then_drift(runner: Runner) -> None:
+    validated = runner.step("fleetform-plan.yml", "Validate")
+    assert validated.returncode == 0, validated.stderr
+    assert "::add-matcher::" in validated.stdout
+
+    clean = runner.step("fleetform-plan.yml", "Plan")
+    assert clean.returncode == 0, clean.stderr
+    assert runner.outputs() == {"exitcode": "0"}
+
+    iccid = _change_one_sim(runner.repo)
+    pending = runner.step("fleetform-plan.yml", "Plan")
+    assert pending.returncode == 0, pending.stderr  # exit 2 is not a failure of the step
+    assert runner.outputs() == {"exitcode": "2"}
+    assert iccid in (runner.repo / "plan.md").read_text()
+    assert (runner.repo / "plan.json").exists()
+    assert "fleetform plan" in runner.summary.read_text()
+
+    drift = runner.step("fleetform-drift.yml", "Drift")
+    assert drift.returncode == 0, drift.stderr
+    assert runner.outputs() == {"exitcode": "2"}
+    assert iccid in (runner.repo / "drift.md").read_text()
+
+    planned = runner.step("fleetform-apply.yml", "Plan the merged commit")
+    assert planned.returncode == 0, planned.stderr
+    applied = runner.step("fleetform-apply.yml", "Apply")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert "Apply complete" in (runner.repo / "apply-report.txt").read_text()
+    assert "## fleetform apply" in runner.summary.read_text()
+
+    assert runner.step("fleetform-drift.yml", "Drift").returncode == 0
+    assert runner.outputs() == {"exitcode": "0"}
+
+
+def test_a_failing_plan_is_recorded_not_hidden(runner: Runner) -> None:
+    fleet = runner.repo / "manifests" / "fleet.yaml"
+    fleet.write_text(fleet.read_text().replace("account: acme", "account: nobody"))
+    result = runner.step("fleetform-plan.yml", "Plan")
+    assert result.returncode == 0  # the comment step still runs; the last step fails the job
+    assert runner.outputs() == {"exitcode": "1"}
+    assert "Error:" in (runner.repo / "plan.log").read_text()
+
+
+def test_the_fleet_name_step_reads_the_fleet_manifest(runner: Runner) -> None:
+    result = runner.step("fleetform-drift.yml", "Fleet name")
+    assert result.returncode == 0, result.stderr
+    assert runner.outputs() == {"name": "acme"}  # export named the Fleet after the account
+
+
+def test_the_fleet_name_step_fails_without_a_fleet(runner: Runner) -> None:
+    (runner.repo / "manifests" / "fleet.yaml").unlink()
+    result = runner.step("fleetform-drift.yml", "Fleet name")
+    assert result.returncode == 1
+    assert "no Fleet manifest under manifests" in result.stderr
+
+
+def test_install_refuses_without_a_pip_spec(runner: Runner) -> None:
+    result = runner.step("fleetform-plan.yml", "Install fleetform")
+    assert result.returncode == 1
+    assert result.stdout.startswith("::error title=FLEETFORM_PIP_SPEC is not set::")
