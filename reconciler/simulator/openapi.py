@@ -479,13 +479,23 @@ def _document() -> dict[str, Any]:
                 "page": {
                     "name": "page",
                     "in": "query",
-                    "schema": {"type": "integer", "minimum": 1, "default": 1},
+                    "schema": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": 999_999_999,
+                        "default": 1,
+                    },
                 },
                 "size": {
                     "name": "size",
                     "in": "query",
                     "description": "Items per page; above 100 is served as 100",
-                    "schema": {"type": "integer", "minimum": 1, "default": 30},
+                    "schema": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": 999_999_999,
+                        "default": 30,
+                    },
                 },
             },
             "headers": {
