@@ -101,6 +101,8 @@ def check(sim: StepSim, live: LiveSim | None) -> SimOutcome | None:
     """None when the step may proceed; DONE when the values already hold; STALE when moved."""
     if live is None:
         return SimOutcome(sim.iccid, Outcome.STALE, "no longer in the account")
+    if all(live.value(path) == value for path, value in sim.before.items()):
+        return None  # the common case, without deepdiff's cost (~0.3 ms a SIM)
     moved = what_moved(sim, live)
     if not moved:
         return None
