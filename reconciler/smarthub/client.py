@@ -119,7 +119,9 @@ class SmartHubClient:
     """The SmartHub API over HTTP; safe to share between threads.
 
     ``endpoint`` is the base URL ending in ``/v1``. ``clock`` paces every wait (rate window,
-    backoff). ``on_wait(seconds, reason)`` is called before each wait. ``transport`` and
+    backoff). ``on_wait(seconds, reason)`` is called before each wait for the rate window
+    (reason: the request that waits, e.g. ``"GET /v1/global-sims"``); backoff sleeps are only
+    counted in `stats`. ``transport`` and
     ``random`` are for tests (httpx.MockTransport, a seeded Random).
     """
 
@@ -579,4 +581,4 @@ class SmartHubClient:
             delay = min(retry_after, self._backoff_cap)
         else:
             delay = self._backoff_delay(attempt)
-        self._limiter.wait(delay, f"{reason}: attempt {attempt + 1} in {delay:.1f} s")
+        self._limiter.wait(delay, reason)

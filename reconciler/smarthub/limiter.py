@@ -7,6 +7,10 @@ The server knows the budget better than any client-side guess, so the limiter tr
   client never all spend the last token.
 - When that budget is spent, the caller sleeps (on the injected clock) until the window resets,
   reporting the wait once through ``on_wait(seconds, reason)``; other callers wait for it.
+  ``reason`` is the request that waits (``"GET /v1/global-sims"``), with ``", after a 429"``
+  when a 429 rather than the headers said the window was spent. Backoff sleeps (`wait`) are
+  counted in ``waited_seconds`` but not reported: ``on_wait`` means "waiting for the rate
+  window".
 - Before the first answer one request at a time goes through to learn the budget; the others
   wait for its answer. A server that answers without the headers is not paced at all (only
   its 429s are), rather than serialising every request for ever.
@@ -49,6 +53,7 @@ class RateLimiter:
         self._in_flight = 0
         self._sleeper = False  # one thread sleeps for the reset; the others wait for it
         self._headerless = False  # the server answered without X-RateLimit-*: do not pace
+        self._after_429 = False  # the current "spent" came from a 429, not from the headers
         self._budget: RateBudget | None = None
         self.waited_seconds = 0.0
         self.waits = 0
@@ -99,10 +104,12 @@ class RateLimiter:
                     continue
                 self._sleeper = True
             try:
-                self._sleep(sleep_for, f"waiting {sleep_for:.0f} s for the rate window ({what})")
+                reason = f"{what}, after a 429" if self._after_429 else what
+                self._sleep(sleep_for, reason, report=True)
             finally:
                 with self._cond:
                     self._sleeper = False
+                    self._after_429 = False
                     self._cond.notify_all()
 
     def release(self, headers: tuple[int, int, float] | None, *, answered: bool = True) -> None:
@@ -124,13 +131,14 @@ class RateLimiter:
             now = self._clock.monotonic()
             self._remaining = 0
             self._reset_at = now + max(reset_seconds, 0.0)
+            self._after_429 = True
             if self._limit is None:
                 self._limit = 1
             self._cond.notify_all()
 
     def wait(self, seconds: float, reason: str) -> None:
-        """Sleep for a reason the caller decided (backoff); counted and reported like the rest."""
-        self._sleep(seconds, reason)
+        """Sleep for a reason the caller decided (backoff): counted, not reported to on_wait."""
+        self._sleep(seconds, reason, report=False)
 
     # --- internals ----------------------------------------------------------------------------
 
@@ -147,10 +155,10 @@ class RateLimiter:
             limit=limit, remaining=remaining, reset_seconds=reset_seconds, observed_at=now
         )
 
-    def _sleep(self, seconds: float, reason: str) -> None:
+    def _sleep(self, seconds: float, reason: str, *, report: bool) -> None:
         if seconds <= 0:
             return
-        if self._on_wait is not None:
+        if report and self._on_wait is not None:
             self._on_wait(seconds, reason)
         self._clock.sleep(seconds)
         with self._cond:
