@@ -60,11 +60,11 @@ class PlainApplyReporter:
 class RichApplyReporter:
     """A live bar (SIMs done of total, requests, budget left, waits); use as a context manager."""
 
-    def __init__(self, stream: TextIO) -> None:
-        self.console = Console(file=stream)
+    def __init__(self, stream: TextIO, *, width: int | None = None) -> None:
+        self.console = Console(file=stream, width=width)
         self._bar = RichProgress(
             TextColumn("[bold]{task.description}"),
-            BarColumn(),
+            BarColumn(bar_width=30),
             MofNCompleteColumn(),
             TextColumn("SIMs"),
             TextColumn("{task.fields[detail]}"),

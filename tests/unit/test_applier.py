@@ -307,3 +307,28 @@ def test_resume_refuses_the_journal_of_another_plan(tmp_path: Path) -> None:
 
     with pytest.raises(JournalError, match="belongs to plan"):
         Applier(api, journal, RecordingReporter(), FakeClock()).run(other, resume=True)
+
+
+def test_check_explains_what_moved_with_deepdiff() -> None:
+    from reconciler.applier import check
+    from reconciler.model import LiveSim
+
+    sim = StepSim(
+        IDS[0],
+        "g",
+        {"state": "active", "customFields.custom1": None},
+        {"customFields.custom1": "x"},
+    )
+    live = LiveSim(IDS[0], Status.ACTIVE, "acme", custom_fields={"custom1": None})
+    assert check(sim, live) is None
+    moved = dataclasses.replace(live, status=Status.SUSPENDED, custom_fields={"custom1": "y"})
+    verdict = check(sim, moved)
+    assert verdict is not None and verdict.outcome is Outcome.STALE
+    assert [(m.field, m.before, m.after) for m in verdict.moved] == [
+        ("customFields.custom1", None, "y"),
+        ("state", "active", "suspended"),
+    ]
+    done = check(sim, dataclasses.replace(live, custom_fields={"custom1": "x"}))
+    assert done is not None and done.outcome is Outcome.DONE
+    gone = check(sim, None)
+    assert gone is not None and gone.reason == "no longer in the account"

@@ -119,3 +119,22 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path: Path) -> None:
     (tmp_path / "apply-acme.lock").write_text(dead.stdout)
     with ApplyLock(tmp_path, "acme") as lock:
         assert lock.path.read_text().strip() == str(os.getpid())
+
+
+def test_concurrent_writers_lose_no_record_and_share_fsyncs(tmp_path: Path) -> None:
+    import threading
+
+    journal = JournalStore(tmp_path).create("abc", "e", "acme", "{}")
+    journal.begin_run(resume=False)
+
+    def writer(n: int) -> None:
+        for i in range(50):
+            journal.results("s", [SimOutcome(f"{n}-{i}", Outcome.DONE)])
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(journal.state().results["s"]) == 400
+    assert all(line.endswith("}") for line in journal.path.read_text().splitlines())

@@ -1,0 +1,125 @@
+"""Drift: grouping by SIM and field, dating from the change history, the drift rule, renderers."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from reconciler.drift import build_drift, last_changes
+from reconciler.model import (
+    ChangeLogEntry,
+    DesiredFleet,
+    DesiredSim,
+    FieldChange,
+    FleetDiff,
+    FleetSpec,
+    Problem,
+    SimDiff,
+    SourceRef,
+    Status,
+)
+from reconciler.render.drift_json import render_drift_json
+from reconciler.render.drift_markdown import render_drift_markdown
+from reconciler.render.drift_text import render_drift_text
+
+A, B = "8944500000000000006", "8944500000000000014"
+T1 = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
+T2 = datetime(2026, 11, 20, 8, 30, tzinfo=UTC)
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def desired(unmanaged: str = "report") -> DesiredFleet:
+    src = SourceRef("fleet.yaml", 7, 3)
+    return DesiredFleet(
+        fleet=FleetSpec("f", "acme", SourceRef("fleet.yaml", 1), unmanaged=unmanaged),
+        sims={
+            A: DesiredSim(A, "g", src, field_sources={"state": src}),
+            B: DesiredSim(B, "g", src),
+        },
+        digest="d",
+    )
+
+
+def diff(**overrides: object) -> FleetDiff:
+    base = {
+        "changed": (
+            SimDiff(
+                A,
+                "g",
+                Status.SUSPENDED,
+                (
+                    FieldChange("customFields.custom1", "moved", "berlin"),
+                    FieldChange("state", "suspended", "active"),
+                ),
+            ),
+        ),
+        "unchanged": 1,
+        "unmanaged": ("8944500000000000022",),
+        "missing": (),
+        "problems": (),
+    }
+    base.update(overrides)
+    return FleetDiff(**base)  # type: ignore[arg-type]
+
+
+LOGS = [
+    ChangeLogEntry(A, "status", "active", "suspended", T1),
+    ChangeLogEntry(A, "status", "suspended", "active", T1.replace(day=2)),
+    ChangeLogEntry(A, "status", "active", "suspended", T2),
+    ChangeLogEntry(B, "status", "active", "suspended", T2),  # not drifted: ignored
+]
+
+
+def test_fields_are_dated_by_the_latest_change_of_their_kind() -> None:
+    report = build_drift(
+        desired(), diff(), endpoint="e", checked_at=NOW, change_logs=LOGS, last_modified={A: T2}
+    )
+    (sim,) = report.sims
+    by_field = {f.field: f for f in sim.fields}
+    assert by_field["state"].last_changed == T2
+    assert (by_field["state"].desired, by_field["state"].live) == ("active", "suspended")
+    assert by_field["state"].source == SourceRef("fleet.yaml", 7, 3)
+    # the history does not cover custom fields: no date, but the SIM's lastModifiedTime
+    assert by_field["customFields.custom1"].last_changed is None
+    assert sim.last_modified == T2
+    assert report.has_drift and report.sims_read == 3
+
+
+def test_last_changes_keeps_only_the_sims_asked_for() -> None:
+    assert last_changes(LOGS, [A]) == {(A, "status"): T2}
+
+
+def test_unmanaged_sims_are_reported_but_are_not_drift() -> None:
+    clean = diff(changed=(), unchanged=2)
+    report = build_drift(desired(), clean, endpoint="e", checked_at=NOW)
+    assert not report.has_drift and report.unmanaged == ("8944500000000000022",)
+    ignored = build_drift(desired("ignore"), clean, endpoint="e", checked_at=NOW)
+    assert ignored.unmanaged == ()
+    assert "No drift" in render_drift_text(report)
+
+
+def test_missing_sims_and_retired_problems_are_drift() -> None:
+    missing = build_drift(desired(), diff(changed=(), missing=(B,)), endpoint="e", checked_at=NOW)
+    assert missing.has_drift
+    retired = diff(changed=(), problems=(Problem("SIM is retired", iccid=B),))
+    assert build_drift(desired(), retired, endpoint="e", checked_at=NOW).has_drift
+
+
+def test_renderers_name_the_sim_the_field_and_when() -> None:
+    report = build_drift(desired(), diff(), endpoint="e", checked_at=NOW, change_logs=LOGS)
+    text = render_drift_text(report)
+    assert f"{A} (group g, suspended)" in text
+    assert "state: git active, live suspended  changed 2026-11-20T08:30:00Z" in text
+    assert "customFields.custom1: git berlin, live moved" in text
+    assert "Drift: 1 SIMs differ from git in 2 fields." in text
+    markdown = render_drift_markdown(report)
+    assert f"| `{A}` | g | `state` | active | suspended | 2026-11-20T08:30:00Z |" in markdown
+    data = json.loads(render_drift_json(report))
+    assert data["drift"] is True
+    assert data["sims"][0]["fields"][1] == {
+        "field": "state",
+        "desired": "active",
+        "live": "suspended",
+        "last_changed": "2026-11-20T08:30:00Z",
+        "source": "fleet.yaml:7:3",
+    }
