@@ -58,7 +58,8 @@ class PlainApplyReporter:
 
 
 class RichApplyReporter:
-    """A live bar (SIMs done of total, requests, budget left, waits); use as a context manager."""
+    """A live bar (SIMs done of total, requests, budget left, waits); use as a context manager:
+    the bar appears with the first progress update and is stopped on exit."""
 
     def __init__(self, stream: TextIO, *, width: int | None = None) -> None:
         self.console = Console(file=stream, width=width)
@@ -73,13 +74,16 @@ class RichApplyReporter:
             transient=False,
         )
         self._task = self._bar.add_task("apply", total=None, detail="")
+        # started on the first update, so the plan and the approval prompt print undisturbed
+        self._started = False
 
     def __enter__(self) -> RichApplyReporter:
-        self._bar.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._bar.stop()
+        if self._started:
+            self._bar.stop()
+            self._started = False
 
     def info(self, message: str) -> None:
         self._bar.console.print(message, markup=False, highlight=False)
@@ -96,6 +100,9 @@ class RichApplyReporter:
             detail += f" · waiting {update.waiting_seconds:.0f}s for the rate limit"
         elif update.message:
             detail += f" · {update.message}"
+        if not self._started:
+            self._bar.start()
+            self._started = True
         self._bar.update(
             self._task, total=update.sims_total, completed=update.sims_done, detail=detail
         )
