@@ -223,3 +223,15 @@ def test_a_tiny_rate_window_is_respected_without_429s(
     finally:
         admin.close()
     assert waits, "the limiter should have waited for the window to reset"
+
+
+def test_the_api_key_is_in_no_journal_or_plan_file(sim: RunningSimulator, tmp_path: Path) -> None:
+    manifests = write_fleet(tmp_path / "m", GROUPS)
+    with SmartHubClient(sim.url, sim.api_key) as api:
+        report = apply(api, tmp_path, paths=(manifests,))
+    assert report.steps
+    files = list((tmp_path / "state").rglob("*"))
+    assert any(f.suffix == ".jsonl" for f in files)
+    for f in files:
+        if f.is_file():
+            assert sim.api_key not in f.read_text(errors="replace")
