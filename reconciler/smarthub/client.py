@@ -315,9 +315,9 @@ class SmartHubClient:
         last item must not keep us paging forever). A next link seen before is a loop: error.
         """
         url = self._url(path, params)
-        seen: set[str] = set()
+        seen: set[int] = set()  # hashes of the URLs read: a few bytes a page, not the URL
         while True:
-            seen.add(str(url))
+            seen.add(hash(str(url)))
             response = self._call("GET", url)
             page = self._parse(response, parse)
             yield from page
@@ -340,7 +340,7 @@ class SmartHubClient:
                     method="GET",
                     url=str(response.url),
                 )
-            if str(url) in seen:
+            if hash(str(url)) in seen:
                 raise ApiError(
                     response.status_code,
                     "Pagination loop",
