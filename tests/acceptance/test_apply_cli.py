@@ -176,3 +176,17 @@ def test_a_second_concurrent_apply_is_refused(
     finally:
         first.kill()
         first.wait()
+
+
+def test_a_small_rate_window_is_waited_out_and_said_so(
+    sim_factory: Callable[..., RunningSimulator], tmp_path: Path
+) -> None:
+    small = sim_factory(sims=250, seed=1, job_delay=0.05, rate_limit=12, rate_window=1.5)
+    result = fleetform("apply", str(DATA), "--auto-approve", sim=small, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "rate limit: waiting" in result.stderr and "for the window to reset" in result.stderr
+    admin = Admin(small)
+    try:
+        assert admin.counters().get("rateLimited", 0) <= 1
+    finally:
+        admin.close()
