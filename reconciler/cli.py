@@ -276,6 +276,13 @@ def webhook_group() -> None:
     "--on-drift", metavar="CMD", help="Shell command run with each drift as JSON on stdin."
 )
 @click.option("--hook-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1))
+@click.option(
+    "--max-reads-per-hour",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Cap on SIM re-reads (API requests) an hour; 0: no cap beyond the rate limit.",
+)
 @pass_globals
 def webhook_serve_command(
     opts: GlobalOptions,
@@ -288,6 +295,7 @@ def webhook_serve_command(
     debounce: float,
     on_drift: str | None,
     hook_timeout: float,
+    max_reads_per_hour: int,
 ) -> int:
     """Serve POST /push and /push/<eventType>; re-read pushed SIMs and report drift vs PATH...
 
@@ -305,6 +313,7 @@ def webhook_serve_command(
         debounce_seconds=debounce,
         on_drift=on_drift,
         hook_timeout_seconds=hook_timeout,
+        max_reads_per_hour=max_reads_per_hour or None,
     )
     return serve(options, opts.connection(), opts.reporter(), click.echo)
 

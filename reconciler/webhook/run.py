@@ -35,10 +35,12 @@ from reconciler.webhook.metrics import Metrics
 from reconciler.webhook.server import Receiver, build_app
 from reconciler.webhook.sink import DriftSink
 from reconciler.webhook.verify import DEFAULT_MAX_BODY_BYTES, DEFAULT_SKEW_SECONDS, PushVerifier
-from reconciler.webhook.worker import CheckQueue, CheckWorker
+from reconciler.webhook.worker import CheckQueue, CheckWorker, ReadPacer
 
 PUSH_KEY_ENV = "SMARTHUB_PUSH_KEY"
 DEFAULT_PORT = 8787
+# A fifth of SmartHub's 5000 requests an hour: room is left for plan, apply and drift runs.
+DEFAULT_MAX_READS_PER_HOUR = 1000
 Loader = Callable[[Sequence[Path]], DesiredFleet]
 
 
@@ -79,6 +81,7 @@ class ServeOptions:
     on_drift: str | None = None
     hook_timeout_seconds: float = 30.0
     reload_interval_seconds: float = 5.0
+    max_reads_per_hour: int | None = DEFAULT_MAX_READS_PER_HOUR
 
 
 def default_loader(paths: Sequence[Path]) -> DesiredFleet:
@@ -179,6 +182,7 @@ def build_receiver(
     emit: Callable[[str], None] | None = None,
     hook: str | None = None,
     hook_timeout_seconds: float = 30.0,
+    max_reads_per_hour: int | None = None,
 ) -> ReceiverStack:
     """Assemble store, queue, worker, sink and app; the worker is not started yet."""
     metrics = metrics or Metrics()
@@ -200,7 +204,14 @@ def build_receiver(
         hook=hook,
         hook_timeout_seconds=hook_timeout_seconds,
     )
-    worker = CheckWorker(queue, check, sink, metrics=metrics, reporter=reporter)
+    worker = CheckWorker(
+        queue,
+        check,
+        sink,
+        metrics=metrics,
+        reporter=reporter,
+        pacer=ReadPacer(max_reads_per_hour, clock) if max_reads_per_hour else None,
+    )
     receiver = Receiver(
         verifier=PushVerifier(push_key, clock, skew_seconds=skew_seconds),
         store=store,
@@ -308,6 +319,7 @@ def serve(
             emit=emit,
             hook=options.on_drift,
             hook_timeout_seconds=options.hook_timeout_seconds,
+            max_reads_per_hour=options.max_reads_per_hour,
         )
         stack.start()
         try:

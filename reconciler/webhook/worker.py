@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from reconciler.clock import Clock
 from reconciler.errors import FleetformError, RateLimited, ServerError, TransportError
 from reconciler.reporting import Reporter
 from reconciler.webhook.check import DriftRecord
@@ -135,6 +136,41 @@ class CheckQueue:
             return len(self._pending)
 
 
+class ReadPacer:
+    """Caps the API reads the receiver spends: a token bucket of ``per_hour`` reads an hour,
+    at most ``burst`` at once. The account's 5000 requests an hour are shared with plan,
+    apply and drift runs; a storm of pushes must not eat them. While the worker waits here,
+    further events for pending SIMs keep folding into the checks already queued.
+    ``per_hour=None`` leaves pacing to the client's rate limiter alone.
+    """
+
+    def __init__(self, per_hour: int | None, clock: Clock, *, burst: int = 50) -> None:
+        if per_hour is not None and per_hour <= 0:
+            raise ValueError("per_hour must be positive")
+        self.per_hour = per_hour
+        self._clock = clock
+        self.burst = burst if per_hour is None else max(1, min(burst, per_hour))
+        self._tokens = float(self.burst)
+        self._at = clock.monotonic()
+
+    def acquire(self) -> float:
+        """Take one read; sleeps (on the clock) until one is available. Returns the wait."""
+        if self.per_hour is None:
+            return 0.0
+        rate = self.per_hour / 3600.0
+        now = self._clock.monotonic()
+        self._tokens = min(float(self.burst), self._tokens + (now - self._at) * rate)
+        self._at = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return 0.0
+        wait = (1.0 - self._tokens) / rate
+        self._clock.sleep(wait)
+        self._tokens = 0.0
+        self._at = self._clock.monotonic()
+        return wait
+
+
 Check = Callable[[str], DriftRecord | None]
 DriftHandler = Callable[[DriftRecord], None]
 
@@ -154,8 +190,10 @@ class CheckWorker:
         reporter: Reporter,
         retry_delay_seconds: float = 30.0,
         max_attempts: int = 3,
+        pacer: ReadPacer | None = None,
     ) -> None:
         self.queue = queue
+        self._pacer = pacer
         self._check = check
         self._on_drift = on_drift
         self._metrics = metrics
@@ -163,8 +201,6 @@ class CheckWorker:
         self.retry_delay_seconds = retry_delay_seconds
         self.max_attempts = max_attempts
         self._thread: threading.Thread | None = None
-        self._idle = threading.Event()
-        self._idle.set()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="fleetform-webhook-worker")
@@ -193,14 +229,14 @@ class CheckWorker:
 
     def _run(self) -> None:
         while True:
+            # The read is paid for before the SIM leaves the queue, so events arriving during
+            # a wait still fold into its pending check.
+            if self._pacer is not None:
+                self._pacer.acquire()
             item = self.queue.take()
             if item is None:
                 return
-            self._idle.clear()
-            try:
-                self.process(item)
-            finally:
-                self._idle.set()
+            self.process(item)
 
     def process(self, item: PendingCheck) -> DriftRecord | None:
         try:

@@ -15,7 +15,7 @@ from reconciler.reporting import RecordingReporter
 from reconciler.webhook.check import DriftRecord
 from reconciler.webhook.dedupe import DedupeStore
 from reconciler.webhook.metrics import Metrics
-from reconciler.webhook.worker import CheckQueue, CheckWorker, QueueFull
+from reconciler.webhook.worker import CheckQueue, CheckWorker, QueueFull, ReadPacer
 
 A = "8944500000000000017"
 B = "8944500000000000025"
@@ -222,3 +222,56 @@ def test_queue_loses_no_event_and_never_holds_a_sim_twice(ops: list[tuple[str, s
     rest = queue.take_all()
     assert len({c.giccid for c in rest}) == len(rest)
     assert taken_events + sum(c.events for c in rest) == puts
+
+
+def test_pacer_allows_a_burst_then_one_read_per_interval() -> None:
+    clock = FakeClock()
+    pacer = ReadPacer(3600, clock, burst=3)  # one read a second after a burst of three
+    assert [pacer.acquire() for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert clock.sleeps == []
+    assert pacer.acquire() == pytest.approx(1.0)
+    assert pacer.acquire() == pytest.approx(1.0)
+    assert clock.sleeps == pytest.approx([1.0, 1.0])
+    clock.advance(10)  # idle time refills up to the burst, not beyond
+    assert [pacer.acquire() for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert pacer.acquire() == pytest.approx(1.0)
+
+
+def test_no_pacing_without_a_cap() -> None:
+    clock = FakeClock()
+    pacer = ReadPacer(None, clock)
+    assert sum(pacer.acquire() for _ in range(1000)) == 0
+    assert clock.sleeps == []
+    with pytest.raises(ValueError):
+        ReadPacer(0, clock)
+
+
+def test_the_worker_pays_for_a_read_before_taking_the_sim() -> None:
+    clock = FakeClock()
+    calls: list[str] = []
+    done = threading.Event()
+
+    def check(giccid: str) -> DriftRecord | None:
+        calls.append(giccid)
+        if len(calls) == 3:
+            done.set()
+        return None
+
+    queue = CheckQueue(debounce_seconds=0, monotonic=clock.monotonic, wall=clock.now)
+    worker = CheckWorker(
+        queue,
+        check,
+        lambda record: None,
+        metrics=Metrics(),
+        reporter=RecordingReporter(),
+        pacer=ReadPacer(1800, clock, burst=1),  # after one read, one every 2 s
+    )
+    for giccid in (A, B, "8944500000000000033"):
+        queue.put(giccid)
+    worker.start()
+    try:
+        assert done.wait(5)
+    finally:
+        worker.stop()
+    assert calls == [A, B, "8944500000000000033"]
+    assert clock.sleeps[:2] == pytest.approx([2.0, 2.0])
