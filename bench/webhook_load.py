@@ -28,6 +28,7 @@ import argparse
 import http.client
 import json
 import multiprocessing
+import os
 import statistics
 import sys
 import tempfile
@@ -150,8 +151,6 @@ def latency(changes: int, debounce: float) -> dict[str, Any]:
         ready: list[str] = []
         up = threading.Event()
         stop = threading.Event()
-        import os
-
         os.environ["FLEETFORM_STATE_DIR"] = str(root / "state")
         thread = threading.Thread(
             target=serve,
