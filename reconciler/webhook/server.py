@@ -20,6 +20,13 @@ Answers to a push:
 - 503 problem, ``Retry-After``: the check queue is full; the id is *not* recorded, so a retry
   is processed.
 
+- 503 problem: the dedupe store failed (disk full, database locked); nothing recorded.
+
+The Content-Type is not checked: the contract does not say what SmartHub sends, and the body
+must parse as a JSON object either way. h11 gives no deadline for the request *head*, so a
+public deployment belongs behind a reverse proxy that terminates TLS and times out slow
+headers; uvicorn's keep-alive timeout (15 s) closes idle connections.
+
 The eventId is recorded only after verification, and in the same event-loop step as the
 enqueue (no ``await`` in between), so a crash cannot record an id whose check was never
 queued by this process — though a check queued and not yet run when the process dies is lost:
