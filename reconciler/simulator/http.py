@@ -23,7 +23,7 @@ import contextlib
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,9 +84,6 @@ class Call:
 
     def json_object(self) -> dict[str, Any]:
         return parse_json_object(self.body)
-
-    def sim_url(self, giccid: str) -> str:
-        return f"{self.base}/global-sims/{giccid}"
 
 
 @dataclass
@@ -725,6 +722,3 @@ def problem_response(problem: Problem, headers: Mapping[str, str]) -> Response:
 
 class _Dropped(Exception):
     """The connection was closed on purpose; nothing may be sent."""
-
-
-AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]

@@ -303,10 +303,13 @@ def test_admin_patch_changes_a_sim_behind_fleetforms_back(sim_factory: StartSim)
                 "imei": "356938035643809",
             },
         )
-        bad = [
-            adm.patch(f"sims/{giccid}", json=body)
-            for body in ({"status": "ASLEEP"}, {"custom1": 3}, {"giccid": "x"}, {"apns": [{}]})
+        bad_bodies: list[dict[str, Any]] = [
+            {"status": "ASLEEP"},
+            {"custom1": 3},
+            {"giccid": "x"},
+            {"apns": [{}]},
         ]
+        bad = [adm.patch(f"sims/{giccid}", json=body) for body in bad_bodies]
         unknown = adm.patch("sims/123", json={"custom1": "x"})
     with api(sim) as client:
         live = client.get(f"global-sims/{giccid}").json()
