@@ -13,7 +13,8 @@ Choices where the contract is silent:
   ``forbidden``, a forced failure with ``internal_error``, a state-machine refusal with
   ``illegal_status``. Batch ``type`` is the path word (``activate``, ``deactivate``, ``retire``,
   ``servicePackage``).
-- Request bodies above 1 MiB → 413.
+- Request bodies above 1 MiB → 413. ``HEAD`` is answered like ``GET``, without the body.
+- ``POST /mt-sms`` to an unknown giccid → 422 ``missing`` (the body names it, not the URL).
 """
 
 from __future__ import annotations
@@ -356,11 +357,12 @@ class SimulatorApp:
         routes: list[tuple[str, re.Pattern[str], Handler]], method: str, path: str
     ) -> tuple[Handler, dict[str, str]]:
         allowed: list[str] = []
+        wanted = "GET" if method == "HEAD" else method  # uvicorn leaves out a HEAD's body
         for route_method, pattern, handler in routes:
             match = pattern.fullmatch(path)
             if match is None:
                 continue
-            if route_method == method:
+            if route_method == wanted:
                 return handler, match.groupdict()
             allowed.append(route_method)
         if allowed:
@@ -567,6 +569,9 @@ class SimulatorApp:
         content = required_string(body, "content", "mtSms")
         if not content or len(content) > 1600:
             raise ValidationFailed("mtSms", "content", "invalid", "1 to 1600 characters")
+        # the URL's resource exists; the SIM the body names does not: 422 `missing`, not 404
+        if self.store.get_sim(giccid) is None:
+            raise ValidationFailed("mtSms", "toGiccid", "missing", f"no SIM with giccid {giccid}")
         return Reply({"smsMsgId": self.store.create_sms(call.account, giccid, content)})
 
     def get_sms(self, call: Call) -> Reply:

@@ -587,3 +587,21 @@ def test_mt_sms_send_and_status(tmp_path: Path) -> None:
     assert sent.status_code == 200
     assert (pending, delivered) == ("PENDING", "DELIVERED")
     assert_problem(foreign, 403, "Access forbidden")
+
+
+def test_an_sms_to_an_unknown_sim_is_422_missing(shared: RunningSimulator) -> None:
+    with api(shared) as client:
+        response = client.post(
+            "mt-sms", json={"toGiccid": "8944500000000999999", "content": "hello"}
+        )
+    error = assert_problem(response, 422, "Validation Failed")["errors"][0]
+    assert (error["field"], error["code"]) == ("toGiccid", "missing")
+
+
+def test_head_is_answered_like_get_without_a_body(shared: RunningSimulator) -> None:
+    with api(shared) as client:
+        head = client.head("global-sims", params={"size": 5})
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["X-Total-Count"] == "250"
+    assert 'rel="next"' in head.headers["Link"]
