@@ -370,6 +370,7 @@ def _parse_push_urls(values: tuple[str, ...]) -> dict[str, str]:
 )
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--api-key", help="API key of the primary enterprise (default: stored or generated).")
+@click.option("--other-api-key", help="API key of the second enterprise, globex (same default).")
 @click.option("--rate-limit", default="5000/3600", show_default=True, metavar="N/SECONDS")
 @click.option("--job-delay", type=click.FloatRange(0), default=0.5, show_default=True)
 @click.option("--latency", type=click.FloatRange(0), default=0.0, help="Seconds per request.")
@@ -396,6 +397,7 @@ def sim_serve_command(
     sims: int,
     seed: int,
     api_key: str | None,
+    other_api_key: str | None,
     rate_limit: str,
     job_delay: float,
     latency: float,
@@ -424,6 +426,7 @@ def sim_serve_command(
         sims=sims,
         seed=seed,
         api_key=api_key,
+        other_api_key=other_api_key,
         rate_limit=limit,
         rate_window=window,
         job_delay=job_delay,
@@ -437,8 +440,10 @@ def sim_serve_command(
 
     def ready(url: str, key: str, other_key: str) -> None:
         click.echo(f"SmartHub simulator at {url} (database {db})")
-        if api_key is None:  # a generated or stored key: the user has no other way to learn it
+        # a generated or stored key is printed: the user has no other way to learn it
+        if api_key is None:
             click.echo(f"X-API-Key: {key}")
+        if other_api_key is None:
             click.echo(f"X-API-Key of the second enterprise (globex): {other_key}")
         sys.stdout.flush()
 

@@ -110,7 +110,9 @@ def _bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise SimulatorError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-    sock.set_inheritable(True)
+    # listen now: a client that read the URL may connect before uvicorn accepts; it waits in
+    # the backlog instead of being refused
+    sock.listen(2048)
     return sock
 
 

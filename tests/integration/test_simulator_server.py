@@ -214,3 +214,41 @@ def test_sim_serve_cli_reports_a_bad_rate_limit_without_a_traceback(tmp_path: Pa
     assert result.returncode != 0
     assert "--rate-limit" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_sim_serve_cli_with_given_keys_prints_no_key(tmp_path: Path) -> None:
+    command = [
+        sys.executable,
+        "-c",
+        "from reconciler.cli import main; main()",
+        "sim",
+        "serve",
+        "--port",
+        "0",
+        "--sims",
+        "10",
+        "--db",
+        str(tmp_path / "keys.db"),
+        "--api-key",
+        "primary-key",
+        "--other-api-key",
+        "globex-key",
+    ]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert process.stdout is not None
+        url = next(w for w in process.stdout.readline().split() if w.startswith("http://"))
+        enterprise = get(url + "/enterprise", "globex-key").json()["name"]
+    finally:
+        process.send_signal(signal.SIGINT)
+        stdout, _ = process.communicate(timeout=10)
+    assert enterprise == "Globex"
+    assert "key" not in stdout.lower()  # nothing more was printed after the URL line
+    assert process.returncode == 0
