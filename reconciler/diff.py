@@ -5,7 +5,10 @@ Pure: no network, no clock. `diff_fleet` makes one pass over the live iterator a
 
 Why keyed and not deepdiff: style.md point 6 measured deepdiff 160 times slower on 100,000
 records, and it paired the wrong SIMs when the two sides were ordered differently. A lookup by
-ICCID cannot pair wrongly and is linear; `bench/plan_scale.py` measures the whole planning pass.
+ICCID cannot pair wrongly and is linear. Measured again here on 10,000 records with 1,000
+changed: this diff 0.016 s CPU, deepdiff over the same records already keyed by ICCID 0.99 s
+(64 times slower; over lists with ``ignore_order`` it is slower still). `bench/plan_scale.py`
+measures the whole planning pass at 100,000 SIMs (about 0.5 s CPU).
 
 Decisions where the contract is silent:
 
