@@ -2,9 +2,12 @@
 
 The output is a manifest set on which a ``plan`` right after shows no change:
 
-- SIMs are grouped by one key (``status`` by default, or ``ratePlan``, ``custom1``..``custom5``);
-  each group is one file with one ``SimGroup``. Within a group each field's most common value
-  goes into the group's spec, and a SIM gets its own entry only for what differs from it.
+- SIMs are grouped by one key (``status`` by default, or ``ratePlan``, ``custom1``..``custom5``),
+  then by common combination of state, rate plan, supplementary plans and APNs: each
+  combination shared by `MIN_GROUP_SIMS` SIMs or more is one ``SimGroup``, and a SIM with a
+  rarer combination joins the closest group. One file per ``SimGroup`` (``status-active.yaml``,
+  ``status-active-2.yaml``, ...). Within a group each field's most common value goes into the
+  group's spec, and a SIM gets its own entry only for what differs from it.
 - Managed fields: state, ratePlan, supplementaryPlans (the subscribed ones), every APN's status,
   and all five custom fields (an empty one as ``null``: it must stay empty).
 - Merge rules are chosen so the result holds whether the loader replaces or merges a SIM's own
@@ -35,6 +38,7 @@ from reconciler.model import CUSTOM_FIELD_NAMES, PRE_SERVICE, ApnStatus, LiveSim
 
 GROUP_KEYS: tuple[str, ...] = ("status", "ratePlan", *CUSTOM_FIELD_NAMES)
 MAX_SIMS_PER_FILE = 5000
+MIN_GROUP_SIMS = 10  # a combination of settings this common gets a SimGroup of its own
 FLEET_FILE = "fleet.yaml"
 GUARD_MAX_CHANGES = "10%"  # conservative: a tenth of the declared fleet per apply
 
@@ -265,8 +269,65 @@ def _chunks(items: Sequence[SimValues], size: int) -> list[Sequence[SimValues]]:
     return [items[i : i + size] for i in range(0, len(items), size)] or [items]
 
 
+Profile = tuple[str | None, str | None, frozenset[str], tuple[tuple[str, str], ...]]
+
+
+def profile(sim: SimValues) -> Profile:
+    """The settings SIMs commonly share (custom fields are mostly per SIM: left out)."""
+    return (sim.state, sim.rate_plan, sim.supplementary_plans, tuple(sorted(sim.apns.items())))
+
+
+def _distance(a: Profile, b: Profile) -> int:
+    return sum(1 for x, y in zip(a, b, strict=True) if x != y)
+
+
+def _profile_order(p: Profile) -> str:
+    return repr((p[0] or "", p[1] or "", sorted(p[2]), p[3]))
+
+
+def clusters(sims: Sequence[SimValues], min_sims: int) -> list[list[SimValues]]:
+    """SIMs split by common profile: every profile shared by ``min_sims`` or more SIMs gets its
+    own group (largest first); a SIM of a rarer profile joins the group whose profile is
+    closest to its own (fewest differing settings, then the largest), so it needs the fewest
+    overrides. With no common profile, all SIMs stay in one group."""
+    by_profile: dict[Profile, list[SimValues]] = {}
+    for sim in sims:
+        by_profile.setdefault(profile(sim), []).append(sim)
+    common = sorted(
+        (p for p, members in by_profile.items() if len(members) >= min_sims),
+        key=lambda p: (-len(by_profile[p]), _profile_order(p)),
+    )
+    if len(common) <= 1:
+        return [sorted(sims, key=lambda s: s.iccid)]
+    groups: dict[Profile, list[SimValues]] = {p: list(by_profile[p]) for p in common}
+    rank = {p: i for i, p in enumerate(common)}
+    for rare, members in by_profile.items():
+        if rare in groups:
+            continue
+        nearest = min(common, key=lambda p: (_distance(rare, p), rank[p]))
+        groups[nearest].extend(members)
+    return [sorted(groups[p], key=lambda s: s.iccid) for p in common]
+
+
+def _cluster_name(
+    base: str, index: int, cluster: Sequence[SimValues], settings: ExportSettings
+) -> str:
+    """The largest cluster keeps the base name; the others add their rate plan (when the key
+    is not the rate plan already); names made unique by a counter later."""
+    rate_plan = factor(cluster).rate_plan
+    if index == 1:
+        return base
+    if settings.group_by != "ratePlan" and rate_plan is not None:
+        return f"{base}-{_slug(rate_plan)}"
+    return f"{base}-{index}"
+
+
 def export_fleet(
-    sims: Iterable[LiveSim], settings: ExportSettings, *, max_sims_per_file: int = MAX_SIMS_PER_FILE
+    sims: Iterable[LiveSim],
+    settings: ExportSettings,
+    *,
+    max_sims_per_file: int = MAX_SIMS_PER_FILE,
+    min_group_sims: int = MIN_GROUP_SIMS,
 ) -> list[ExportFile]:
     """The manifest files for the account's SIMs: ``fleet.yaml`` first, then one per group.
 
@@ -308,7 +369,11 @@ def export_fleet(
                     ],
                 )
             )
+        named: list[tuple[str, list[SimValues], list[str]]] = []
         for name, members_values, comments in parts:
+            for index, cluster in enumerate(clusters(members_values, min_group_sims), start=1):
+                named.append((_cluster_name(name, index, cluster, settings), cluster, comments))
+        for name, members_values, comments in named:
             chunks = _chunks(members_values, max_sims_per_file)
             for index, chunk in enumerate(chunks, start=1):
                 part_name = name if len(chunks) == 1 else f"{name}-part-{index:03d}"

@@ -67,10 +67,11 @@ def test_drift_annotates_the_state_line_and_writes_the_summary(
         "drift", "fleet", "--format", "github", cwd=exported, sim=sim, summary=summary
     )
     assert result.returncode == 2, result.stderr
-    group = (exported / "fleet" / "status-active.yaml").read_text().splitlines()
+    (declared,) = [p for p in (exported / "fleet").glob("*.yaml") if iccid in p.read_text()]
+    group = declared.read_text().splitlines()
     state_line = 1 + next(i for i, line in enumerate(group) if line == "  state: active")
     first = result.stdout.splitlines()[0]
-    assert first.startswith(f"::error file=fleet/status-active.yaml,line={state_line},col=")
+    assert first.startswith(f"::error file=fleet/{declared.name},line={state_line},col=")
     assert f"drift in state: git says active; SIM {iccid}: live suspended" in first
     assert summary.read_text().startswith("### fleetform drift")
 

@@ -250,3 +250,31 @@ def test_loading_the_export_gives_back_every_live_value(tmp_path: Path, group_by
     result = diff_fleet(desired, sims)
     assert result.changed == () and result.problems == () and result.unmanaged == ()
     assert result.unchanged == 300
+
+
+def test_common_combinations_get_a_group_each_and_rare_ones_join_the_closest() -> None:
+    sims = [live(i) for i in range(12)]  # IoT-1GB, iot.acme enabled
+    sims += [live(100 + i, rate_plan="IoT-5GB") for i in range(10)]
+    sims += [live(200, rate_plan="IoT-5GB", plans=("EU-Roaming-500MB",))]  # rare: 1 setting off
+    sims += [live(201, status=Status.SUSPENDED)]  # rare: closest to the IoT-1GB group
+    files = export_fleet(sims, SETTINGS, min_group_sims=10)
+    by_name = docs(files)
+    assert set(by_name) == {
+        FLEET_FILE,
+        "status-active.yaml",
+        "status-active-IoT-5GB.yaml",
+        "status-suspended.yaml",
+    }
+    small = by_name["status-active-IoT-5GB.yaml"]["spec"]
+    assert isinstance(small, dict)
+    assert small["ratePlan"] == "IoT-5GB" and len(small["sims"]) == 11
+    assert {"iccid": giccid_for(200), "supplementaryPlans": ["EU-Roaming-500MB"]} in small["sims"]
+    big = by_name["status-active.yaml"]["spec"]
+    assert isinstance(big, dict)
+    assert big["ratePlan"] == "IoT-1GB" and all(isinstance(s, str) for s in big["sims"])
+
+
+def test_no_common_combination_keeps_one_group() -> None:
+    sims = [live(i, rate_plan=f"P{i % 3}") for i in range(9)]
+    files = export_fleet(sims, SETTINGS, min_group_sims=10)
+    assert [f.name for f in files] == [FLEET_FILE, "status-active.yaml"]
