@@ -101,6 +101,7 @@ class PlannerConfig:
     mass_disable_share: float = 0.5
     mass_disable_min_sims: int = 10
     unmanaged_listed_in_warning: int = 5
+    missing_listed_per_file: int = 10
 
 
 DEFAULT_CONFIG = PlannerConfig()
@@ -525,15 +526,7 @@ def make_plan(
     by_name = {p.name: p for p in catalogue}
     collector = _Collector()
     collector.problems.extend(diff.problems)
-    for iccid in diff.missing:
-        want = desired.sims[iccid]
-        collector.problems.append(
-            Problem(
-                f"SIM {iccid} is declared but not in account {account!r}",
-                iccid=iccid,
-                source=want.source,
-            )
-        )
+    collector.problems.extend(_missing_problems(desired, diff.missing, account, config))
     for sim in diff.changed:
         _schedule_sim(sim, desired.sims[sim.iccid], by_name, collector)
 
@@ -592,6 +585,39 @@ def make_plan(
         unmanaged=diff.unmanaged if report_unmanaged else (),
         missing=diff.missing,
     )
+
+
+def _missing_problems(
+    desired: DesiredFleet, missing: Sequence[str], account: str, config: PlannerConfig
+) -> list[Problem]:
+    """One problem per missing SIM; past ``missing_listed_per_file`` in one file, one problem
+    for the file (a wrong account would otherwise give 100,000 lines; `Plan.missing` still
+    lists every ICCID)."""
+    by_file: dict[str, list[str]] = {}
+    for iccid in missing:
+        by_file.setdefault(desired.sims[iccid].source.file, []).append(iccid)
+    problems: list[Problem] = []
+    for iccids in by_file.values():
+        if len(iccids) <= config.missing_listed_per_file:
+            problems.extend(
+                Problem(
+                    f"SIM {iccid} is declared but not in account {account!r}",
+                    iccid=iccid,
+                    source=desired.sims[iccid].source,
+                )
+                for iccid in iccids
+            )
+            continue
+        first = desired.sims[iccids[0]]
+        problems.append(
+            Problem(
+                f"{len(iccids):,} SIMs declared in this file are not in account {account!r}, "
+                f"{first.iccid} first (a wrong account, or SIMs moved away?)",
+                iccid=first.iccid,
+                source=first.source,
+            )
+        )
+    return problems
 
 
 # --- the safety check ------------------------------------------------------------------------

@@ -193,6 +193,14 @@ def test_declared_but_missing_sims_are_problems_not_crashes() -> None:
         raise_if_unsafe(plan)
 
 
+def test_many_missing_sims_of_one_file_are_one_problem() -> None:
+    plan = plan_of([want(i) for i in range(30)], [live(0)])
+    assert len(plan.missing) == 29
+    (problem,) = plan.problems
+    assert problem.message.startswith("29 SIMs declared in this file are not in account 'acme'")
+    assert problem.source == SRC
+
+
 def test_1200_suspends_are_two_even_batch_jobs() -> None:
     n = 1200
     plan = plan_of(
