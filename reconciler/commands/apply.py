@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from reconciler.app import Connection, open_api
@@ -171,7 +171,7 @@ def run_apply(
             plan = seal(plan)
         show_plan(plan)
         if not plan.has_changes:
-            return _empty(plan)
+            return _empty(plan, requests=plan.summary.requests_read)
         raise_if_unsafe(
             plan,
             allow_retire=options.allow_retire,
@@ -180,7 +180,9 @@ def run_apply(
         )
         if not options.auto_approve and not confirm(plan):
             raise ApplyCancelled("apply cancelled: the plan was not approved; nothing was changed")
-        return _run(api, store, plan, options, reporter, clock)
+        report = _run(api, store, plan, options, reporter, clock)
+        # this run also spent the plan's reads: the report counts everything the run cost
+        return replace(report, requests_spent=report.requests_spent + plan.summary.requests_read)
 
 
 def _applier(
@@ -216,13 +218,13 @@ def _run(
     return applier.run(plan, resume=False)
 
 
-def _empty(plan: Plan) -> ApplyReport:
+def _empty(plan: Plan, *, requests: int) -> ApplyReport:
     return ApplyReport(
         plan_checksum=plan.checksum,
         endpoint=plan.endpoint,
         account=plan.account,
         steps=(),
-        requests_spent=0,
+        requests_spent=requests,
         waited_seconds=0.0,
     )
 
