@@ -29,6 +29,16 @@ Seeded fleet (deterministic for ``(sims, seed)``; example manifests depend on it
   IoT-Unlimited, SUPPLEMENTARY EU-Roaming-500MB, US-Roaming-1GB; globex BASIC Globex-Basic,
   SUPPLEMENTARY Globex-Roam.
 
+Faults (``SimulatorConfig`` and ``POST {admin_url}/faults``): ``latency`` seconds per request,
+``error_rate`` share of 503s, ``drop_rate`` share of connections closed with no answer,
+``batch_failure_rate`` share of batch items failing with ``internal_error``, ``redirects``
+(`Redirect`: a path prefix answered 301/302/307/308 with a ``Location`` on this server or
+another host, optionally only N times). Faults spend no rate budget.
+
+Module map: ``fleet`` (seeding rule, catalogue), ``store`` (SQLite state, state machine),
+``http`` (the ASGI app: routing, auth, rate limit, problem documents), ``jobs`` (batch worker),
+``push`` (push delivery), ``faults`` (faults, counters), ``openapi``, ``server`` (lifecycle).
+
 Admin endpoints (under ``admin_url``, authenticated with either key, never rate-limited, never
 faulted): ``GET``/``POST /faults`` (``latency``, ``errorRate``, ``dropRate``,
 ``batchFailureRate``, ``redirects``, ``pushUrls``, ``pushKey``), ``GET /counters`` and
