@@ -2,7 +2,7 @@
 model of SmartHub's state machine (written here from the contract, not taken from the planner)
 is legal at every step, finds every ``before`` as expected, touches only managed fields of
 managed SIMs, and ends with exactly the desired managed fields -- for every SIM the plan did not
-report a problem for."""
+report a problem for. Every such plan also survives the plan file unchanged."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ from reconciler.model import (
     custom_field,
     supplementary_field,
 )
+from reconciler.planfile import plan_from_json, plan_to_json, seal
 from reconciler.planner import PlannerConfig, make_plan
 
 BASIC = ("IoT-1GB", "IoT-5GB")
@@ -145,6 +146,9 @@ def test_running_the_plan_yields_the_desired_managed_fields(
 ) -> None:
     lives, desired = fleet
     plan = plan_for(lives, desired, polls)
+    assert len(plan.waves) <= 3  # fields, suspend, retire at the most
+    sealed = seal(plan)
+    assert plan_from_json(plan_to_json(sealed)) == sealed
     state = {sim.iccid: model_values(sim) for sim in lives}
     start = {iccid: dict(values) for iccid, values in state.items()}
     touched: dict[str, set[str]] = {}
