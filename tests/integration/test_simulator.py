@@ -428,6 +428,20 @@ def test_a_huge_body_is_413(shared: RunningSimulator) -> None:
     assert_problem(response, 413, "Payload Too Large")
 
 
+def test_a_huge_chunked_body_is_413_too(shared: RunningSimulator) -> None:
+    giccid = first_sim(shared)["giccid"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: sent chunked
+        yield b'{"custom1": "'
+        for _ in range(40):
+            yield b"x" * 50_000
+        yield b'"}'
+
+    with api(shared) as client:
+        response = client.put(f"global-sims/{giccid}/custom-field", content=chunks())
+    assert_problem(response, 413, "Payload Too Large")
+
+
 MALFORMED: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "global-sims?page=abc", {}),
     ("GET", "global-sims?page=0", {}),
