@@ -123,7 +123,7 @@ def test_pull_request_then_merge_then_drift(runner: Runner) -> None:
     applied = runner.step("fleetform-apply.yml", "Apply")
     assert applied.returncode == 0, applied.stdout + applied.stderr
     assert "Apply complete" in (runner.repo / "apply-report.txt").read_text()
-    assert "## fleetform apply" in runner.summary.read_text()
+    assert "### fleetform apply: account `acme`" in runner.summary.read_text()
 
     assert runner.step("fleetform-drift.yml", "Drift").returncode == 0
     assert runner.outputs() == {"exitcode": "0"}
