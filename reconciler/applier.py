@@ -46,6 +46,8 @@ from reconciler.errors import (
     IllegalStatus,
     JournalError,
     NotFoundError,
+    ServerError,
+    TransportError,
 )
 from reconciler.journal import Journal, JournalState
 from reconciler.model import (
@@ -392,13 +394,20 @@ class Applier:
         except (BudgetExhausted, AuthenticationError):
             run.stop.set()
             raise
+        except (ServerError, TransportError) as exc:
+            # the retries are spent, but the change may have landed before the answer was lost
+            try:
+                outcome = self._illegal(sim, reason_of(exc))
+            except ApiError:
+                outcome = SimOutcome(sim.iccid, Outcome.FAILED, reason_of(exc))
         except ApiError as exc:
             outcome = SimOutcome(sim.iccid, Outcome.FAILED, reason_of(exc))
         self._record(run, step.id, [outcome])
         self._progress(run, f"{step.id}: {sim.iccid} {outcome.outcome.value}")
 
     def _illegal(self, sim: StepSim, reason: str) -> SimOutcome:
-        """``illegal_status`` on a SIM that already holds the step's values counts as done."""
+        """A refused or unanswered call on a SIM that already holds the step's values counts
+        as done (one GET decides); otherwise it failed with ``reason``."""
         live = self._get_or_none(sim.iccid)
         if live is not None and holds_after(sim, live):
             return SimOutcome(sim.iccid, Outcome.DONE, ALREADY)

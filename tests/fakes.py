@@ -109,6 +109,7 @@ class FakeSmartHub:
         self.polls_to_finish = polls_to_finish
         self.fail_in_batch = dict(fail_in_batch or {})  # iccid -> code, inside batch jobs
         self.fail_single = dict(fail_single or {})  # iccid -> title of a 500 on single writes
+        self.lose_answer: set[str] = set()  # iccids whose single writes land, then answer 500
         self.requests = 0
         self.calls: list[tuple[str, str]] = []  # (method name, iccid or job id)
         self.jobs: dict[str, FakeJob] = {}
@@ -237,6 +238,8 @@ class FakeSmartHub:
             self.sims[iccid] = dataclasses.replace(
                 sim, custom_fields={**sim.custom_fields, **values}
             )
+            if iccid in self.lose_answer:
+                raise ServerError(502, "Bad Gateway", method="PUT", url=iccid)
 
     def _transition(self, operation: BatchOperation, iccid: str) -> LiveSim:
         with self._lock:

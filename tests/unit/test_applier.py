@@ -332,3 +332,12 @@ def test_check_explains_what_moved_with_deepdiff() -> None:
     assert done is not None and done.outcome is Outcome.DONE
     gone = check(sim, None)
     assert gone is not None and gone.reason == "no longer in the account"
+
+
+def test_a_write_that_landed_but_lost_its_answer_counts_as_done(tmp_path: Path) -> None:
+    api = FakeSmartHub.seeded(2)
+    api.lose_answer.add(IDS[0])
+    plan = make_plan([custom_step("w1-s001", IDS[:2], "x")])
+    report = applier(api, tmp_path, plan)[0].run(plan)
+    assert report.complete
+    assert report.steps[0].sims[0].reason == "already as planned"
