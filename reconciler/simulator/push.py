@@ -44,6 +44,8 @@ class Pusher:
         self.counters = counters
         self.clock = clock
         self.timeout = timeout
+        # no proxies from the environment: a push goes straight to the configured URL
+        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         self._queue: queue.Queue[object] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="sim-push", daemon=True)
         self._thread.start()
@@ -97,7 +99,7 @@ class Pusher:
                 method="POST",
             )
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                with self._opener.open(request, timeout=self.timeout) as response:
                     response.read()
                 self.counters.add("pushesDelivered")
             except (urllib.error.URLError, OSError, ValueError) as exc:
