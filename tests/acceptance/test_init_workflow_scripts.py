@@ -117,6 +117,8 @@ def test_pull_request_then_merge_then_drift(runner: Runner) -> None:
     assert drift.returncode == 0, drift.stderr
     assert runner.outputs() == {"exitcode": "2"}
     assert iccid in (runner.repo / "drift.md").read_text()
+    assert drift.stdout.startswith("::error file=manifests/status-active")  # on the manifest line
+    assert "### fleetform drift" in runner.summary.read_text()
 
     planned = runner.step("fleetform-apply.yml", "Plan the merged commit")
     assert planned.returncode == 0, planned.stderr
