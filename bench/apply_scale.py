@@ -139,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         f"answered 429, {total.retries} retries",
         f"  plan (read account)  {plan_reads:,} in {plan_seconds:.1f}s",
         f"  apply                {report.requests_spent:,} in {apply_seconds:.1f}s: live check "
-        f"(~{math.ceil(checks)} pages), {jobs} batch jobs + polls, {singles} single calls",
+        f"(the paged list, at most {math.ceil(checks)} pages), {jobs} batch jobs + polls, "
+        f"{singles} single calls",
         f"wall time:             {plan_seconds + apply_seconds:.1f}s",
         f"lower bound (writes):  {bound_requests:,} requests ({jobs} jobs + {singles} singles), "
         f"{bound_seconds:.1f}s at concurrency {args.concurrency} and "

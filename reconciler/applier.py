@@ -241,35 +241,32 @@ class Applier:
             run, f"wave {number}/{len(run.plan.waves)}: {total} SIMs, checking live state"
         )
 
-        live = self._read(run, pool, [sim.iccid for _, sim in to_check])
-        if uncertain:
-            live = self._settle_orphans(run, pool, to_check, uncertain, live)
-
-        proceed: dict[str, list[StepSim]] = {}
-        for step, sim in to_check:
-            verdict = check(sim, live.get(sim.iccid))
-            if verdict is None:
-                proceed.setdefault(step.id, []).append(sim)
-            else:
-                self._record(run, step.id, [verdict])
-                if verdict.outcome is Outcome.STALE:
-                    self.reporter.warn(f"{sim.iccid}: stale, left alone ({verdict.reason})")
-
         jobs: dict[str, tuple[Step, tuple[str, ...]]] = {}
         for step in wave:
             for job_id, iccids in in_flight.get(step.id, ()):
                 jobs[job_id] = (step, iccids)
         futures: list[Future[None]] = []
         try:
-            for step in wave:
-                sims = proceed.get(step.id, [])
-                if not sims:
-                    continue
-                if step.batch:
-                    jobs.update(self._submit(run, step, sims))
-                else:
-                    self.journal.intent(step.id, [s.iccid for s in sims])
-                    futures.extend(pool.submit(self._single, run, step, s) for s in sims)
+            to_read = [sim.iccid for _, sim in to_check]
+            if not uncertain and self._list_is_cheaper(run, to_read):
+                self._stream(run, pool, to_check, jobs, futures)
+            else:
+                live = self._read(run, pool, to_read)
+                if uncertain:
+                    live = self._settle_orphans(run, pool, to_check, uncertain, live)
+                proceed: dict[str, list[StepSim]] = {}
+                for step, sim in to_check:
+                    if self._verdict(run, step, sim, live.get(sim.iccid)):
+                        proceed.setdefault(step.id, []).append(sim)
+                for step in wave:
+                    sims = proceed.get(step.id, [])
+                    if not sims:
+                        continue
+                    if step.batch:
+                        jobs.update(self._submit(run, step, sims))
+                    else:
+                        self.journal.intent(step.id, [s.iccid for s in sims])
+                        futures.extend(pool.submit(self._single, run, step, s) for s in sims)
             self._poll(run, pool, jobs)
         except BaseException:
             run.stop.set()
@@ -312,9 +309,7 @@ class Applier:
         wanted = list(dict.fromkeys(iccids))
         if not wanted:
             return {}
-        account_size = run.plan.summary.sims_read or len(wanted)
-        list_cost = max(1, math.ceil(account_size / LIST_PAGE_SIZE))
-        if len(wanted) <= list_cost:
+        if not self._list_is_cheaper(run, wanted):
             found = dict(zip(wanted, pool.map(self._get_or_none, wanted), strict=True))
             return found
         wanted_set = set(wanted)
@@ -323,6 +318,71 @@ class Applier:
             if sim.iccid in wanted_set:
                 live[sim.iccid] = sim
         return live
+
+    @staticmethod
+    def _list_is_cheaper(run: _Run, iccids: Sequence[str]) -> bool:
+        """The paged list costs one request per 100 SIMs of the account (the plan read it, so
+        its ``sims_read`` is the size to expect); single GETs cost one per SIM."""
+        wanted = len(set(iccids))
+        account_size = run.plan.summary.sims_read or wanted
+        return wanted > max(1, math.ceil(account_size / LIST_PAGE_SIZE))
+
+    def _verdict(self, run: _Run, step: Step, sim: StepSim, live: LiveSim | None) -> bool:
+        """Check one SIM; record and say a verdict; True when the step may proceed."""
+        verdict = check(sim, live)
+        if verdict is None:
+            return True
+        self._record(run, step.id, [verdict])
+        if verdict.outcome is Outcome.STALE:
+            self.reporter.warn(f"{sim.iccid}: stale, left alone ({verdict.reason})")
+        return False
+
+    def _stream(
+        self,
+        run: _Run,
+        pool: ThreadPoolExecutor,
+        to_check: Sequence[tuple[Step, StepSim]],
+        jobs: dict[str, tuple[Step, tuple[str, ...]]],
+        futures: list[Future[None]],
+    ) -> None:
+        """Check the SIMs page by page as the list arrives, acting at once: a single call is
+        sent as soon as its SIM passed, a batch job as soon as every SIM of its step was seen.
+        The writes overlap the reading instead of waiting for the last page."""
+        entries: dict[str, list[tuple[Step, StepSim]]] = {}
+        unseen: dict[str, int] = {}
+        proceed: dict[str, list[StepSim]] = {}
+        for step, sim in to_check:
+            entries.setdefault(sim.iccid, []).append((step, sim))
+            unseen[step.id] = unseen.get(step.id, 0) + 1
+        singles: dict[str, list[str]] = {}
+        for step, sim in to_check:
+            if not step.batch:
+                singles.setdefault(step.id, []).append(sim.iccid)
+        for step_id, iccids in singles.items():
+            self.journal.intent(step_id, iccids)  # before the first call of the step
+
+        def seen(step: Step, sim: StepSim, live: LiveSim | None) -> None:
+            passed = self._verdict(run, step, sim, live)
+            if not step.batch:
+                if passed:
+                    futures.append(pool.submit(self._single, run, step, sim))
+                return
+            if passed:
+                proceed.setdefault(step.id, []).append(sim)
+            unseen[step.id] -= 1
+            if unseen[step.id] == 0 and proceed.get(step.id):
+                order = {s.iccid: i for i, s in enumerate(step.sims)}
+                sims = sorted(proceed[step.id], key=lambda s: order[s.iccid])
+                jobs.update(self._submit(run, step, sims))
+
+        for live in self.api.iter_sims(account=run.plan.account):
+            for step, sim in entries.pop(live.iccid, ()):
+                seen(step, sim, live)
+            if not entries:
+                break  # every SIM seen: the remaining pages are not needed
+        for pending in list(entries.values()):
+            for step, sim in pending:
+                seen(step, sim, None)  # not in the account any more: stale
 
     def _get_or_none(self, iccid: str) -> LiveSim | None:
         try:

@@ -137,7 +137,8 @@ def test_the_reads_pick_the_cheaper_of_single_gets_and_the_paged_list(tmp_path: 
     many = make_plan([custom_step("w1-s001", many_ids, "y")], sims_read=300)
     api.calls.clear()
     applier(api, tmp_path / "2", many)[0].run(many)
-    assert api.calls_named("list") == ["1", "2", "3"] and api.calls_named("get_sim") == []
+    # the list, read only until every SIM was seen (the 50 are on the first page)
+    assert api.calls_named("list") == ["1"] and api.calls_named("get_sim") == []
 
 
 def test_a_sim_moved_since_the_plan_is_stale_left_alone_and_skipped_later(tmp_path: Path) -> None:
@@ -341,3 +342,34 @@ def test_a_write_that_landed_but_lost_its_answer_counts_as_done(tmp_path: Path) 
     report = applier(api, tmp_path, plan)[0].run(plan)
     assert report.complete
     assert report.steps[0].sims[0].reason == "already as planned"
+
+
+def test_with_the_list_writes_start_while_later_pages_are_still_to_read(tmp_path: Path) -> None:
+    api = FakeSmartHub.seeded(300)
+    first_page = [giccid(i) for i in range(0, 40)]
+    last_page = [giccid(i) for i in range(260, 299)]
+    gone = giccid(299)
+    del api.sims[gone]
+    plan = make_plan(
+        [
+            status_step(
+                "w1-s001", 1, Operation.SUSPEND, first_page, "active", "suspended", batch=True
+            ),
+            status_step(
+                "w1-s002",
+                1,
+                Operation.SUSPEND,
+                [*last_page, gone],
+                "active",
+                "suspended",
+                batch=True,
+            ),
+            custom_step("w1-s003", [giccid(i) for i in range(100, 110)], "x"),
+        ],
+        sims_read=300,
+    )
+    report = applier(api, tmp_path, plan)[0].run(plan)
+    order = [(name, arg) for name, arg in api.calls if name in ("list", "submit_batch")]
+    assert order[:3] == [("list", "1"), ("submit_batch", "suspend"), ("list", "2")]
+    assert report.steps[1].sims[-1].reason == "no longer in the account"
+    assert report.count(Outcome.DONE) == 40 + 39 + 10
