@@ -2,11 +2,13 @@
 
 Per wave:
 
-1. Re-read the wave's SIMs (single GETs when few, the paged list when that is cheaper) and
-   compare each `StepSim.before` with live state. A SIM that moved is *stale*: left alone and
-   reported with what moved (deepdiff of the plan's view of the SIM against its live record).
-   A SIM already holding every value the step sets counts as *done* (idempotence; also how a
-   resumed run recognises work a crashed run did without journaling it).
+1. Re-read the wave's SIMs (single GETs when few, the paged list when that is cheaper; the
+   list is checked page by page, writes start as soon as their SIMs passed, and reading stops
+   once every SIM was seen) and compare each `StepSim.before` with live state. A SIM that
+   moved is *stale*: left alone and reported with what moved (deepdiff of the plan's view of
+   the SIM against its live record). A SIM already holding every value the step sets counts
+   as *done* (idempotence; also how a resumed run recognises work a crashed run did without
+   journaling it).
 2. Submit the batch jobs (only the SIMs that passed the check), journaling the intent before
    the request and the job id right after the 202; send the single calls concurrently
    (bounded by ``concurrency``; the client paces itself under the rate limit).
