@@ -18,6 +18,14 @@ configured concurrency (ceil(custom / concurrency) round trips of ``latency``) o
 run time, whichever is longer. Reads are reported beside it: the plan must read the account
 (ceil(N/100) pages) and apply re-checks the SIMs it touches (the cheaper of single GETs and
 the paged list).
+
+Measured (2026-11-25, this repository's simulator on loopback, 20 ms latency, concurrency 8,
+job_delay 0.5 s, a shared 4-core VM): 10,500 SIM changes done; 787 requests in all, no 429,
+no retry: 145 to read the 14,334-SIM account for the plan, 642 to apply (the live check by the
+paged list, 10 batch jobs of 1,000 SIMs, their polls, 500 custom-field calls). Wall time 9.5 s
+(plan 4.0 s, apply 5.5 s). Ratio to the lower bound of 510 write requests: 1.26 for apply,
+1.54 with the plan's reads; time 4.4x the 1.3 s bound for apply (7.5x with the plan), the rest
+being the sequential pages of the list (about 28 ms each) that the stale check must read.
 """
 
 from __future__ import annotations
