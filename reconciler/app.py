@@ -97,14 +97,20 @@ def open_api(
             client.close()
         return
 
-    from reconciler.simulator import SimulatorConfig, start_in_thread
+    from reconciler.simulator import SimulatorConfig, SimulatorError, start_in_thread
 
     directory = state_dir(cwd)
-    directory.mkdir(parents=True, exist_ok=True)
     db = directory / "sim.db"
-    sim = start_in_thread(
-        SimulatorConfig(db_path=db, sims=EMBEDDED_SIMS, seed=EMBEDDED_SEED, job_delay=0.2)
-    )
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        sim = start_in_thread(
+            SimulatorConfig(db_path=db, sims=EMBEDDED_SIMS, seed=EMBEDDED_SEED, job_delay=0.2)
+        )
+    except (SimulatorError, OSError) as exc:
+        raise ConfigError(
+            f"cannot start the embedded simulator with state in {db}: {exc} "
+            f"(delete that file to start over, or set {ENDPOINT_ENV})"
+        ) from exc
     reporter.info(
         f"no SmartHub endpoint configured: using the embedded simulator at {sim.url} "
         f"(state in {db}); set {ENDPOINT_ENV} to use a real account"
