@@ -303,6 +303,26 @@ def serve(
     )
     state = state_dir()
     stop = stop or threading.Event()
+    # Installed before the API and the server start, so a signal during startup is not lost.
+    previous = _install_stop_handlers(stop)
+    try:
+        _serve(options, connection, reporter, emit, clock, fleet, state, stop, on_ready)
+    finally:
+        _restore_handlers(previous)
+    return 0
+
+
+def _serve(
+    options: ServeOptions,
+    connection: Connection,
+    reporter: Reporter,
+    emit: Callable[[str], None],
+    clock: Clock,
+    fleet: FleetSource,
+    state: Path,
+    stop: threading.Event,
+    on_ready: Callable[[str], None] | None,
+) -> None:
     with open_api(connection, reporter, clock=clock) as api:
         metrics = Metrics(api_requests=lambda: _requests(api))
         stack = build_receiver(
@@ -327,25 +347,22 @@ def serve(
         except BaseException:
             stack.close()
             raise
-        desired = fleet()
-        reporter.info(
-            f"webhook: listening on {running.url} (POST /push, /push/<eventType>; GET /healthz, "
-            f"/metrics) for fleet {desired.fleet.name} ({len(desired.sims)} SIMs); drift to "
-            f"{state / 'drift.jsonl'}"
-        )
-        if on_ready is not None:
-            on_ready(running.url)
-        previous = _install_stop_handlers(stop)
         try:
+            desired = fleet()
+            reporter.info(
+                f"webhook: listening on {running.url} (POST /push, /push/<eventType>; GET "
+                f"/healthz, /metrics) for fleet {desired.fleet.name} ({len(desired.sims)} SIMs); "
+                f"drift to {state / 'drift.jsonl'}"
+            )
+            if on_ready is not None:
+                on_ready(running.url)
             while not stop.wait(0.5):
                 if not running.thread.is_alive():
                     raise FleetformError("the webhook HTTP server stopped unexpectedly")
         finally:
-            _restore_handlers(previous)
             reporter.info("webhook: shutting down")
             running.stop()
             stack.close()
-    return 0
 
 
 def _requests(api: SmartHubApi) -> int:
@@ -362,7 +379,12 @@ def _install_stop_handlers(stop: threading.Event) -> dict[int, _Handler]:
     def handle(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    return {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous: dict[int, _Handler] = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        # An ignored SIGINT (a background job of a non-interactive shell) stays ignored.
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            previous[sig] = signal.signal(sig, handle)
+    return previous
 
 
 def _restore_handlers(previous: dict[int, _Handler]) -> None:
