@@ -555,7 +555,11 @@ def apply_cli(
     with contextlib.ExitStack() as stack:
         if isinstance(reporter, RichApplyReporter):
             stack.enter_context(reporter)
-        api = stack.enter_context(open_apply_api(connection, reporter, clock=clock, budget=budget))
+        api = stack.enter_context(
+            open_apply_api(
+                connection, reporter, clock=clock, budget=budget, on_wait=reporter.waiting
+            )
+        )
         report = run_apply(
             api,
             options,

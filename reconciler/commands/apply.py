@@ -72,12 +72,15 @@ def open_apply_api(
     *,
     clock: Clock,
     budget: int | None,
+    on_wait: Callable[[float, str], None] | None = None,
 ) -> Iterator[SmartHubApi]:
-    """Like `reconciler.app.open_api`, but rate-limit waits are said on the reporter.
+    """Like `reconciler.app.open_api`, but rate-limit waits are said.
 
     `open_api` builds the client without ``on_wait``; apply must say when it waits for the
     rate window to reset and for how long, so for a configured endpoint it builds the client
-    itself. The embedded simulator (5000 requests an hour) goes through `open_api`.
+    itself. ``on_wait(seconds, reason)`` defaults to a line on the reporter (the CLI passes
+    its progress bar's). The embedded simulator (5000 requests an hour) goes through
+    `open_api`.
     """
     if connection.endpoint is None:
         with open_api(connection, reporter, clock=clock, budget=budget) as api:
@@ -85,8 +88,10 @@ def open_apply_api(
         return
     from reconciler.smarthub.client import SmartHubClient
 
-    def on_wait(seconds: float, reason: str) -> None:
+    def say_wait(seconds: float, reason: str) -> None:
         reporter.info(f"rate limit: waiting {seconds:.1f}s for the window to reset ({reason})")
+
+    on_wait = on_wait or say_wait
 
     assert connection.api_key is not None
     client = SmartHubClient(

@@ -8,6 +8,7 @@ leaves a readable log rather than 10,000 lines.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from typing import TextIO
 
 from rich.console import Console
@@ -43,6 +44,10 @@ class PlainApplyReporter:
     def warn(self, message: str) -> None:
         self._line(f"Warning: {message}")
 
+    def waiting(self, seconds: float, reason: str) -> None:
+        """The client waits for the rate window to reset (its ``on_wait``)."""
+        self._line(f"rate limit: waiting {seconds:.1f}s for the window to reset ({reason})")
+
     def progress(self, update: Progress) -> None:
         now = self.clock.monotonic()
         important = any(word in update.message for word in _ALWAYS) or update.waiting_seconds > 0
@@ -76,6 +81,7 @@ class RichApplyReporter:
         self._task = self._bar.add_task("apply", total=None, detail="")
         # started on the first update, so the plan and the approval prompt print undisturbed
         self._started = False
+        self._last: Progress | None = None
 
     def __enter__(self) -> RichApplyReporter:
         return self
@@ -91,7 +97,16 @@ class RichApplyReporter:
     def warn(self, message: str) -> None:
         self._bar.console.print(f"Warning: {message}", style="yellow", markup=False)
 
+    def waiting(self, seconds: float, reason: str) -> None:
+        """The client waits for the rate window to reset: shown in the bar until the next
+        update, and as a line above it."""
+        self.info(f"rate limit: waiting {seconds:.1f}s for the window to reset ({reason})")
+        if self._last is not None:
+            self.progress(replace(self._last, waiting_seconds=seconds))
+
     def progress(self, update: Progress) -> None:
+        if update.waiting_seconds == 0:
+            self._last = update
         detail = (
             f"steps {update.steps_done}/{update.steps_total} · {update.requests_spent} requests"
             f"{_budget(update)}"

@@ -126,3 +126,16 @@ def test_rich_progress_draws_a_bar_with_requests_and_budget() -> None:
         rich.progress(update("wave 1/3", 50))
     text = out.getvalue()
     assert "hello" in text and "50/100" in text and "4000 left in the window" in text
+
+
+def test_a_wait_for_the_rate_window_is_said_in_the_bar_and_as_a_line() -> None:
+    out = io.StringIO()
+    with RichApplyReporter(out, width=200) as rich:
+        rich.progress(update("w1-s001: 3 done", 3))
+        rich.waiting(12.0, "X-RateLimit-Remaining 0")
+    text = out.getvalue()
+    assert "rate limit: waiting 12.0s for the window to reset" in text
+    assert "waiting 12s for the rate limit" in text
+    plain_out = io.StringIO()
+    PlainApplyReporter(plain_out, FakeClock()).waiting(3.5, "429")
+    assert plain_out.getvalue() == "rate limit: waiting 3.5s for the window to reset (429)\n"
