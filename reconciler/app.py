@@ -7,7 +7,7 @@ collaborators (a simulator on a free port, a `FakeClock`, a `RecordingReporter`)
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,19 +78,28 @@ def open_api(
     *,
     clock: Clock | None = None,
     budget: int | None = None,
+    on_wait: Callable[[float, str], None] | None = None,
     cwd: Path | None = None,
 ) -> Iterator[SmartHubApi]:
     """Yield a `SmartHubApi`: the configured endpoint, or the embedded simulator.
 
     The embedded simulator keeps its state in ``.fleetform/sim.db`` and is seeded with a demo
-    fleet; a line on stderr says it is in use.
+    fleet; a line on stderr says it is in use. Every wait for the rate window is said, through
+    ``on_wait(seconds, reason)`` or, by default, a line on the reporter.
     """
     from reconciler.smarthub.client import SmartHubClient
 
     clock = clock or SystemClock()
+
+    def say_wait(seconds: float, reason: str) -> None:
+        reporter.info(f"rate limit: waiting {seconds:.1f}s for the window to reset ({reason})")
+
+    on_wait = on_wait or say_wait
     if connection.endpoint is not None:
         assert connection.api_key is not None
-        client = SmartHubClient(connection.endpoint, connection.api_key, clock=clock, budget=budget)
+        client = SmartHubClient(
+            connection.endpoint, connection.api_key, clock=clock, budget=budget, on_wait=on_wait
+        )
         try:
             yield client
         finally:
@@ -115,7 +124,7 @@ def open_api(
         f"no SmartHub endpoint configured: using the embedded simulator at {sim.url} "
         f"(state in {db}); set {ENDPOINT_ENV} to use a real account"
     )
-    client = SmartHubClient(sim.url, sim.api_key, clock=clock, budget=budget)
+    client = SmartHubClient(sim.url, sim.api_key, clock=clock, budget=budget, on_wait=on_wait)
     try:
         yield client
     finally:

@@ -496,12 +496,11 @@ def apply_cli(
     """Make the live account match a plan file or the manifests (PLANFILE | PATH...)."""
     import contextlib
 
-    from reconciler.app import state_dir
+    from reconciler.app import open_api, state_dir
     from reconciler.clock import SystemClock
     from reconciler.commands.apply import (
         ApplyOptions,
         apply_exit_code,
-        open_apply_api,
         render_apply,
         run_apply,
         split_arguments,
@@ -556,9 +555,7 @@ def apply_cli(
         if isinstance(reporter, RichApplyReporter):
             stack.enter_context(reporter)
         api = stack.enter_context(
-            open_apply_api(
-                connection, reporter, clock=clock, budget=budget, on_wait=reporter.waiting
-            )
+            open_api(connection, reporter, clock=clock, budget=budget, on_wait=reporter.waiting)
         )
         report = run_apply(
             api,

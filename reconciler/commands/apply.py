@@ -19,12 +19,10 @@ Choices where the contract is silent:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from reconciler.app import Connection, open_api
 from reconciler.applier import Applier
 from reconciler.clock import Clock
 from reconciler.errors import ConfigError, FleetformError, JournalError, StalePlanError
@@ -63,44 +61,6 @@ def split_arguments(arguments: tuple[Path, ...]) -> tuple[Path | None, tuple[Pat
     if any(a.suffix == ".json" and not a.is_dir() for a in arguments):
         raise ConfigError("give either one plan file (.json) or manifest paths, not both")
     return None, arguments
-
-
-@contextmanager
-def open_apply_api(
-    connection: Connection,
-    reporter: Reporter,
-    *,
-    clock: Clock,
-    budget: int | None,
-    on_wait: Callable[[float, str], None] | None = None,
-) -> Iterator[SmartHubApi]:
-    """Like `reconciler.app.open_api`, but rate-limit waits are said.
-
-    `open_api` builds the client without ``on_wait``; apply must say when it waits for the
-    rate window to reset and for how long, so for a configured endpoint it builds the client
-    itself. ``on_wait(seconds, reason)`` defaults to a line on the reporter (the CLI passes
-    its progress bar's). The embedded simulator (5000 requests an hour) goes through
-    `open_api`.
-    """
-    if connection.endpoint is None:
-        with open_api(connection, reporter, clock=clock, budget=budget) as api:
-            yield api
-        return
-    from reconciler.smarthub.client import SmartHubClient
-
-    def say_wait(seconds: float, reason: str) -> None:
-        reporter.info(f"rate limit: waiting {seconds:.1f}s for the window to reset ({reason})")
-
-    on_wait = on_wait or say_wait
-
-    assert connection.api_key is not None
-    client = SmartHubClient(
-        connection.endpoint, connection.api_key, clock=clock, budget=budget, on_wait=on_wait
-    )
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 def _check_endpoint(plan: Plan, api: SmartHubApi, embedded: bool, reporter: Reporter) -> None:
