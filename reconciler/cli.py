@@ -20,7 +20,7 @@ from pathlib import Path
 import click
 
 from reconciler.app import Connection, build_connection
-from reconciler.errors import FleetformError, ManifestError
+from reconciler.errors import FleetformError
 from reconciler.reporting import Progress
 
 EXIT_OK = 0
@@ -162,27 +162,9 @@ def plan_cli(
     def write(text: str) -> None:
         click.echo(text, nl=False, color=color)
 
-    if output_format == "github":  # issue 6: plan as JSON, rendered by render.github
-        import dataclasses
-
-        from reconciler.render import github
-
-        options = dataclasses.replace(options, fmt="json", color=False)
-
-        def write(text: str) -> None:
-            plan_out = github.plan_github_from_json(text, workspace=github.workspace_from())
-            github.emit(plan_out, lambda s: click.echo(s, nl=False))
-
-    try:
-        return plan_command(
-            options, connection=opts.connection(), reporter=opts.reporter(), write=write
-        )
-    except ManifestError as exc:
-        if output_format == "github":
-            from reconciler.render.github import manifest_error_github, workspace_from
-
-            click.echo(manifest_error_github(exc, workspace=workspace_from()), nl=False)
-        raise
+    return plan_command(
+        options, connection=opts.connection(), reporter=opts.reporter(), write=write
+    )
 
 
 # ---- init (issue 6) ----
@@ -501,9 +483,9 @@ def apply_cli(
     from reconciler.commands.apply import (
         ApplyOptions,
         apply_exit_code,
-        render_apply,
         run_apply,
         split_arguments,
+        write_apply_report,
     )
     from reconciler.commands.plan import wants_color
     from reconciler.errors import ConfigError
@@ -567,13 +549,7 @@ def apply_cli(
             show_plan=show_plan,
             confirm=confirm,
         )
-    if output_format == "github":  # issue 6
-        from reconciler.render import github
-
-        apply_out = github.apply_github(report, workspace=github.workspace_from())
-        github.emit(apply_out, lambda s: click.echo(s, nl=False))
-    else:
-        click.echo(render_apply(report, output_format), nl=False)
+    write_apply_report(report, output_format, lambda text: click.echo(text, nl=False))
     return apply_exit_code(report)
 
 
@@ -600,32 +576,18 @@ def drift_cli(
     opts: GlobalOptions, paths: tuple[Path, ...], output_format: str, history_days: float
 ) -> int:
     """Show where the live fleet differs from git (exit 2 when it does, 0 when not)."""
-    from reconciler.app import open_api
     from reconciler.clock import SystemClock
-    from reconciler.commands.drift import drift_exit_code, load_desired, render_drift, run_drift
+    from reconciler.commands.drift import drift_command
 
-    try:
-        desired = load_desired(paths)
-    except ManifestError as exc:
-        if output_format == "github":  # issue 6
-            from reconciler.render.github import manifest_error_github, workspace_from
-
-            click.echo(manifest_error_github(exc, workspace=workspace_from()), nl=False)
-        raise
-    clock = SystemClock()
-    reporter = opts.reporter()
-    with open_api(opts.connection(), reporter, clock=clock) as api:
-        report = run_drift(api, desired, reporter, clock=clock, history_days=history_days)
-    if output_format == "github":  # issue 6
-        from reconciler.render import github
-
-        github.emit(
-            github.drift_github(report, workspace=github.workspace_from()),
-            lambda s: click.echo(s, nl=False),
-        )
-    else:
-        click.echo(render_drift(report, output_format), nl=False)
-    return drift_exit_code(report)
+    return drift_command(
+        paths,
+        output_format,
+        connection=opts.connection(),
+        reporter=opts.reporter(),
+        write=lambda text: click.echo(text, nl=False),
+        clock=SystemClock(),
+        history_days=history_days,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

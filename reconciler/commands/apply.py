@@ -215,6 +215,16 @@ def render_apply(report: ApplyReport, fmt: str) -> str:
     raise ValueError(f"unknown report format {fmt!r}; choose one of {', '.join(APPLY_FORMATS)}")
 
 
+def write_apply_report(report: ApplyReport, fmt: str, write: Callable[[str], None]) -> None:
+    """Write the report in ``fmt``; ``github`` also appends it to the job summary."""
+    if fmt == "github":
+        from reconciler.render import github
+
+        github.emit(github.apply_github(report, workspace=github.workspace_from()), write)
+    else:
+        write(render_apply(report, fmt))
+
+
 def apply_exit_code(report: ApplyReport) -> int:
     """0 when every SIM change is done; 3 when any failed, was stale, or the run stopped."""
     return EXIT_OK if report.complete else EXIT_PARTIAL

@@ -10,14 +10,17 @@ older than that shows no date rather than spending requests on the whole history
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from reconciler.app import Connection, open_api
 from reconciler.clock import Clock
 from reconciler.diff import diff_fleet
 from reconciler.drift import build_drift
+from reconciler.errors import ManifestError
 from reconciler.model import DesiredFleet, DriftReport, LiveSim
+from reconciler.render import github
 from reconciler.render.drift_json import render_drift_json
 from reconciler.render.drift_markdown import render_drift_markdown
 from reconciler.render.drift_text import render_drift_text
@@ -87,6 +90,32 @@ def run_drift(
         history_since=since,
         requests_spent=api.stats().requests - start,
     )
+
+
+def drift_command(
+    paths: Sequence[Path],
+    fmt: str,
+    *,
+    connection: Connection,
+    reporter: Reporter,
+    write: Callable[[str], None],
+    clock: Clock,
+    history_days: float = HISTORY_DAYS,
+) -> int:
+    """Load the manifests, compare them with the live account, write the report; exit code."""
+    try:
+        desired = load_desired(paths)
+    except ManifestError as exc:
+        if fmt == "github":
+            write(github.manifest_error_github(exc, workspace=github.workspace_from()))
+        raise
+    with open_api(connection, reporter, clock=clock) as api:
+        report = run_drift(api, desired, reporter, clock=clock, history_days=history_days)
+    if fmt == "github":
+        github.emit(github.drift_github(report, workspace=github.workspace_from()), write)
+    else:
+        write(render_drift(report, fmt))
+    return drift_exit_code(report)
 
 
 def load_desired(paths: Sequence[Path]) -> DesiredFleet:

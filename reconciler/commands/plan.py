@@ -24,11 +24,11 @@ from typing import TextIO
 from reconciler.app import Connection, open_api
 from reconciler.clock import Clock, SystemClock
 from reconciler.diff import diff_fleet
-from reconciler.errors import PlanError
+from reconciler.errors import ManifestError, PlanError
 from reconciler.model import DesiredFleet, FleetDiff, LiveSim, Plan, RateBudget, RatePlan
 from reconciler.planfile import seal, write_plan
 from reconciler.planner import DEFAULT_CONFIG, PlannerConfig, make_plan
-from reconciler.render import PLAN_FORMATS, render_plan
+from reconciler.render import PLAN_FORMATS, github, render_plan
 from reconciler.reporting import Reporter
 from reconciler.smarthub.api import SmartHubApi
 
@@ -138,17 +138,27 @@ def plan_command(
     config: PlannerConfig = DEFAULT_CONFIG,
 ) -> int:
     """Load the manifests, plan against the API, write the rendering; return the exit code."""
-    if options.fmt not in PLAN_FORMATS:
-        raise PlanError(f"unknown format {options.fmt!r}; choose one of {', '.join(PLAN_FORMATS)}")
+    formats = (*PLAN_FORMATS, "github")
+    if options.fmt not in formats:
+        raise PlanError(f"unknown format {options.fmt!r}; choose one of {', '.join(formats)}")
     if load is None:
         from reconciler.manifest import load_fleet
 
         load = load_fleet
-    desired = load(options.paths)
+    try:
+        desired = load(options.paths)
+    except ManifestError as exc:
+        if options.fmt == "github":
+            write(github.manifest_error_github(exc, workspace=github.workspace_from()))
+        raise
     clock = clock or SystemClock()
     with open_api(connection, reporter, clock=clock) as api:
         plan = run_plan(api, desired, reporter, created_at=timestamp(clock), config=config)
-    write(render_plan(plan, options.fmt, color=options.color, width=options.width))
+    if options.fmt == "github":
+        rendered = github.plan_github(plan, workspace=github.workspace_from(), width=options.width)
+        github.emit(rendered, write)
+    else:
+        write(render_plan(plan, options.fmt, color=options.color, width=options.width))
     if options.out is not None:
         write_plan(plan, options.out)
         reporter.info(

@@ -37,7 +37,6 @@ from reconciler.model import (
     Problem,
     SourceRef,
 )
-from reconciler.planfile import plan_from_json
 from reconciler.render.apply_markdown import render_apply_markdown
 from reconciler.render.apply_text import render_apply_text
 from reconciler.render.drift_markdown import render_drift_markdown
@@ -200,14 +199,6 @@ def plan_github(plan: Plan, *, workspace: str | None = None, width: int = 100) -
         + render_plan_text(plan, color=False, width=width),
         summary=_summary(render_plan_markdown(plan)),
     )
-
-
-def plan_github_from_json(
-    text: str, *, workspace: str | None = None, width: int = 100
-) -> GithubOutput:
-    """The same from the plan's JSON rendering (the plan file format, lossless): lets the CLI
-    run ``plan_command`` unchanged with ``fmt="json"`` and render its output here."""
-    return plan_github(plan_from_json(text), workspace=workspace, width=width)
 
 
 # --- drift -----------------------------------------------------------------------------------
