@@ -32,7 +32,6 @@ contract (no way to list one's batch jobs) leaves a window, and the choice is wr
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -69,10 +68,10 @@ from reconciler.model import (
     StepSim,
     parse_field,
 )
+from reconciler.planner import check_reads
 from reconciler.reporting import Progress, Reporter
 from reconciler.smarthub.api import RequestStats, SmartHubApi
 
-LIST_PAGE_SIZE = 100
 ALREADY = "already as planned"
 
 
@@ -323,11 +322,10 @@ class Applier:
 
     @staticmethod
     def _list_is_cheaper(run: _Run, iccids: Sequence[str]) -> bool:
-        """The paged list costs one request per 100 SIMs of the account (the plan read it, so
-        its ``sims_read`` is the size to expect); single GETs cost one per SIM."""
+        """`check_reads` is the rule the plan's estimate uses too; the account's size is the
+        plan's ``sims_read``."""
         wanted = len(set(iccids))
-        account_size = run.plan.summary.sims_read or wanted
-        return wanted > max(1, math.ceil(account_size / LIST_PAGE_SIZE))
+        return check_reads(wanted, run.plan.summary.sims_read or wanted) < wanted
 
     def _verdict(self, run: _Run, step: Step, sim: StepSim, live: LiveSim | None) -> bool:
         """Check one SIM; record and say a verdict; True when the step may proceed."""

@@ -484,6 +484,19 @@ def max_changes_limit(desired: DesiredFleet) -> int | None:
     return min(limits) if limits else None
 
 
+LIST_PAGE_SIZE = 100  # the contract's largest page
+
+
+def check_reads(sims: int, account_size: int) -> int:
+    """Requests apply spends re-reading ``sims`` SIMs before a wave (the stale check).
+
+    Single GETs cost one per SIM; the paged list costs one per 100 SIMs of the account.
+    Apply reads whichever is cheaper, so this is the one rule both use.
+    """
+    pages = max(1, math.ceil(account_size / LIST_PAGE_SIZE))
+    return min(sims, pages)
+
+
 def estimate_seconds(requests: int, limit: int, config: PlannerConfig) -> float:
     """Time to spend ``requests`` at the sustained pace of the server's budget: ``limit``
     requests per ``rate_window_seconds``.
@@ -496,6 +509,13 @@ def estimate_seconds(requests: int, limit: int, config: PlannerConfig) -> float:
     if requests <= 0:
         return 0.0
     return requests * config.rate_window_seconds / max(limit, 1)
+
+
+def _by_wave(steps: Sequence[Step]) -> list[list[Step]]:
+    waves: dict[int, list[Step]] = {}
+    for step in steps:
+        waves.setdefault(step.wave, []).append(step)
+    return [waves[w] for w in sorted(waves)]
 
 
 def _s(n: int) -> str:
@@ -537,7 +557,11 @@ def make_plan(
     touched: set[str] = set().union(*by_operation.values()) if by_operation else set()
     sims_read = len(diff.changed) + diff.unchanged + len(diff.unmanaged) + len(diff.problems)
 
-    requests = sum(step.requests for step in steps)
+    # Writes and batch polls, plus apply's live re-check of each wave's SIMs.
+    requests = sum(step.requests for step in steps) + sum(
+        check_reads(len({s.iccid for step in wave_steps for s in step.sims}), sims_read)
+        for wave_steps in _by_wave(steps)
+    )
     rate_limit = rate_budget.limit if rate_budget else config.default_rate_limit
     report_unmanaged = desired.fleet.unmanaged != "ignore"
     warnings: list[str] = []

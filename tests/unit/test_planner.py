@@ -25,6 +25,7 @@ from reconciler.model import (
 )
 from reconciler.planner import (
     PlannerConfig,
+    check_reads,
     estimate_seconds,
     make_plan,
     operation_allowed,
@@ -212,7 +213,8 @@ def test_1200_suspends_are_two_even_batch_jobs() -> None:
         (Operation.SUSPEND, True, 600, 4),
         (Operation.SUSPEND, True, 600, 4),
     ]
-    assert plan.summary.requests_estimated == 8
+    # 2 jobs x (submit + 3 polls), plus apply's re-check: the list (24 pages) beats 1,200 GETs
+    assert plan.summary.requests_estimated == 8 + 24
     assert plan.summary.sims_by_operation == {"suspend": 1200}
 
 
@@ -231,7 +233,8 @@ def test_few_sims_go_as_single_calls_and_apns_cost_one_request_each() -> None:
     assert by_op[Operation.SET_CUSTOM_FIELDS].requests == 1
     assert by_op[Operation.SET_RATE_PLAN].rate_plan == "IoT-5GB"
     assert all(s.wave == 1 for s in plan.steps)
-    assert plan.summary.to_change == 3 and plan.summary.requests_estimated == 5
+    # 5 writes, plus apply's re-check of the wave: one page of the list beats 3 GETs
+    assert plan.summary.to_change == 3 and plan.summary.requests_estimated == 5 + 1
 
 
 def test_steps_are_ordered_by_wave_operation_plan_and_iccid() -> None:
@@ -277,6 +280,17 @@ def test_tiny_fleets_skip_the_mass_disable_guard() -> None:
     raise_if_unsafe(plan)
 
 
+def test_the_estimate_counts_the_live_recheck_of_each_wave() -> None:
+    assert check_reads(3, 1000) == 3  # three GETs beat ten pages
+    assert check_reads(600, 2500) == 25  # the list beats 600 GETs
+    assert check_reads(5, 0) == 1
+    plan = plan_of(
+        [want(1, state=DesiredState.RETIRED)], [live(1)], allow_retire=True, max_changes=5
+    )
+    assert [s.wave for s in plan.steps] == [1, 2]
+    assert plan.summary.requests_estimated == 2 + 2  # suspend, retire; one GET before each
+
+
 def test_estimate_is_the_sustained_pace_of_the_reported_limit() -> None:
     config = PlannerConfig()
     assert estimate_seconds(5000, 5000, config) == 3600.0
@@ -285,7 +299,9 @@ def test_estimate_is_the_sustained_pace_of_the_reported_limit() -> None:
     budget = RateBudget(limit=1000, remaining=10, reset_seconds=600.0, observed_at=0.0)
     plan = plan_of([want(1, rate_plan="IoT-5GB")], [live(1)], budget=budget)
     assert plan.summary.rate_limit == 1000
-    assert plan.summary.duration_estimated_seconds == 3.6
+    # one write and one re-check read, at 1,000 requests an hour
+    assert plan.summary.requests_estimated == 2
+    assert plan.summary.duration_estimated_seconds == 7.2
     # what is left in the window does not change the plan: it moves with every request
     other = plan_of(
         [want(1, rate_plan="IoT-5GB")], [live(1)], budget=dataclasses.replace(budget, remaining=999)
