@@ -243,9 +243,10 @@ def main() -> int:
         f"plan: {plan.summary.to_change:,} SIMs to change, {len(plan.steps):,} steps "
         f"({batches} batch jobs) in {len(plan.waves)} waves; {summary_line(plan)}"
     )
+    writes = sum(step.requests for step in plan.steps)
     print(
-        f"write requests: {plan.summary.requests_estimated:,} planned vs {naive:,} naive "
-        f"(one call per changed field)"
+        f"write requests: {writes:,} planned vs {naive:,} naive (one call per changed field); "
+        f"{plan.summary.requests_estimated:,} with apply's live re-check of each wave"
     )
     json_mb = len(plan_to_json(plan)) / 2**20
     print(
