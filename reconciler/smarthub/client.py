@@ -19,8 +19,10 @@ Retries
     exponential backoff and full jitter (``uniform(0, min(cap, base * 2**(n-1)))``), up to
     ``max_retries`` times. GET and PUT are always safe to repeat. A POST is repeated only
     when it certainly did not act: the connection was never made (connect error/timeout, pool
-    timeout), or the server answered 5xx or 429 — we assume a server that answers 5xx did not
-    act. A POST whose connection dropped or timed out *after* it was sent raises
+    timeout), or the server answered 429 or 503 (both say "not taken"). Any other 5xx to a
+    POST raises `ServerError` at once: a 500 may follow a stored write, a 502/504 may come from
+    a gateway in front of a server that acted, so the caller re-reads instead. A POST whose
+    connection dropped or timed out *after* it was sent raises
     `TransportError` at once with ``maybe_sent=True``: whether it took effect is unknown, and the
     caller (the applier) decides, e.g. by re-reading the SIM.
     A ``Retry-After`` (seconds) on a 5xx replaces the jittered delay (capped at
@@ -430,7 +432,11 @@ class SmartHubClient:
                 self._limiter.exhausted(reset)
                 continue
             if status >= 500:
-                if attempts >= self._max_retries:
+                # A POST is repeated only on 503 (Service Unavailable: the server says it did
+                # not take the request); a 500 may come after the write was stored, a 502/504
+                # from a gateway in front of a server that acted. Those raise ServerError at
+                # once and the caller re-reads before doing the thing again.
+                if attempts >= self._max_retries or (not repeatable and status != 503):
                     raise self._error(response)
                 attempts += 1
                 self._backoff(

@@ -446,6 +446,25 @@ def test_post_is_retried_when_it_never_connected() -> None:
     assert api.stats().requests == 3
 
 
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_post_answered_with_a_5xx_other_than_503_is_not_repeated(status: int) -> None:
+    """The write may have been stored before the 500, or behind the gateway that said 502/504:
+    sending it again could make a second batch job. The caller re-reads instead."""
+    server = Server()
+    server.on(
+        "POST",
+        "/v1/batchJobs/global-sims/deactivate",
+        problem(status, "Server Error"),
+        ok({"jobId": "j1", "status": "PENDING"}),
+    )
+    api = client(server)
+    with pytest.raises(ServerError) as info:
+        api.submit_batch(BatchOperation.SUSPEND, ["1", "2"])
+    assert info.value.status == status
+    assert len(server.requests) == 1
+    assert api.stats().retries == 0
+
+
 @pytest.mark.parametrize(
     "exc",
     [
