@@ -194,7 +194,7 @@ class LiveSim:
         if kind == "apns":
             apn = self.apns.get(key)
             return apn.value if apn is not None else None
-        return self.custom_fields.get(key)
+        return self.custom_fields.get(key) or None  # "" and null are both empty, as in the diff
 
 
 @dataclass(frozen=True, slots=True)

@@ -260,8 +260,9 @@ def _apns(value: Any, where: str) -> dict[str, ApnStatus]:
 
 
 def parse_custom_fields(raw: Any, where: str = "custom fields") -> dict[str, str | None]:
+    """custom1..custom5; an empty string is the same as null (empty) to fleetform."""
     record = _obj(raw, where)
-    return {name: _str(record, name, where) for name in CUSTOM_FIELD_NAMES}
+    return {name: _str(record, name, where) or None for name in CUSTOM_FIELD_NAMES}
 
 
 def parse_sim(raw: Any, where: str = "SIM") -> LiveSim:

@@ -89,6 +89,15 @@ def test_minimal_sim_with_nulls_is_accepted() -> None:
     assert sim.rate_plan is None
 
 
+def test_an_empty_custom_field_reads_as_empty() -> None:
+    """SmartHub may say "" or null for an empty field; both must compare as the manifest's
+    null, or apply would call the field stale forever."""
+    sim = wire.parse_sim({**SIM, "custom3": ""})
+    assert sim.custom_fields["custom3"] is None
+    assert wire.parse_custom_fields({"custom1": "", "custom2": "x"})["custom1"] is None
+    assert sim.value("customFields.custom3") is None
+
+
 @pytest.mark.parametrize(
     ("record", "message"),
     [
