@@ -91,8 +91,13 @@ class PlannerConfig:
     ``rate_window_seconds``: the contract says 5000 requests *an hour*; the server reports
     limit, remaining and reset but not the window's length, so the hour is assumed.
     ``mass_disable_share``: a plan suspending or retiring more than this share of the
-    SIMs read is refused unless forced; fleets of fewer than ``mass_disable_min_sims`` SIMs
-    read are exempt (suspending 3 of 4 test SIMs is not an accident worth a guard).
+    *managed* SIMs (declared in the manifests and live in the account) is refused unless
+    forced; fleets of fewer than ``mass_disable_min_sims`` managed SIMs are exempt (suspending
+    3 of 4 test SIMs is not an accident worth a guard). Unmanaged SIMs are not the base: in an
+    account of 1,000 SIMs of which the manifests manage 82, suspending 74 of them is a mass
+    disable of the fleet, not 7% of the account. ``maxChanges`` as a share is of the declared
+    SIMs (`max_changes_limit`); the two bases differ only by declared SIMs missing from the
+    account, which no step can touch.
     """
 
     batch_polls: int = 3
@@ -398,7 +403,7 @@ def _guards(
     desired: DesiredFleet,
     steps: Sequence[Step],
     to_change: int,
-    sims_read: int,
+    managed: int,
     config: PlannerConfig,
 ) -> tuple[Guard, ...]:
     spec = desired.fleet
@@ -441,13 +446,13 @@ def _guards(
             )
         )
 
-    share = len(disabled) / sims_read if sims_read else 0.0
-    if sims_read < config.mass_disable_min_sims:
+    share = len(disabled) / managed if managed else 0.0
+    if managed < config.mass_disable_min_sims:
         guards.append(
             Guard(
                 GUARD_MASS_DISABLE,
                 False,
-                f"{len(disabled):,} of {sims_read:,} SIMs suspended or retired "
+                f"{len(disabled):,} of {managed:,} managed SIMs suspended or retired "
                 f"(not checked below {config.mass_disable_min_sims} SIMs)",
             )
         )
@@ -458,8 +463,8 @@ def _guards(
                 GUARD_MASS_DISABLE,
                 blocking=mass,
                 message=(
-                    f"{len(disabled):,} of {sims_read:,} SIMs ({share:.0%}) would be suspended "
-                    f"or retired"
+                    f"{len(disabled):,} of {managed:,} managed SIMs ({share:.0%}) would be "
+                    f"suspended or retired"
                     + (
                         f", more than {config.mass_disable_share:.0%} of the fleet: an emptied "
                         "manifest or a bad merge?"
@@ -541,7 +546,8 @@ def make_plan(
 
     The plan's ``checksum`` is left empty: `reconciler.planfile.seal` fills it (the canonical
     JSON lives there, a layer above). ``sims_read`` counts every SIM of the account the diff
-    saw: changed, unchanged, unmanaged, and retired ones with a problem.
+    saw: changed, unchanged, unmanaged, and retired ones with a problem; the mass-disable
+    guard counts only the managed ones (all of those but the unmanaged).
     """
     by_name = {p.name: p for p in catalogue}
     collector = _Collector()
@@ -555,7 +561,8 @@ def make_plan(
     for step in steps:
         by_operation.setdefault(step.operation.value, set()).update(s.iccid for s in step.sims)
     touched: set[str] = set().union(*by_operation.values()) if by_operation else set()
-    sims_read = len(diff.changed) + diff.unchanged + len(diff.unmanaged) + len(diff.problems)
+    managed = len(diff.changed) + diff.unchanged + len(diff.problems)  # declared and live
+    sims_read = managed + len(diff.unmanaged)
 
     # Writes and batch polls, plus apply's live re-check of each wave's SIMs.
     requests = sum(step.requests for step in steps) + sum(
@@ -605,7 +612,7 @@ def make_plan(
         steps=steps,
         warnings=tuple(warnings),
         problems=tuple(collector.finished_problems()),
-        guards=_guards(desired, steps, len(touched), sims_read, config),
+        guards=_guards(desired, steps, len(touched), managed, config),
         unmanaged=diff.unmanaged if report_unmanaged else (),
         missing=diff.missing,
     )

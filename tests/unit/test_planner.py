@@ -280,6 +280,29 @@ def test_tiny_fleets_skip_the_mass_disable_guard() -> None:
     raise_if_unsafe(plan)
 
 
+def test_mass_disable_counts_the_managed_fleet_not_the_whole_account() -> None:
+    # 20 managed SIMs in an account of 1,000: suspending 15 of them is a mass disable, though
+    # it is 1.5% of the account (the unmanaged 980 are no cushion).
+    wants = [want(i, state=DesiredState.SUSPENDED) for i in range(15)] + [
+        want(i) for i in range(15, 20)
+    ]
+    plan = plan_of(wants, [live(i) for i in range(1000)], max_changes_percent=100.0)
+    guard = next(g for g in plan.guards if g.name == "mass_disable")
+    assert guard.blocking and guard.override == "--force"
+    assert "15 of 20 managed SIMs (75%)" in guard.message
+    with pytest.raises(UnsafePlanError, match="--force"):
+        raise_if_unsafe(plan)
+    raise_if_unsafe(plan, force=True)
+
+
+def test_a_few_managed_sims_in_a_large_account_skip_the_mass_disable_guard() -> None:
+    plan = plan_of(
+        [want(i, state=DesiredState.SUSPENDED) for i in range(4)], [live(i) for i in range(500)]
+    )
+    guard = next(g for g in plan.guards if g.name == "mass_disable")
+    assert not guard.blocking and "4 of 4 managed SIMs" in guard.message
+
+
 def test_the_estimate_counts_the_live_recheck_of_each_wave() -> None:
     assert check_reads(3, 1000) == 3  # three GETs beat ten pages
     assert check_reads(600, 2500) == 25  # the list beats 600 GETs
