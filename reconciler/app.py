@@ -58,7 +58,9 @@ def build_connection(endpoint: str | None, api_key_file: Path | None) -> Connect
         if not key:
             raise ConfigError(f"the API key file {api_key_file} is empty")
     else:
-        key = os.environ.get(API_KEY_ENV) or None
+        key = (os.environ.get(API_KEY_ENV) or "").strip() or None
+    if key is not None:
+        check_api_key(key, f"the API key file {api_key_file}" if api_key_file else API_KEY_ENV)
     if endpoint is not None:
         endpoint = endpoint.rstrip("/")
         if not endpoint.endswith("/v1"):
@@ -69,6 +71,19 @@ def build_connection(endpoint: str | None, api_key_file: Path | None) -> Connect
                 "read from manifests)"
             )
     return Connection(endpoint=endpoint, api_key=key)
+
+
+def check_api_key(key: str, origin: str) -> None:
+    """Refuse a key that cannot travel in an HTTP header, without ever echoing it.
+
+    Surrounding whitespace (a CI secret's trailing newline) is stripped before; what is left
+    must be visible ASCII, or httpx would fail later with the key in its error message.
+    """
+    if not all(" " < char <= "~" for char in key):
+        raise ConfigError(
+            f"{origin} holds a key with a space, control or non-ASCII character, which cannot "
+            "be sent in the X-API-Key header (the key is not shown)"
+        )
 
 
 @contextmanager

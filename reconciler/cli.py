@@ -602,7 +602,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(EXIT_ERROR)
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
+        # click exits 2 on a usage error; fleetform's 2 means "changes pending / drift found",
+        # so every error, a mistyped option included, exits 1 (design.md).
+        sys.exit(EXIT_ERROR)
     except FleetformError as exc:
         if verbose:
             traceback.print_exc()

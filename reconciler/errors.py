@@ -124,7 +124,7 @@ class ApiError(FleetformError):
         self.url = url  # never carries the key: SmartHub keys travel in a header only
         self.body = body
         where = f" ({method} {url})" if method and url else ""
-        text = f"{status} {title}{where}"
+        text = f"{status} {title}{where}" if status else f"{title}{where}"
         if detail:
             text += f": {detail}"
         for err in self.errors:

@@ -84,3 +84,26 @@ def test_the_embedded_simulator_says_so(tmp_path: Path) -> None:
         assert sum(1 for _ in api.iter_sims(account="acme")) == 1000
     assert any("embedded simulator" in line for line in reporter.infos)
     assert (tmp_path / ".fleetform" / "sim.db").exists()
+
+
+@pytest.mark.parametrize("raw", ["s3cret\n", " s3cret \r\n"])
+def test_surrounding_whitespace_of_a_ci_secret_is_stripped(
+    raw: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SMARTHUB_API_KEY", raw)
+    assert build_connection("https://x.example/v1", None).api_key == "s3cret"
+
+
+@pytest.mark.parametrize("key", ["SEC\nRET", "SEC\rRET", "SECRETé", "SEC RET"])
+def test_a_key_that_cannot_go_in_a_header_is_refused_without_showing_it(
+    key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SMARTHUB_API_KEY", key)
+    with pytest.raises(ConfigError) as info:
+        build_connection("https://x.example/v1", None)
+    assert "SEC" not in str(info.value) and "SMARTHUB_API_KEY" in str(info.value)
+    key_file = tmp_path / "key"
+    key_file.write_text(key, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        build_connection("https://x.example/v1", key_file)
+    assert "SEC" not in str(info.value)

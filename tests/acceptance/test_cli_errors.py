@@ -1,0 +1,66 @@
+"""The one error boundary: exit codes and messages of the real CLI for things that go wrong."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def fleetform(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SMARTHUB_")}
+    base["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "reconciler", *args],
+        capture_output=True,
+        text=True,
+        env={**base, **(env or {})},
+        cwd=ROOT,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("plan",),  # no path
+        ("drift", "does-not-exist"),
+        ("plan", "examples/fleet", "--bogus"),
+        ("nonsense",),
+    ],
+)
+def test_usage_errors_exit_1_not_2(args: tuple[str, ...]) -> None:
+    """2 means "changes pending / drift found": a typo must not open a drift issue."""
+    result = fleetform(*args)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("key", ["SECRETKEY123abc\nx", "SECRETKEYé123"])
+def test_a_bad_key_is_one_error_line_that_never_shows_the_key(key: str) -> None:
+    result = fleetform(
+        "plan",
+        "examples/fleet",
+        env={"SMARTHUB_ENDPOINT": "http://127.0.0.1:9/v1", "SMARTHUB_API_KEY": key},
+    )
+    assert result.returncode == 1
+    assert "SECRETKEY" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("Error: ")
+
+
+def test_no_answer_from_the_endpoint_is_one_clear_line() -> None:
+    result = fleetform(
+        "plan",
+        "examples/fleet",
+        env={"SMARTHUB_ENDPOINT": "http://127.0.0.1:9/v1", "SMARTHUB_API_KEY": "k-123"},
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "Error: 0 " not in result.stderr
+    assert "k-123" not in result.stdout + result.stderr
