@@ -50,6 +50,8 @@ def crash_fleet(directory: Path, admin: Admin) -> Path:
             "off": {"state": "suspended", "customFields": {"custom5": "off"}, "sims": active[:40]},
             "gone": {"state": "retired", "sims": active[40:60]},
             "on": {"state": "active", "customFields": {"custom5": "on"}, "sims": others[:30]},
+            # unchanged SIMs, so the 60 disabled stay under the mass-disable guard's half
+            "steady": {"state": "active", "sims": active[60:100]},
         },
         guards={"allowRetire": True, "maxChanges": 1000},
     )
