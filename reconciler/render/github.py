@@ -42,6 +42,7 @@ from reconciler.render.apply_text import render_apply_text
 from reconciler.render.drift_markdown import render_drift_markdown
 from reconciler.render.drift_text import render_drift_text, show, when
 from reconciler.render.plan_markdown import render_plan_markdown
+from reconciler.render.plan_summary import held_back
 from reconciler.render.plan_text import render_plan_text
 
 MAX_ANNOTATIONS = 50  # GitHub shows no more per job
@@ -182,11 +183,14 @@ def plan_annotations(plan: Plan, *, workspace: str | None = None) -> list[Annota
     annotations += [Annotation("warning", w, title="fleetform plan") for w in plan.warnings]
     annotations += _missing(plan.missing, plan.account)
     s = plan.summary
+    held = held_back(plan)
+    held_text = f", {held} held back by problems" if held or plan.problems else ""
     annotations.append(
         Annotation(
             "notice",
-            f"{s.to_change} SIMs to change, {s.unchanged} unchanged, about "
-            f"{s.requests_estimated} requests to apply",
+            f"{s.to_change} SIMs to change, {s.unchanged} unchanged{held_text}, about "
+            f"{s.requests_estimated} requests to apply"
+            + (f"; plan invalid: {len(plan.problems)} problems" if plan.problems else ""),
             title=f"fleetform plan: {plan.fleet}",
         )
     )

@@ -1,8 +1,9 @@
 """A plan as a pull-request comment (GitHub-flavoured markdown), always under ``max_chars``.
 
-Order, most important first: the summary line and cost; irreversible steps; problems; guards
-that stop apply; warnings; a table of transitions per group ("1,200 SIMs active → suspended in
-berlin-warehouse"); then each wave's operations in collapsible ``<details>`` with sample SIMs.
+Order, most important first: the summary line (``Plan invalid: …`` when there are problems)
+and cost; problems; irreversible steps; guards that stop apply; warnings; a table of
+transitions per group ("1,200 SIMs active → suspended in berlin-warehouse"); then each wave's
+operations in collapsible ``<details>`` with sample SIMs.
 
 Fitting: the comment is rendered with generous limits (samples per operation, table rows,
 problems listed) and, while it is over ``max_chars`` (GitHub refuses comments over 65,536),
@@ -92,6 +93,15 @@ def _render(plan: Plan, limits: _Limits, *, shortened: bool) -> str:
     add(f"Endpoint {_code(plan.endpoint)} · manifests {_code(plan.manifest_digest[:19])}")
     add("")
 
+    if plan.problems:
+        add(f"#### ❌ Problems ({len(plan.problems):,}): apply refuses this plan until fixed")
+        add("")
+        for problem in plan.problems[: limits.items]:
+            where = f"{_code(str(problem.source))}: " if problem.source else ""
+            add(f"- {where}{md_escape(problem.message)}")
+        _more(add, len(plan.problems) - limits.items, "problems")
+        add("")
+
     retiring = counts(plan).retire
     if retiring:
         waves = sorted({s.wave for s in plan.steps if s.operation is Operation.RETIRE})
@@ -100,15 +110,6 @@ def _render(plan: Plan, limits: _Limits, *, shortened: bool) -> str:
             f"> **Irreversible:** {retiring:,} SIM{'' if retiring == 1 else 's'} will be retired "
             f"(wave {', '.join(map(str, waves))}). A retired SIM can never be used again."
         )
-        add("")
-
-    if plan.problems:
-        add(f"#### ❌ Problems ({len(plan.problems):,}): apply refuses this plan until fixed")
-        add("")
-        for problem in plan.problems[: limits.items]:
-            where = f"{_code(str(problem.source))}: " if problem.source else ""
-            add(f"- {where}{md_escape(problem.message)}")
-        _more(add, len(plan.problems) - limits.items, "problems")
         add("")
 
     blocking = [g for g in plan.guards if g.blocking]

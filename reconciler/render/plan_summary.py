@@ -61,14 +61,38 @@ def counts(plan: Plan) -> Counts:
     )
 
 
+def held_back(plan: Plan) -> int:
+    """Declared SIMs read from the account that the plan neither leaves alone nor changes:
+    their changes were held back by a problem (an unknown rate plan, a move out of retired).
+
+    Derived from the summary so a saved plan reads the same: every SIM read is unchanged, to
+    change, held back or unmanaged. A SIM with one field held back and another changing counts
+    as to change (the problem still blocks apply)."""
+    s = plan.summary
+    return max(0, s.sims_read - s.unchanged - s.to_change - s.unmanaged)
+
+
 def summary_line(plan: Plan) -> str:
-    """Terraform's line: ``Plan: 0 to activate, 1,200 to suspend, 3 to retire, 17 to change.``"""
+    """Terraform's line: ``Plan: 0 to activate, 1,200 to suspend, 3 to retire, 17 to change.``
+
+    A plan with problems is invalid whatever else it would do, so it never says "No changes":
+    ``Plan invalid: 2 problems to fix before apply (nothing else to change).``"""
+    if plan.problems:
+        n = len(plan.problems)
+        head = f"Plan invalid: {n:,} problem{'' if n == 1 else 's'} to fix before apply"
+        if not plan.has_changes:
+            return head + " (nothing else to change)."
+        return f"{head}. Besides: {_counts_text(plan)}."
     if not plan.has_changes:
         return "No changes. The live fleet matches the manifests."
+    return f"Plan: {_counts_text(plan)}."
+
+
+def _counts_text(plan: Plan) -> str:
     c = counts(plan)
     return (
-        f"Plan: {c.activate:,} to activate, {c.suspend:,} to suspend, {c.retire:,} to retire, "
-        f"{c.change:,} to change."
+        f"{c.activate:,} to activate, {c.suspend:,} to suspend, {c.retire:,} to retire, "
+        f"{c.change:,} to change"
     )
 
 
@@ -99,10 +123,14 @@ def cost_line(plan: Plan) -> str:
 
 
 def read_line(plan: Plan) -> str:
+    """Every SIM read counted once, and the declared ones not found."""
     s = plan.summary
+    held = held_back(plan)
+    problems = f"{held:,} held back by problems, " if held or plan.problems else ""
     return (
         f"Read {s.sims_read:,} SIMs with {s.requests_read:,} requests: {s.unchanged:,} unchanged, "
-        f"{s.to_change:,} to change, {s.unmanaged:,} unmanaged, {s.missing:,} declared but missing."
+        f"{s.to_change:,} to change, {problems}{s.unmanaged:,} unmanaged, {s.missing:,} declared "
+        "but missing."
     )
 
 

@@ -1,9 +1,10 @@
 """A plan for terminals, in the manner of ``terraform plan``.
 
-Layout: a header (fleet, account, endpoint, what was read), the irreversible steps called out
-first, problems, then every wave with its operations, each listing SIMs as
-``iccid  group  field: before → after`` folded after ``max_lines`` with "… and N more", the
-guards, the warnings, and at the end the summary line and the cost estimate.
+Layout: a header (fleet, account, endpoint, what was read), problems first (a plan with any is
+invalid, and the summary line says so instead of "No changes"), the irreversible steps, then
+every wave with its operations, each listing SIMs as ``iccid  group  field: before → after``
+folded after ``max_lines`` with "… and N more", the guards, the warnings, and at the end the
+summary line and the cost estimate.
 
 Colour only when asked (the CLI asks when stdout is a TTY and NO_COLOR is unset); rich renders
 into a string, so the function stays pure.
@@ -64,14 +65,6 @@ def render_plan_text(
     line(f"[dim]{escape(read_line(plan))}[/dim]")
     line()
 
-    retiring = counts(plan).retire
-    if retiring:
-        line(
-            f"[bold red]Irreversible:[/bold red] {retiring:,} SIM{'' if retiring == 1 else 's'} "
-            "will be retired. A retired SIM can never be used again."
-        )
-        line()
-
     if plan.problems:
         line(
             f"[bold red]Problems ({len(plan.problems):,})[/bold red] — apply refuses this plan "
@@ -80,6 +73,14 @@ def render_plan_text(
         for problem in plan.problems[:max_lines]:
             line(f"  [red]✗[/red] {escape(str(problem))}")
         _fold(line, len(plan.problems) - max_lines, "problems")
+        line()
+
+    retiring = counts(plan).retire
+    if retiring:
+        line(
+            f"[bold red]Irreversible:[/bold red] {retiring:,} SIM{'' if retiring == 1 else 's'} "
+            "will be retired. A retired SIM can never be used again."
+        )
         line()
 
     groups = step_groups(plan.steps)

@@ -22,6 +22,7 @@ from reconciler.model import (
 from reconciler.planfile import plan_to_json, seal
 from reconciler.planner import make_plan
 from reconciler.render import render_plan
+from reconciler.render.github import plan_github
 from reconciler.render.plan_markdown import render_plan_markdown
 from reconciler.render.plan_summary import cost_line, counts, duration_text, summary_line
 from reconciler.render.plan_text import render_plan_text
@@ -99,7 +100,10 @@ def test_summary_line_counts_each_sim_once_by_where_it_ends() -> None:
     c = counts(plan)
     assert (c.activate, c.suspend, c.retire, c.change) == (10, 10, 10, 30)
     assert c.total == plan.summary.to_change
-    assert summary_line(plan) == "Plan: 10 to activate, 10 to suspend, 10 to retire, 30 to change."
+    assert summary_line(plan) == (
+        "Plan invalid: 2 problems to fix before apply. "
+        "Besides: 10 to activate, 10 to suspend, 10 to retire, 30 to change."
+    )
     assert cost_line(plan).startswith(f"{plan.summary.requests_estimated:,} requests ≈ ")
     assert cost_line(plan).endswith("at 5,000/h")
 
@@ -151,6 +155,44 @@ def test_a_plan_without_changes_says_so() -> None:
     assert "No changes." in render_plan_markdown(plan)
 
 
+def _unknown_plan_only(n_unmanaged: int) -> Plan:
+    """Two declared SIMs whose one change names a rate plan the catalogue lacks."""
+    spec = FleetSpec("f", "acme", SourceRef("f.yaml", 1), unmanaged="ignore")
+    wants = {
+        iccid(i): DesiredSim(iccid(i), "g", SourceRef("f.yaml", 5), rate_plan="IoT-2GB")
+        for i in range(2)
+    }
+    lives = [LiveSim(iccid(i), Status.ACTIVE, "acme", rate_plan="IoT-1GB") for i in range(2)]
+    lives += [LiveSim(iccid(100 + i), Status.ACTIVE, "acme") for i in range(n_unmanaged)]
+    fleet = DesiredFleet(spec, wants, "d")
+    return make_plan(
+        fleet,
+        diff_fleet(fleet, lives),
+        CATALOGUE,
+        endpoint="e",
+        account="acme",
+        requests_read=2,
+        rate_budget=None,
+        created_at="t",
+    )
+
+
+def test_a_plan_with_problems_is_invalid_not_without_changes() -> None:
+    plan = _unknown_plan_only(998)
+    assert plan.problems and not plan.has_changes
+    text = render_plan_text(plan)
+    md = render_plan_markdown(plan)
+    github = plan_github(plan)
+    for out in (text, md, github.stdout, github.summary):
+        assert "No changes" not in out
+        assert "Plan invalid: 1 problem to fix before apply" in out
+        assert "2 held back by problems" in out
+    assert "0 unchanged, 0 to change, 2 held back by problems, 998 unmanaged" in text
+    assert text.index("Problems (1)") < text.index("Plan invalid")
+    assert md.index("Plan invalid") < md.index("Problems (1)")  # the verdict, then the list
+    assert "unknown rate plan 'IoT-2GB'" in md
+
+
 def test_markdown_puts_irreversible_problems_and_guards_before_the_details() -> None:
     md = render_plan_markdown(mixed_plan(120))
     first_details = md.index("<details>")
@@ -165,7 +207,7 @@ def test_markdown_of_50000_changed_sims_stays_under_the_limit() -> None:
     plan = mixed_plan(50_000)
     md = render_plan_markdown(plan)
     assert len(md) < 65_000
-    assert "Plan: 8,333 to activate, 8,334 to suspend" in md.splitlines()[2]
+    assert "Besides: 8,333 to activate, 8,334 to suspend" in md.splitlines()[2]
     assert "more SIMs_" in md  # says what was folded
     assert len(plan_to_json(plan)) > 10 * len(md)
 
