@@ -1,20 +1,64 @@
-"""Drift as markdown: the body of the issue the scheduled CI job opens or updates."""
+"""Drift as markdown: the body of the issue the scheduled CI job opens or updates.
+
+Always under ``max_chars``: GitHub refuses an issue body over 65,536 characters, and a drift
+touching thousands of SIMs (someone changed a custom field account-wide) would otherwise be
+hundreds of kilobytes. As the plan's markdown does, the body is rendered with generous limits
+(table rows, ICCIDs listed) and, while too long, again with smaller ones; every fold says what
+it left out, and a last line says the body was shortened and where to see everything (``drift
+--format json``). If even the smallest limits do not fit, the text is cut at a line boundary
+with a note.
+
+Every live or manifest value goes through `reconciler.render.markdown_escape`: a custom field
+holding ``</details><!--`` or ``@everyone`` shows as typed and does nothing.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from reconciler.model import DriftReport
 from reconciler.render.drift_text import LISTED_UNMANAGED, headline, show, when
+from reconciler.render.markdown_escape import code_span, escape_markdown
+
+GITHUB_ISSUE_LIMIT = 65_000  # GitHub's limit is 65,536; room for what a workflow adds
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+@dataclass(frozen=True, slots=True)
+class _Limits:
+    rows: int  # drifted fields shown in the table (one row each)
+    items: int  # missing ICCIDs, problems and unmanaged ICCIDs listed
 
 
-def render_drift_markdown(report: DriftReport) -> str:
+_LIMITS = (
+    _Limits(1000, 200),
+    _Limits(300, 50),
+    _Limits(100, 20),
+    _Limits(30, 10),
+    _Limits(10, 5),
+    _Limits(0, 3),
+)
+
+
+def render_drift_markdown(report: DriftReport, *, max_chars: int = GITHUB_ISSUE_LIMIT) -> str:
+    """The drift as markdown of at most ``max_chars`` characters, saying what was folded."""
+    text = ""
+    for level, limits in enumerate(_LIMITS):
+        text = _render(report, limits, shortened=level > 0)
+        if len(text) <= max_chars:
+            return text
+    note = "\n\n_… cut here to stay under the issue size limit; `--format json` has all._\n"
+    cut = text[: max(0, max_chars - len(note))]
+    cut = cut[: cut.rfind("\n")] if "\n" in cut else cut
+    return cut + note
+
+
+def _render(report: DriftReport, limits: _Limits, *, shortened: bool) -> str:
     lines = [
-        f"### fleetform drift: fleet `{report.fleet}` (account `{report.account}`)",
+        f"### fleetform drift: fleet {code_span(report.fleet)} "
+        f"(account {code_span(report.account)})",
         "",
-        f"Checked {when(report.checked_at)} against `{report.endpoint}`: **{headline(report)}**",
+        f"Checked {when(report.checked_at)} against {code_span(report.endpoint)}: "
+        f"**{escape_markdown(headline(report))}**",
     ]
     if report.sims:
         lines += [
@@ -22,26 +66,63 @@ def render_drift_markdown(report: DriftReport) -> str:
             "| SIM | group | field | git | live | changed |",
             "|---|---|---|---|---|---|",
         ]
+        shown = 0
+        shown_sims = 0
         for sim in report.sims:
+            if shown >= limits.rows:
+                break
+            shown_sims += 1
             for f in sim.fields:
+                if shown >= limits.rows:
+                    break
                 lines.append(
-                    f"| `{sim.iccid}` | {_cell(sim.group)} | `{f.field}` "
-                    f"| {_cell(show(f.desired))} "
-                    f"| {_cell(show(f.live))} | {when(f.last_changed or sim.last_modified)} |"
+                    f"| {code_span(sim.iccid, in_table=True)} | {escape_markdown(sim.group)} "
+                    f"| {code_span(f.field, in_table=True)} "
+                    f"| {escape_markdown(show(f.desired))} | {escape_markdown(show(f.live))} "
+                    f"| {when(f.last_changed or sim.last_modified)} |"
                 )
+                shown += 1
+        fields = sum(len(s.fields) for s in report.sims)
+        if shown < fields:
+            more_sims = len(report.sims) - shown_sims
+            lines += [
+                "",
+                f"_… and {fields - shown:,} more drifted fields"
+                + (f"; {more_sims:,} SIMs not shown" if more_sims else "")
+                + "_",
+            ]
     if report.missing:
+        listed = ", ".join(code_span(i) for i in report.missing[: limits.items])
         lines += [
             "",
-            "**Declared but not in the account:** " + ", ".join(f"`{i}`" for i in report.missing),
+            f"**Declared but not in the account ({len(report.missing):,}):** {listed}"
+            + _more(len(report.missing) - limits.items),
         ]
     if report.problems:
-        lines += ["", "**Problems:**", *[f"- {_cell(str(p))}" for p in report.problems]]
-    if report.unmanaged:
-        shown = ", ".join(f"`{i}`" for i in report.unmanaged[:LISTED_UNMANAGED])
-        more = len(report.unmanaged) - LISTED_UNMANAGED
         lines += [
             "",
-            f"Unmanaged (not drift): {len(report.unmanaged)}: {shown}"
-            + (f" and {more} more" if more > 0 else ""),
+            f"**Problems ({len(report.problems):,}):**",
+            *[f"- {escape_markdown(str(p))}" for p in report.problems[: limits.items]],
+        ]
+        if len(report.problems) > limits.items:
+            lines.append(f"- _… and {len(report.problems) - limits.items:,} more problems_")
+    if report.unmanaged:
+        count = min(limits.items, LISTED_UNMANAGED)
+        shown_unmanaged = ", ".join(code_span(i) for i in report.unmanaged[:count])
+        lines += [
+            "",
+            f"Unmanaged (not drift): {len(report.unmanaged):,}: {shown_unmanaged}"
+            + _more(len(report.unmanaged) - count),
+        ]
+    if shortened:
+        lines += [
+            "",
+            f"_Shortened to stay under the issue size limit: {limits.rows:,} table rows, "
+            f"{limits.items:,} ICCIDs or problems per list. `fleetform drift --format json` "
+            "has all._",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _more(count: int) -> str:
+    return f" and {count:,} more" if count > 0 else ""

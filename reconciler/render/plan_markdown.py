@@ -10,6 +10,9 @@ problems listed) and, while it is over ``max_chars`` (GitHub refuses comments ov
 again with smaller ones. Every fold says what it left out ("… and 1,180 more"), and a last
 line says the comment was shortened. If even the smallest limits do not fit, the text is cut
 at a line boundary with a note (it needs thousands of step groups to come to that).
+
+Every live or manifest value goes through `reconciler.render.markdown_escape` (no HTML, no
+broken table, no ``@`` mention from a custom field).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from reconciler.model import Operation, Plan
+from reconciler.render.markdown_escape import code_span, escape_html, escape_markdown
 from reconciler.render.plan_summary import (
     StepGroup,
     change_text,
@@ -50,24 +54,6 @@ _LIMITS = (
 )
 
 
-def md_escape(text: str) -> str:
-    """Escape what would break a table cell or open HTML/markdown constructs."""
-    return (
-        text.replace("\\", "\\\\")
-        .replace("|", "\\|")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace("`", "'")
-        .replace("*", "\\*")
-        .replace("_", "\\_")
-        .replace("\n", " ")
-    )
-
-
-def _code(text: str) -> str:
-    return "`" + text.replace("`", "'").replace("\n", " ") + "`"
-
-
 def render_plan_markdown(plan: Plan, *, max_chars: int = GITHUB_COMMENT_LIMIT) -> str:
     """The plan as markdown of at most ``max_chars`` characters, saying what was folded."""
     text = ""
@@ -84,21 +70,21 @@ def render_plan_markdown(plan: Plan, *, max_chars: int = GITHUB_COMMENT_LIMIT) -
 def _render(plan: Plan, limits: _Limits, *, shortened: bool) -> str:
     out: list[str] = []
     add = out.append
-    add(f"### fleetform plan: {_code(plan.fleet)} on account {_code(plan.account)}")
+    add(f"### fleetform plan: {code_span(plan.fleet)} on account {code_span(plan.account)}")
     add("")
-    add(f"**{md_escape(summary_line(plan))}**")
+    add(f"**{escape_markdown(summary_line(plan))}**")
     if plan.has_changes:
-        add(f"Cost: {md_escape(cost_line(plan))}.  ")
-    add(f"{md_escape(read_line(plan))}  ")
-    add(f"Endpoint {_code(plan.endpoint)} · manifests {_code(plan.manifest_digest[:19])}")
+        add(f"Cost: {escape_markdown(cost_line(plan))}.  ")
+    add(f"{escape_markdown(read_line(plan))}  ")
+    add(f"Endpoint {code_span(plan.endpoint)} · manifests {code_span(plan.manifest_digest[:19])}")
     add("")
 
     if plan.problems:
         add(f"#### ❌ Problems ({len(plan.problems):,}): apply refuses this plan until fixed")
         add("")
         for problem in plan.problems[: limits.items]:
-            where = f"{_code(str(problem.source))}: " if problem.source else ""
-            add(f"- {where}{md_escape(problem.message)}")
+            where = f"{code_span(str(problem.source))}: " if problem.source else ""
+            add(f"- {where}{escape_markdown(problem.message)}")
         _more(add, len(plan.problems) - limits.items, "problems")
         add("")
 
@@ -117,15 +103,15 @@ def _render(plan: Plan, limits: _Limits, *, shortened: bool) -> str:
         add("#### ⛔ Guards that stop apply")
         add("")
         for guard in blocking:
-            lift = f" — lift with {_code(guard.override)}" if guard.override else ""
-            add(f"- **{guard.name}**: {md_escape(guard.message)}{lift}")
+            lift = f" — lift with {code_span(guard.override)}" if guard.override else ""
+            add(f"- **{guard.name}**: {escape_markdown(guard.message)}{lift}")
         add("")
 
     if plan.warnings:
         add("#### ⚠️ Warnings")
         add("")
         for warning in plan.warnings[: limits.items]:
-            add(f"- {md_escape(warning)}")
+            add(f"- {escape_markdown(warning)}")
         _more(add, len(plan.warnings) - limits.items, "warnings")
         add("")
 
@@ -136,7 +122,7 @@ def _render(plan: Plan, limits: _Limits, *, shortened: bool) -> str:
         add("| SIMs | change | group |")
         add("|---:|---|---|")
         for transition, group_name, sims in rows[: limits.rows]:
-            add(f"| {sims:,} | {md_escape(transition)} | {md_escape(group_name)} |")
+            add(f"| {sims:,} | {escape_markdown(transition)} | {escape_markdown(group_name)} |")
         rest = rows[limits.rows :]
         if rest:
             folded = sum(n for _t, _g, n in rest)
@@ -163,8 +149,8 @@ def _group(add: Add, group: StepGroup, samples: int) -> None:
     mark = " ⚠️ irreversible" if group.operation is Operation.RETIRE else ""
     add("<details>")
     add(
-        f"<summary>Wave {group.wave} · <b>{md_escape(group.title)}</b> · "
-        f"{md_escape(group.how)}{mark}</summary>"
+        f"<summary>Wave {group.wave} · <b>{escape_html(group.title)}</b> · "
+        f"{escape_html(group.how)}{mark}</summary>"
     )
     add("")
     shown = 0
@@ -174,7 +160,10 @@ def _group(add: Add, group: StepGroup, samples: int) -> None:
         for sim in group.iter_sims():
             if shown == samples:
                 break
-            add(f"| {_code(sim.iccid)} | {md_escape(sim.group)} | {md_escape(change_text(sim))} |")
+            add(
+                f"| {code_span(sim.iccid, in_table=True)} | {escape_markdown(sim.group)} "
+                f"| {escape_markdown(change_text(sim))} |"
+            )
             shown += 1
         add("")
     _more(add, group.sims - shown, "SIMs")

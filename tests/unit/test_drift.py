@@ -123,3 +123,41 @@ def test_renderers_name_the_sim_the_field_and_when() -> None:
         "last_changed": "2026-11-20T08:30:00Z",
         "source": "fleet.yaml:7:3",
     }
+
+
+HOSTILE = "a|b</details><!-- `y` @everyone @octocat & [x](y)"
+
+
+def _hostile_report(sims: int, value: str = HOSTILE) -> str:
+    changed = tuple(
+        SimDiff(
+            f"89445000000{i:08d}",
+            "g|<b>",
+            Status.ACTIVE,
+            (FieldChange("customFields.custom1", value, "berlin"),),
+        )
+        for i in range(sims)
+    )
+    report = build_drift(
+        desired(), diff(changed=changed, missing=(B,) * 3), endpoint="e", checked_at=NOW
+    )
+    return render_drift_markdown(report)
+
+
+def test_drift_markdown_escapes_live_values() -> None:
+    markdown = _hostile_report(1)
+    for raw in ("</details>", "<!--", "<b>", "@everyone", "@octocat", "`y`", "a|b"):
+        assert raw not in markdown, raw
+    row = next(line for line in markdown.splitlines() if "custom1" in line)
+    assert row.count(" | ") == 5  # six cells: the pipe in the value did not split the row
+    assert "a\\|b&lt;/details&gt;&lt;!-- &#96;y&#96; @\u200beveryone @\u200boctocat &amp;" in row
+
+
+def test_drift_markdown_of_many_sims_stays_under_the_issue_limit_and_says_what_it_folded() -> None:
+    markdown = _hostile_report(5000, "x" * 255)
+    assert len(markdown) < 65_000
+    assert "… and 4,900 more drifted fields; 4,900 SIMs not shown" in markdown
+    assert "Shortened to stay under the issue size limit" in markdown
+    assert "**Drift: 5000 SIMs differ from git in 5000 fields" in markdown  # the headline stays
+    small = _hostile_report(2)
+    assert "Shortened" not in small and "more drifted fields" not in small

@@ -228,3 +228,29 @@ def test_render_plan_dispatches_by_format() -> None:
     assert render_plan(plan, "text").startswith("fleetform plan")
     with pytest.raises(ValueError, match="unknown plan format"):
         render_plan(plan, "yaml")
+
+
+def test_markdown_escapes_every_live_and_manifest_value() -> None:
+    hostile = "a|b</details><!-- `y` @everyone @octocat & [x](y)"
+    spec = FleetSpec("f", "acme", SourceRef("f.yaml", 1))
+    want = DesiredSim(
+        iccid(1), "g|<i>@team", SourceRef("f.yaml", 2), custom_fields={"custom1": hostile}
+    )
+    live = LiveSim(iccid(1), Status.ACTIVE, "acme", custom_fields={"custom1": "@old"})
+    fleet = DesiredFleet(spec, {want.iccid: want}, "d")
+    plan = make_plan(
+        fleet,
+        diff_fleet(fleet, [live]),
+        CATALOGUE,
+        endpoint="e",
+        account="acme",
+        requests_read=1,
+        rate_budget=None,
+        created_at="t",
+    )
+    md = render_plan_markdown(plan)
+    for raw in ("</details><!--", "<i>", "@everyone", "@octocat", "@team", "@old", "`y`"):
+        assert raw not in md, raw
+    row = next(line for line in md.splitlines() if "custom1: @" in line)
+    assert row.count(" | ") == 2  # three cells
+    assert "a\\|b&lt;/details&gt;&lt;!-- &#96;y&#96; @\u200beveryone" in row
