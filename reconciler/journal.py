@@ -73,6 +73,18 @@ class JournalState:
     results: dict[str, dict[str, SimOutcome]] = field(default_factory=dict)
     steps_done: set[str] = field(default_factory=set)
 
+    def open_iccids(self) -> set[str]:
+        """SIMs a request was sent (or about to be sent) for, with no final outcome yet: a batch
+        job holding them may still be pending on the server."""
+        sent = {
+            (step_id, iccid)
+            for step_id, groups in self.intents.items()
+            for iccids in groups
+            for iccid in iccids
+        }
+        sent.update((j.step_id, i) for jobs in self.jobs.values() for j in jobs for i in j.iccids)
+        return {i for step_id, i in sent if i not in self.final_results(step_id)}
+
     def final_results(self, step_id: str) -> dict[str, SimOutcome]:
         """Outcomes a resumed run keeps: done, failed and stale are decisions already made;
         skipped and not-run SIMs are tried again."""
@@ -313,6 +325,16 @@ class JournalStore:
             raise JournalError(
                 f"the journal's plan {self._plan_path(checksum)} cannot be read: {exc.strerror}"
             ) from exc
+
+    def unfinished(self, account: str) -> list[JournalState]:
+        """The journals of ``account`` whose last run did not finish (newest first)."""
+        if not self.directory.is_dir():
+            return []
+        paths = sorted(
+            self.directory.glob("*.jsonl"), key=lambda p: p.stat().st_mtime, reverse=True
+        )
+        states = (Journal(path).state() for path in paths)
+        return [s for s in states if s.account == account and s.runs and not s.finished]
 
     def latest_unfinished(self) -> str | None:
         """The checksum of the most recently written journal whose last run did not finish."""

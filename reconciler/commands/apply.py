@@ -12,7 +12,9 @@ Choices where the contract is silent:
   check is skipped there and said so.
 - ``--resume`` continues a journaled plan: the plan file's when one is given, else the most
   recent unfinished journal in the state directory. PATHs with ``--resume`` are refused: a new
-  plan of the manifests is not the plan that was interrupted.
+  plan of the manifests is not the plan that was interrupted. Without ``--resume``, a plan
+  whose journal holds an unfinished run is resumed all the same (and said so): a CI retry
+  after a crash must not submit the SIMs of a still-pending batch job again (see `_run`).
 - The lock (``apply-<account>.lock``) is taken before planning, so a second apply of the same
   account is refused before it spends a request.
 """
@@ -178,9 +180,38 @@ def _run(
     reporter: Reporter,
     clock: Clock,
 ) -> ApplyReport:
+    """Run ``plan``; an unfinished earlier run of the same plan is resumed, never started over.
+
+    Starting over would forget the batch jobs that run submitted (a fresh run makes earlier
+    records history) and submit their SIMs again. A plan whose last run finished is run
+    again: every SIM is re-checked against live state, and those already as planned count as
+    done without a write (nothing is in flight, so nothing can be done twice).
+    An unfinished apply of *another* plan of the account with SIMs possibly in a pending
+    batch job is refused: a new plan cannot know which of its SIMs that job holds.
+    """
+    for other in store.unfinished(plan.account):
+        if other.checksum != plan.checksum and other.open_iccids():
+            raise JournalError(
+                f"an earlier apply of account {plan.account!r} (plan {other.checksum}) did not "
+                f"finish and may have batch jobs still pending for "
+                f"{len(other.open_iccids())} SIMs: finish it first with `fleetform apply "
+                f"--resume` (or remove its journal in {store.directory} if you know nothing "
+                "of it is pending)"
+            )
     journal = store.create(plan.checksum, plan.endpoint, plan.account, plan_to_json(plan))
+    prior = journal.state()
+    resume = prior.runs > 0 and not prior.finished
+    if resume:
+        reporter.info(
+            f"an earlier apply of this plan did not finish: resuming it (journal {journal.path})"
+        )
+    elif prior.finished:
+        reporter.info(
+            f"this plan was applied before (journal {journal.path}): checking every SIM again; "
+            "those already as planned get no request"
+        )
     applier = _applier(api, journal_for=journal, options=options, reporter=reporter, clock=clock)
-    return applier.run(plan, resume=False)
+    return applier.run(plan, resume=resume)
 
 
 def _empty(plan: Plan, *, requests: int) -> ApplyReport:

@@ -373,3 +373,87 @@ def test_with_the_list_writes_start_while_later_pages_are_still_to_read(tmp_path
     assert order[:3] == [("list", "1"), ("submit_batch", "suspend"), ("list", "2")]
     assert report.steps[1].sims[-1].reason == "no longer in the account"
     assert report.count(Outcome.DONE) == 40 + 39 + 10
+
+
+class Crash(BaseException):
+    """Stands in for ``kill -9``: nothing after it runs."""
+
+
+def write_sealed(plan: Plan, path: Path) -> Path:
+    from reconciler.planfile import plan_to_json, seal
+
+    path.write_text(plan_to_json(seal(plan)), encoding="utf-8")
+    return path
+
+
+def test_apply_again_without_resume_after_a_crash_resumes_instead_of_resubmitting(
+    tmp_path: Path,
+) -> None:
+    from reconciler.commands.apply import ApplyOptions, run_apply
+
+    api = FakeSmartHub.seeded(4)
+    plan = make_plan(
+        [status_step("w1-s001", 1, Operation.SUSPEND, IDS[:4], "active", "suspended", batch=True)]
+    )
+    options = ApplyOptions(plan_file=write_sealed(plan, tmp_path / "plan.json"))
+
+    def crash(name: str, arg: str) -> None:
+        if name == "get_batch_job":
+            raise Crash
+
+    api.on_request = crash
+    with pytest.raises(Crash):
+        run_apply(api, options, RecordingReporter(), state_dir=tmp_path, clock=FakeClock())
+    api.on_request = None
+    # a CI retry runs the very same command, without --resume
+    reporter = RecordingReporter()
+    report = run_apply(api, options, reporter, state_dir=tmp_path, clock=FakeClock())
+    assert report.complete and report.resumed
+    assert len(api.jobs) == 1  # the pending job was polled, not submitted again
+    assert any("did not finish: resuming it" in m for m in reporter.infos)
+    # a finished plan applied again: re-checked, already as planned, nothing sent
+    again = RecordingReporter()
+    report = run_apply(api, options, again, state_dir=tmp_path, clock=FakeClock())
+    assert report.complete and len(api.jobs) == 1
+    assert {s.reason for s in report.steps[0].sims} == {"already as planned"}
+    assert any("applied before" in m for m in again.infos)
+
+
+def test_a_new_plan_is_refused_while_another_apply_of_the_account_has_jobs_pending(
+    tmp_path: Path,
+) -> None:
+    from reconciler.commands.apply import ApplyOptions, run_apply
+    from reconciler.errors import JournalError
+
+    api = FakeSmartHub.seeded(4)
+    first = make_plan(
+        [status_step("w1-s001", 1, Operation.SUSPEND, IDS[:4], "active", "suspended", batch=True)]
+    )
+    second = make_plan(
+        [status_step("w1-s001", 1, Operation.SUSPEND, IDS[:3], "active", "suspended", batch=True)]
+    )
+    second = dataclasses.replace(second, fleet="other")  # another checksum
+
+    def crash(name: str, arg: str) -> None:
+        if name == "get_batch_job":
+            raise Crash
+
+    api.on_request = crash
+    with pytest.raises(Crash):
+        run_apply(
+            api,
+            ApplyOptions(plan_file=write_sealed(first, tmp_path / "1.json")),
+            RecordingReporter(),
+            state_dir=tmp_path,
+            clock=FakeClock(),
+        )
+    api.on_request = None
+    with pytest.raises(JournalError, match="--resume"):
+        run_apply(
+            api,
+            ApplyOptions(plan_file=write_sealed(second, tmp_path / "2.json")),
+            RecordingReporter(),
+            state_dir=tmp_path,
+            clock=FakeClock(),
+        )
+    assert len(api.jobs) == 1
