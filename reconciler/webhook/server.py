@@ -16,7 +16,9 @@ Answers to a push:
 - 200 ``{"status": "accepted", "queued": true|false}``: verified and seen for the first time.
 - 200 ``{"status": "duplicate", "duplicate": true}``: verified, its id was seen before: not
   processed again. (2xx so that the sender stops retrying.)
-- 4xx problem: refused (see `verify.REFUSALS`).
+- 4xx problem: refused (see `verify.REFUSALS`). A push without ``eventId`` is 422
+  ``invalid_event``: the id is what replays are dropped by, and the contract's body has one
+  (`verify.PushEvent.dedupe_key` says why no key is derived from the other fields).
 - 503 problem, ``Retry-After``: the check queue is full; the id is *not* recorded, so a retry
   is processed.
 

@@ -8,7 +8,10 @@ treats the event as a hint to re-read the SIM, never as the truth.
 
 Order of checks, chosen so that a sender without the key learns nothing about what we accept:
 size, JSON object, signature present and correct, ``datePush`` within the skew, then the
-event's shape (known ``eventType``, matching the path's type, a ``giccid`` where one is needed).
+event's shape (known ``eventType``, matching the path's type, an ``eventId``, a ``giccid``
+where one is needed). A push without ``eventId`` is refused with 422: the contract's body is
+``{eventId, eventType, giccid, datePush, signature, data}`` and the id is what replays are
+dropped by (`PushEvent.dedupe_key` says why no key is derived instead).
 """
 
 from __future__ import annotations
@@ -82,28 +85,31 @@ def refuse(reason: str, detail: str | None = None) -> Refusal:
 
 @dataclass(frozen=True, slots=True)
 class PushEvent:
-    """A verified push. ``data`` is the event's payload as sent (a hint, not the truth)."""
+    """A verified push. ``data`` is the event's payload as sent (a hint, not the truth).
+
+    ``signature`` is the normalised form that matched (lowercase hex, no surrounding blanks).
+    """
 
     event_type: str
     date_push: int
     signature: str
-    event_id: str | None = None
+    event_id: str
     giccid: str | None = None
     data: Any = None
 
     @property
     def dedupe_key(self) -> str:
-        """The key replays are recognised by.
+        """The key replays are recognised by: the ``eventId``.
 
-        ``eventId`` when the event has one. Without it (the contract only assumes the field),
-        the key is derived from (eventType, giccid, datePush, signature): a byte-for-byte
-        replay is caught, while two different events for the same SIM in the same second
-        collapse into one — harmless, since either only asks for a re-read of that SIM.
+        Why a push without ``eventId`` is refused (422 ``invalid_event``) rather than keyed on
+        (eventType, giccid, datePush, signature): the contract's body carries an ``eventId``,
+        and a derived key cannot tell a replay from a new event. It collapses two different
+        events for one SIM in one second, and it was bypassed by replaying the same body with
+        the signature re-cased or padded (the check accepts ``ABC…`` and `` abc…``), so each
+        such replay within the skew window cost a re-read. An id the sender chose is the one
+        thing that names the event.
         """
-        if self.event_id is not None:
-            return f"id:{self.event_id}"
-        raw = f"{self.event_type}\x00{self.giccid or ''}\x00{self.date_push}\x00{self.signature}"
-        return "derived:" + hashlib.sha256(raw.encode()).hexdigest()
+        return f"id:{self.event_id}"
 
     @property
     def needs_recheck(self) -> bool:
@@ -188,13 +194,15 @@ class PushVerifier:
                 "event_type_mismatch",
                 f"the URL is for {path_event_type[:64]!r} but the body says {event_type!r}",
             )
-        event_id = doc.get("eventId")
-        if event_id is not None:
-            if isinstance(event_id, bool) or not isinstance(event_id, str | int):
-                raise refuse("invalid_event", "eventId must be a string")
-            event_id = str(event_id)
-            if not event_id or len(event_id) > 200:
-                raise refuse("invalid_event", "eventId must be 1 to 200 characters")
+        raw_id = doc.get("eventId")
+        if raw_id is None:
+            # Required: it is the only key replays can be dropped by (see `dedupe_key`).
+            raise refuse("invalid_event", "eventId is required (replays are dropped by it)")
+        if isinstance(raw_id, bool) or not isinstance(raw_id, str | int):
+            raise refuse("invalid_event", "eventId must be a string")
+        event_id = str(raw_id)
+        if not event_id or len(event_id) > 200:
+            raise refuse("invalid_event", "eventId must be 1 to 200 characters")
         giccid = doc.get("giccid")
         if giccid is not None and not isinstance(giccid, str):
             raise refuse("invalid_event", "giccid must be a string")
@@ -203,7 +211,7 @@ class PushVerifier:
         return PushEvent(
             event_type=event_type,
             date_push=date_push,
-            signature=signature,
+            signature=given.decode("utf-8"),
             event_id=event_id,
             giccid=giccid,
             data=doc.get("data"),

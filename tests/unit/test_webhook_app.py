@@ -174,9 +174,24 @@ def test_a_refused_event_does_not_burn_its_id(client: AppClient) -> None:
     assert client.post("/push", json=event()).json()["status"] == "accepted"
 
 
-def test_events_without_an_id_dedupe_on_their_signed_fields(client: AppClient) -> None:
-    assert client.post("/push", json=event(eventId=...)).json()["status"] == "accepted"
-    assert client.post("/push", json=event(eventId=...)).json()["status"] == "duplicate"
+def test_a_push_without_event_id_is_422_and_queues_nothing(
+    client: AppClient, stack: ReceiverStack
+) -> None:
+    for _ in range(2):
+        response = client.post("/push", json=event(eventId=...))
+        doc = assert_problem(response, 422, "invalid_event")
+        assert "eventId is required" in doc["detail"]
+    assert stack.worker.run_pending() == 0
+    assert stack.metrics.snapshot().refused == {"invalid_event": 2}
+
+
+def test_a_replay_with_the_signature_recased_is_a_duplicate(
+    client: AppClient, stack: ReceiverStack
+) -> None:
+    assert client.post("/push", json=event()).json()["status"] == "accepted"
+    recased = event(signature=sign(KEY, NOW).upper())
+    assert client.post("/push", json=recased).json()["status"] == "duplicate"
+    assert stack.worker.run_pending() == 1
 
 
 @pytest.mark.parametrize(
