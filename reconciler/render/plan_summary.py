@@ -23,13 +23,17 @@ OPERATION_TITLES = {
 
 @dataclass(frozen=True, slots=True)
 class Counts:
-    """SIMs by where they end up: each changed SIM is counted once, by its final state change,
-    or as ``change`` when only its other fields change."""
+    """SIMs by what happens to them. ``activate``, ``suspend`` and ``retire`` count each SIM
+    changing state once, by where it ends; ``fields`` counts every SIM whose other fields
+    (rate plan, supplementary plans, APNs, custom fields) change, whether or not its state
+    changes too, so a rate-plan change riding along with a suspend is not hidden. ``change``
+    is the SIMs with field changes only (``total`` counts each changed SIM once)."""
 
     activate: int
     suspend: int
     retire: int
     change: int
+    fields: int
 
     @property
     def total(self) -> int:
@@ -53,11 +57,18 @@ def counts(plan: Plan) -> Counts:
     moves = state_transitions(plan)
     final = [after for _before, after in moves.values()]
     touched = {sim.iccid for step in plan.steps for sim in step.sims}
+    fields = {
+        sim.iccid
+        for step in plan.steps
+        if step.operation not in STATUS_OPERATIONS
+        for sim in step.sims
+    }
     return Counts(
         activate=final.count("active"),
         suspend=final.count("suspended"),
         retire=final.count("retired"),
         change=len(touched) - len(moves),
+        fields=len(fields),
     )
 
 
@@ -73,7 +84,8 @@ def held_back(plan: Plan) -> int:
 
 
 def summary_line(plan: Plan) -> str:
-    """Terraform's line: ``Plan: 0 to activate, 1,200 to suspend, 3 to retire, 17 to change.``
+    """Terraform's line: ``Plan: 0 to activate, 1,200 to suspend, 3 to retire, 17 with field
+    changes.`` A SIM that changes state and fields counts in both (see `Counts`).
 
     A plan with problems is invalid whatever else it would do, so it never says "No changes":
     ``Plan invalid: 2 problems to fix before apply (nothing else to change).``"""
@@ -92,7 +104,7 @@ def _counts_text(plan: Plan) -> str:
     c = counts(plan)
     return (
         f"{c.activate:,} to activate, {c.suspend:,} to suspend, {c.retire:,} to retire, "
-        f"{c.change:,} to change"
+        f"{c.fields:,} with field changes"
     )
 
 

@@ -58,7 +58,7 @@ def test_changes_are_printed_and_exit_2_with_detailed_exitcode(
     result = fleetform("plan", str(DATA / "changes"), "--detailed-exitcode", sim=sim, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     out = result.stdout
-    assert "Plan: 1 to activate, 1 to suspend, 1 to retire, 3 to change." in out
+    assert "Plan: 1 to activate, 1 to suspend, 1 to retire, 4 with field changes." in out
     assert "Irreversible: 1 SIM will be retired" in out
     assert "8944500000000000014  hamburg-port  state: suspended → retired" in out
     assert "allow_retire: 1 SIM would be retired" in out and "--allow-retire" in out

@@ -98,14 +98,42 @@ def mixed_plan(n: int, *, allow_retire: bool = False) -> Plan:
 def test_summary_line_counts_each_sim_once_by_where_it_ends() -> None:
     plan = mixed_plan(60)
     c = counts(plan)
-    assert (c.activate, c.suspend, c.retire, c.change) == (10, 10, 10, 30)
+    assert (c.activate, c.suspend, c.retire, c.change, c.fields) == (10, 10, 10, 30, 40)
     assert c.total == plan.summary.to_change
     assert summary_line(plan) == (
         "Plan invalid: 2 problems to fix before apply. "
-        "Besides: 10 to activate, 10 to suspend, 10 to retire, 30 to change."
+        "Besides: 10 to activate, 10 to suspend, 10 to retire, 40 with field changes."
     )
     assert cost_line(plan).startswith(f"{plan.summary.requests_estimated:,} requests ≈ ")
     assert cost_line(plan).endswith("at 5,000/h")
+
+
+def test_field_changes_of_sims_that_also_change_state_are_counted() -> None:
+    spec = FleetSpec("f", "acme", SourceRef("f.yaml", 1), unmanaged="ignore")
+    src = SourceRef("f.yaml", 2)
+    wants = [
+        DesiredSim(iccid(0), "g", src, state=DesiredState.SUSPENDED, rate_plan="IoT-5GB"),
+        DesiredSim(iccid(1), "g", src, state=DesiredState.SUSPENDED),
+        DesiredSim(iccid(2), "g", src, custom_fields={"custom1": "x"}),
+    ]
+    lives = [LiveSim(iccid(i), Status.ACTIVE, "acme", rate_plan="IoT-1GB") for i in range(3)]
+    fleet = DesiredFleet(spec, {w.iccid: w for w in wants}, "d")
+    plan = make_plan(
+        fleet,
+        diff_fleet(fleet, lives),
+        CATALOGUE,
+        endpoint="e",
+        account="acme",
+        requests_read=1,
+        rate_budget=None,
+        created_at="t",
+    )
+    line = "Plan: 0 to activate, 2 to suspend, 0 to retire, 2 with field changes."
+    assert summary_line(plan) == line
+    assert line in render_plan_text(plan)
+    assert f"**{line}**" in render_plan_markdown(plan)
+    github = plan_github(plan)
+    assert line in github.stdout and line in github.summary
 
 
 def test_duration_text() -> None:
