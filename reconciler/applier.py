@@ -115,6 +115,14 @@ def check(sim: StepSim, live: LiveSim | None) -> SimOutcome | None:
     return SimOutcome(sim.iccid, Outcome.STALE, f"moved since the plan: {text}", moved)
 
 
+def may_have_acted(exc: ApiError) -> bool:
+    """Whether a write that raised ``exc`` may still have taken effect: its answer was lost
+    after sending, or the server failed (a 5xx to a POST is not retried: it may have acted)."""
+    if isinstance(exc, TransportError):
+        return exc.maybe_sent
+    return isinstance(exc, ServerError)
+
+
 def reason_of(exc: ApiError) -> str:
     """The API's reason in a few words: the 422 code, else status and title."""
     if exc.code:
@@ -135,6 +143,7 @@ class _Run:
     lock: threading.Lock = field(default_factory=threading.Lock)
     stop: threading.Event = field(default_factory=threading.Event)
     steps_done: int = 0
+    unanswered: int = 0  # SIMs in batch job submits that may have reached the server
 
     @property
     def sims_done(self) -> int:
@@ -203,6 +212,16 @@ class Applier:
                 if not isinstance(exc, KeyboardInterrupt):
                     self.journal.aborted(f"error: {exc}")
                 raise
+        unsettled = run.unanswered
+        if stopped is None and unsettled:
+            # not `finished`: the journal stays open, so `--resume` (or the same apply again)
+            # settles these SIMs instead of starting over
+            stopped = (
+                f"{unsettled} SIMs were sent in a batch job whose answer was lost; the job may "
+                "still run: run `fleetform apply --resume` to check them and finish"
+            )
+            self.journal.aborted(stopped)
+            self.reporter.warn(stopped)
         report = self._report(run, start_requests=start, started_at=started_at, stopped=stopped)
         if stopped is None:
             self.journal.finished(complete=report.complete)
@@ -231,7 +250,7 @@ class Applier:
                 if sim.iccid in have or sim.iccid in jobbed:
                     continue
                 if sim.iccid in blocked:
-                    skipped.append(SimOutcome(sim.iccid, Outcome.SKIPPED, blocked[sim.iccid]))
+                    skipped.append(blocked[sim.iccid])
                     continue
                 to_check.append((step, sim))
                 if step.batch and sim.iccid in intended:
@@ -281,20 +300,28 @@ class Applier:
         for step in wave:
             if step.id in run.prior.steps_done:
                 continue
-            if all(s.iccid in run.outcomes[step.id] for s in step.sims):
+            have = run.outcomes[step.id]
+            if all(
+                s.iccid in have and have[s.iccid].outcome is not Outcome.NOT_RUN for s in step.sims
+            ):
                 self.journal.step_done(step.id)
                 run.steps_done += 1
         self._progress(run, f"wave {number}/{len(run.plan.waves)} done")
 
-    def _blocked(self, run: _Run, *, before_wave: int) -> dict[str, str]:
-        """SIMs that failed, were stale or skipped in an earlier wave: not attempted again."""
-        blocked: dict[str, str] = {}
+    def _blocked(self, run: _Run, *, before_wave: int) -> dict[str, SimOutcome]:
+        """SIMs not done in an earlier wave, with the outcome they get here: skipped after a
+        failed, stale or skipped SIM; not run (left for resume) while an earlier step's batch
+        job submit went unanswered, since that job may yet do the earlier change."""
+        blocked: dict[str, SimOutcome] = {}
         for step in run.plan.steps:
             if step.wave >= before_wave:
                 continue
             for iccid, outcome in run.outcomes[step.id].items():
-                if outcome.outcome in (Outcome.FAILED, Outcome.STALE, Outcome.SKIPPED):
-                    blocked.setdefault(iccid, f"{outcome.outcome.value} in step {step.id}")
+                if outcome.outcome is Outcome.DONE or iccid in blocked:
+                    continue
+                kind = Outcome.NOT_RUN if outcome.outcome is Outcome.NOT_RUN else Outcome.SKIPPED
+                reason = f"{outcome.outcome.value} in step {step.id}"
+                blocked[iccid] = SimOutcome(iccid, kind, reason)
         return blocked
 
     # -- reading -----------------------------------------------------------------------------
@@ -434,7 +461,20 @@ class Applier:
                 raise
             except ApiError as exc:
                 reason = reason_of(exc)
-                self._record(run, step.id, [SimOutcome(i, Outcome.FAILED, reason) for i in iccids])
+                if may_have_acted(exc):
+                    # the job may exist and run: no final outcome; resume settles these SIMs
+                    # as orphans of an intent without job id (wait, re-read, never resubmit
+                    # a SIM a pending job may hold)
+                    reason = (
+                        f"batch job submit unanswered ({reason}): it may have been accepted; "
+                        "`fleetform apply --resume` checks and finishes these SIMs"
+                    )
+                    outcome = Outcome.NOT_RUN
+                    with run.lock:
+                        run.unanswered += len(iccids)
+                else:
+                    outcome = Outcome.FAILED
+                self._record(run, step.id, [SimOutcome(i, outcome, reason) for i in iccids])
                 continue
             self.journal.job_submitted(step.id, job.job_id, iccids)
             with run.lock:

@@ -11,6 +11,7 @@ import pytest
 
 from reconciler.applier import Applier
 from reconciler.clock import FakeClock
+from reconciler.errors import ServerError, TransportError
 from reconciler.journal import Journal, JournalStore, iter_journal_lines
 from reconciler.model import (
     Operation,
@@ -457,3 +458,56 @@ def test_a_new_plan_is_refused_while_another_apply_of_the_account_has_jobs_pendi
             clock=FakeClock(),
         )
     assert len(api.jobs) == 1
+
+
+class LosesSubmitAnswers(FakeSmartHub):
+    """The server accepts the batch job, then the answer is lost (or it answers a 5xx)."""
+
+    error: Exception
+
+    def submit_batch(self, operation, iccids, *, rate_plan=None):  # type: ignore[no-untyped-def]
+        super().submit_batch(operation, iccids, rate_plan=rate_plan)
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        TransportError("connection reset", method="POST", url="/batch", maybe_sent=True),
+        ServerError(500, "Internal Server Error", method="POST", url="/batch"),
+    ],
+    ids=["answer-lost", "5xx"],
+)
+def test_a_batch_submit_that_may_have_reached_the_server_is_settled_on_resume_not_failed(
+    tmp_path: Path, error: Exception
+) -> None:
+    api = LosesSubmitAnswers([s for s in FakeSmartHub.seeded(4).sims.values()])
+    api.error = error
+    plan = make_plan(
+        [
+            status_step(
+                "w1-s001", 1, Operation.SUSPEND, IDS[:4], "active", "suspended", batch=True
+            ),
+            status_step(
+                "w2-s001", 2, Operation.RETIRE, IDS[:4], "suspended", "retired", batch=True
+            ),
+        ]
+    )
+    app, journal, _, reporter = applier(api, tmp_path, plan)
+    report = app.run(plan)
+    assert any("answer was lost" in w for w in reporter.warnings)
+    assert not report.complete and report.stopped and "--resume" in report.stopped
+    assert {s.outcome for s in report.steps[0].sims} == {Outcome.NOT_RUN}
+    assert "may have been accepted" in (report.steps[0].sims[0].reason or "")
+    # the retire waits for that job: not run (resume does it), not skipped for good
+    assert {s.outcome for s in report.steps[1].sims} == {Outcome.NOT_RUN}
+    assert len(api.jobs) == 1
+    state = journal.state()
+    assert not state.finished and state.aborted and state.final_results("w1-s001") == {}
+    # the job ran meanwhile; resume finds the SIMs suspended and submits no second job for them
+    api.finish_jobs()
+    after = FakeSmartHub(list(api.sims.values()))
+    second = Applier(after, journal, RecordingReporter(), FakeClock()).run(plan, resume=True)
+    assert second.complete
+    assert {s.reason for s in second.steps[0].sims} == {"already as planned"}
+    assert [j.operation.value for j in after.jobs.values()] == ["retire"]
