@@ -33,11 +33,13 @@ EXIT_DRIFT = 2
 HISTORY_DAYS = 30.0
 
 
-def render_drift(report: DriftReport, fmt: str) -> str:
+def render_drift(report: DriftReport, fmt: str, *, managed: int | None = None) -> str:
+    """``managed``: the declared SIMs found in the account, which the "No drift" line counts
+    (the report lists no unmanaged SIMs when the fleet ignores them, so it cannot tell)."""
     if fmt == "text":
-        return render_drift_text(report)
+        return render_drift_text(report, managed=managed)
     if fmt == "markdown":
-        return render_drift_markdown(report)
+        return render_drift_markdown(report, managed=managed)
     if fmt == "json":
         return render_drift_json(report)
     raise ValueError(f"unknown drift format {fmt!r}; choose one of {', '.join(DRIFT_FORMATS)}")
@@ -111,10 +113,12 @@ def drift_command(
         raise
     with open_api(connection, reporter, clock=clock) as api:
         report = run_drift(api, desired, reporter, clock=clock, history_days=history_days)
+    managed = len(desired.sims) - len(report.missing)
     if fmt == "github":
-        github.emit(github.drift_github(report, workspace=github.workspace_from()), write)
+        rendered = github.drift_github(report, workspace=github.workspace_from(), managed=managed)
+        github.emit(rendered, write)
     else:
-        write(render_drift(report, fmt))
+        write(render_drift(report, fmt, managed=managed))
     return drift_exit_code(report)
 
 

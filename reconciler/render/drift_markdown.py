@@ -39,11 +39,14 @@ _LIMITS = (
 )
 
 
-def render_drift_markdown(report: DriftReport, *, max_chars: int = GITHUB_ISSUE_LIMIT) -> str:
-    """The drift as markdown of at most ``max_chars`` characters, saying what was folded."""
+def render_drift_markdown(
+    report: DriftReport, *, max_chars: int = GITHUB_ISSUE_LIMIT, managed: int | None = None
+) -> str:
+    """The drift as markdown of at most ``max_chars`` characters, saying what was folded;
+    ``managed`` is the count of managed SIMs (see `managed_count`)."""
     text = ""
     for level, limits in enumerate(_LIMITS):
-        text = _render(report, limits, shortened=level > 0)
+        text = _render(report, limits, shortened=level > 0, managed=managed)
         if len(text) <= max_chars:
             return text
     note = "\n\n_… cut here to stay under the issue size limit; `--format json` has all._\n"
@@ -52,13 +55,13 @@ def render_drift_markdown(report: DriftReport, *, max_chars: int = GITHUB_ISSUE_
     return cut + note
 
 
-def _render(report: DriftReport, limits: _Limits, *, shortened: bool) -> str:
+def _render(report: DriftReport, limits: _Limits, *, shortened: bool, managed: int | None) -> str:
     lines = [
         f"### fleetform drift: fleet {code_span(report.fleet)} "
         f"(account {code_span(report.account)})",
         "",
         f"Checked {when(report.checked_at)} against {code_span(report.endpoint)}: "
-        f"**{escape_markdown(headline(report))}**",
+        f"**{escape_markdown(headline(report, managed))}**",
     ]
     if report.sims:
         lines += [

@@ -17,9 +17,22 @@ def show(value: str | None) -> str:
     return "(empty)" if value is None else value
 
 
-def headline(report: DriftReport) -> str:
+def managed_count(report: DriftReport, managed: int | None = None) -> int:
+    """The SIMs git manages that the account holds: ``managed`` when the caller knows it (the
+    drift command: declared SIMs less the missing ones), else the SIMs read less the unmanaged
+    ones listed (exact unless the fleet ignores unmanaged SIMs, which the report then omits)."""
+    if managed is not None:
+        return managed
+    return report.sims_read - len(report.unmanaged)
+
+
+def headline(report: DriftReport, managed: int | None = None) -> str:
     if not report.has_drift:
-        return f"No drift: {report.sims_read} SIMs of account {report.account!r} match git."
+        n = managed_count(report, managed)
+        return (
+            f"No drift: the {n:,} managed SIM{'' if n == 1 else 's'} of account "
+            f"{report.account!r} match git."
+        )
     parts = []
     if report.sims:
         fields = sum(len(s.fields) for s in report.sims)
@@ -31,34 +44,42 @@ def headline(report: DriftReport) -> str:
     return "Drift: " + ", ".join(parts) + "."
 
 
-def render_drift_text(report: DriftReport) -> str:
-    lines = [
-        f"Drift of fleet {report.fleet!r} (account {report.account!r} at {report.endpoint}), "
-        f"checked {when(report.checked_at)}",
-        "",
+def render_drift_text(report: DriftReport, *, managed: int | None = None) -> str:
+    """The report as text; ``managed`` is the count of managed SIMs (see `managed_count`)."""
+    sections: list[list[str]] = [
+        [
+            f"Drift of fleet {report.fleet!r} (account {report.account!r} at "
+            f"{report.endpoint}), checked {when(report.checked_at)}"
+        ]
     ]
-    for sim in report.sims:
-        dated = f", last modified {when(sim.last_modified)}" if sim.last_modified else ""
-        lines.append(f"{sim.iccid} (group {sim.group}, {sim.status.value}{dated})")
-        for f in sim.fields:
-            changed = f"  changed {when(f.last_changed)}" if f.last_changed else ""
-            lines.append(f"  {f.field}: git {show(f.desired)}, live {show(f.live)}{changed}")
+    if report.sims:
+        block: list[str] = []
+        for sim in report.sims:
+            dated = f", last modified {when(sim.last_modified)}" if sim.last_modified else ""
+            block.append(f"{sim.iccid} (group {sim.group}, {sim.status.value}{dated})")
+            for f in sim.fields:
+                changed = f"  changed {when(f.last_changed)}" if f.last_changed else ""
+                block.append(f"  {f.field}: git {show(f.desired)}, live {show(f.live)}{changed}")
+        sections.append(block)
     if report.missing:
-        lines += ["", f"Declared but not in the account ({len(report.missing)}):"]
-        lines += [f"  {iccid}" for iccid in report.missing]
+        sections.append(
+            [
+                f"Declared but not in the account ({len(report.missing)}):",
+                *[f"  {iccid}" for iccid in report.missing],
+            ]
+        )
     if report.problems:
-        lines += ["", "Problems:"]
-        lines += [f"  {p}" for p in report.problems]
+        sections.append(["Problems:", *[f"  {p}" for p in report.problems]])
     if report.unmanaged:
         shown = ", ".join(report.unmanaged[:LISTED_UNMANAGED])
         more = len(report.unmanaged) - LISTED_UNMANAGED
-        lines += [
-            "",
-            f"Unmanaged (in the account, in no manifest; not drift): {len(report.unmanaged)}: "
-            + shown
-            + (f" and {more} more" if more > 0 else ""),
-        ]
+        sections.append(
+            [
+                f"Unmanaged (in the account, in no manifest; not drift): "
+                f"{len(report.unmanaged)}: " + shown + (f" and {more} more" if more > 0 else "")
+            ]
+        )
     if report.history_since is not None:
-        lines += ["", f"Change history read from {when(report.history_since)}."]
-    lines += ["", headline(report)]
-    return "\n".join(lines) + "\n"
+        sections.append([f"Change history read from {when(report.history_since)}."])
+    sections.append([headline(report, managed)])
+    return "\n\n".join("\n".join(block) for block in sections) + "\n"

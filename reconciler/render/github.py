@@ -232,10 +232,13 @@ def drift_annotations(report: DriftReport, *, workspace: str | None = None) -> l
     return cap(annotations)
 
 
-def drift_github(report: DriftReport, *, workspace: str | None = None) -> GithubOutput:
+def drift_github(
+    report: DriftReport, *, workspace: str | None = None, managed: int | None = None
+) -> GithubOutput:
     return GithubOutput(
-        stdout=_lines(drift_annotations(report, workspace=workspace)) + render_drift_text(report),
-        summary=_summary(render_drift_markdown(report)),
+        stdout=_lines(drift_annotations(report, workspace=workspace))
+        + render_drift_text(report, managed=managed),
+        summary=_summary(render_drift_markdown(report, managed=managed)),
     )
 
 

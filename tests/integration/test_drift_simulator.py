@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from reconciler.app import Connection
 from reconciler.clock import SystemClock
 from reconciler.commands.apply import ApplyOptions, run_apply
-from reconciler.commands.drift import drift_exit_code, run_drift
+from reconciler.commands.drift import drift_command, drift_exit_code, run_drift
 from reconciler.manifest import load_fleet
 from reconciler.reporting import RecordingReporter
 from reconciler.simulator import RunningSimulator, giccid_for
@@ -53,3 +54,25 @@ def test_drift_after_a_change_behind_our_back(sim: RunningSimulator, tmp_path: P
     )
     assert report.sims[1].last_modified is not None
     assert report.requests_spent == 4  # three pages of SIMs + one page of history
+
+
+def test_no_drift_counts_the_managed_sims_not_the_account(
+    sim: RunningSimulator, tmp_path: Path
+) -> None:
+    groups = {"g": {"customFields": {"custom4": None}, "sims": ACME[:4]}}
+    manifests = write_fleet(tmp_path / "m", groups, unmanaged="ignore")
+    for fmt in ("text", "markdown", "github"):
+        out: list[str] = []
+        code = drift_command(
+            [manifests],
+            fmt,
+            connection=Connection(endpoint=sim.url, api_key=sim.api_key),
+            reporter=RecordingReporter(),
+            write=out.append,
+            clock=SystemClock(),
+        )
+        assert code == 0, out
+        text = "".join(out)
+        assert "No drift: the 4 managed SIMs of account 'acme' match git." in text, text
+        assert "250" not in text
+        assert "\n\n\n" not in text

@@ -161,3 +161,19 @@ def test_drift_markdown_of_many_sims_stays_under_the_issue_limit_and_says_what_i
     assert "**Drift: 5000 SIMs differ from git in 5000 fields" in markdown  # the headline stays
     small = _hostile_report(2)
     assert "Shortened" not in small and "more drifted fields" not in small
+
+
+def test_no_drift_counts_managed_sims_and_the_text_has_single_blank_lines() -> None:
+    clean = diff(changed=(), unchanged=2)
+    reported = build_drift(desired(), clean, endpoint="e", checked_at=NOW)
+    text = render_drift_text(reported)
+    assert "No drift: the 2 managed SIMs of account 'acme' match git." in text
+    assert "\n\n\n" not in text
+    ignored = build_drift(desired("ignore"), clean, endpoint="e", checked_at=NOW)
+    text = render_drift_text(ignored, managed=2)
+    assert text == (
+        "Drift of fleet 'f' (account 'acme' at e), checked 2026-11-25T12:00:00Z\n"
+        "\n"
+        "No drift: the 2 managed SIMs of account 'acme' match git.\n"
+    )
+    assert "No drift: the 2 managed SIMs" in render_drift_markdown(ignored, managed=2)
