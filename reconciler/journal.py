@@ -28,6 +28,7 @@ Records (``kind``):
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -353,65 +354,74 @@ class JournalStore:
 class ApplyLock:
     """``apply-<account>.lock`` in the state directory: one apply per account at a time.
 
-    Taken atomically (a temporary file holding our pid, hard-linked to the lock's name, which
-    fails when the name exists), so the lock always names its holder. A lock whose pid is no
-    longer alive (a crashed apply) is stale and taken over.
+    Held as an exclusive ``flock`` on the file: the kernel grants it to one open file at a time
+    and drops it when the holder exits, however it dies, so a crashed apply leaves no stale
+    lock to take over (reading a pid and deciding it is dead was a race between two takers).
+    The holder writes its pid into the file for the message to a second apply. On release the
+    file is removed while still locked; a taker that locked a file already removed (or
+    replaced) by then retries on the current one.
     """
 
     def __init__(self, state_dir: Path, account: str) -> None:
         self.path = state_dir / f"apply-{_safe_name(account)}.lock"
         self.account = account
-        self._held = False
+        self._fd: int | None = None
 
-    def _holder(self) -> int | None:
+    def _holder(self) -> str:
         try:
-            return int(self.path.read_text(encoding="utf-8").strip())
-        except (OSError, ValueError):
-            return None
-
-    @staticmethod
-    def _alive(pid: int) -> bool:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+            text = self.path.read_text(encoding="utf-8").strip()
+        except OSError:
+            text = ""
+        return f"pid {text}" if text.isdigit() else "pid unknown"
 
     def acquire(self) -> None:
+        if self._fd is not None:
+            raise LockedError(f"the lock {self.path} is already held by this apply")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-            tmp.write_text(f"{os.getpid()}\n", encoding="utf-8")
         except OSError as exc:
             raise JournalError(f"cannot write the lock {self.path}: {exc.strerror}") from exc
-        try:
-            for _ in range(2):
+        for _ in range(100):
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise JournalError(f"cannot write the lock {self.path}: {exc.strerror}") from exc
+            try:
                 try:
-                    os.link(tmp, self.path)
-                    self._held = True
-                    return
-                except FileExistsError:
-                    pid = self._holder()
-                    if pid is not None and self._alive(pid):
-                        raise LockedError(
-                            f"another apply of account {self.account!r} is running (pid {pid}); "
-                            f"wait for it to finish (lock: {self.path})"
-                        ) from None
-                    # the holder is gone (crashed): the lock is stale
-                    with contextlib.suppress(FileNotFoundError):
-                        self.path.unlink()
-            raise LockedError(f"could not take the lock {self.path}: it keeps reappearing")
-        finally:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    raise LockedError(
+                        f"another apply of account {self.account!r} is running "
+                        f"({self._holder()}); wait for it to finish (lock: {self.path})"
+                    ) from None
+                try:
+                    current = os.stat(self.path).st_ino
+                except FileNotFoundError:
+                    current = None
+                if current != os.fstat(fd).st_ino:
+                    os.close(fd)  # released and removed meanwhile: lock the current file
+                    continue
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{os.getpid()}\n".encode())
+            except OSError as exc:
+                os.close(fd)
+                raise JournalError(f"cannot write the lock {self.path}: {exc.strerror}") from exc
+            except BaseException:
+                os.close(fd)
+                raise
+            self._fd = fd
+            return
+        raise LockedError(f"could not take the lock {self.path}: it keeps being replaced")
 
     def release(self) -> None:
-        if self._held:
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
             with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
-            self._held = False
+                self.path.unlink()  # still locked: nobody else holds this file
+        finally:
+            os.close(fd)
 
     def __enter__(self) -> ApplyLock:
         self.acquire()

@@ -121,6 +121,63 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path: Path) -> None:
         assert lock.path.read_text().strip() == str(os.getpid())
 
 
+HOLD = (
+    "import sys; from pathlib import Path; from reconciler.journal import ApplyLock;"
+    "lock = ApplyLock(Path(sys.argv[1]), 'acme'); lock.acquire(); print('held', flush=True);"
+    "sys.stdin.read()"
+)
+
+
+def test_the_lock_is_held_by_one_process_until_it_dies_whatever_the_file_says(
+    tmp_path: Path,
+) -> None:
+    with subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    ) as holder:
+        hold(holder, tmp_path)
+    with ApplyLock(tmp_path, "acme") as lock:
+        assert lock.path.read_text().strip() == str(os.getpid())
+
+
+def hold(holder: subprocess.Popen[str], tmp_path: Path) -> None:
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        with pytest.raises(LockedError, match=rf"\(pid {holder.pid}\)"):
+            ApplyLock(tmp_path, "acme").acquire()
+        # the file names a dead process (another taker's stale read, a leftover): no matter,
+        # the holder is whoever holds the kernel lock
+        dead = subprocess.run(
+            [sys.executable, "-c", "import os; print(os.getpid())"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        (tmp_path / "apply-acme.lock").write_text(dead.stdout)
+        with pytest.raises(LockedError, match="another apply of account 'acme' is running"):
+            ApplyLock(tmp_path, "acme").acquire()
+    finally:
+        holder.kill()  # kill -9: the kernel drops its lock
+        holder.wait()
+
+
+def test_release_by_a_lock_that_lost_the_race_leaves_the_holders_file(tmp_path: Path) -> None:
+    holder = ApplyLock(tmp_path, "acme")
+    holder.acquire()
+    loser = ApplyLock(tmp_path, "acme")
+    with pytest.raises(LockedError):
+        loser.acquire()
+    loser.release()
+    assert holder.path.read_text().strip() == str(os.getpid())
+    with pytest.raises(LockedError):
+        ApplyLock(tmp_path, "acme").acquire()
+    holder.release()
+    ApplyLock(tmp_path, "acme").acquire()
+
+
 def test_concurrent_writers_lose_no_record_and_share_fsyncs(tmp_path: Path) -> None:
     import threading
 
