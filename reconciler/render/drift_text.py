@@ -29,10 +29,8 @@ def managed_count(report: DriftReport, managed: int | None = None) -> int:
 def headline(report: DriftReport, managed: int | None = None) -> str:
     if not report.has_drift:
         n = managed_count(report, managed)
-        return (
-            f"No drift: the {n:,} managed SIM{'' if n == 1 else 's'} of account "
-            f"{report.account!r} match git."
-        )
+        sims = "managed SIM of account" if n == 1 else "managed SIMs of account"
+        return f"No drift: the {n:,} {sims} {report.account!r} match{'es' if n == 1 else ''} git."
     parts = []
     if report.sims:
         fields = sum(len(s.fields) for s in report.sims)

@@ -177,3 +177,9 @@ def test_no_drift_counts_managed_sims_and_the_text_has_single_blank_lines() -> N
         "No drift: the 2 managed SIMs of account 'acme' match git.\n"
     )
     assert "No drift: the 2 managed SIMs" in render_drift_markdown(ignored, managed=2)
+
+
+def test_no_drift_of_one_sim_reads_well() -> None:
+    clean = diff(changed=(), unchanged=1, unmanaged=())
+    report = build_drift(desired(), clean, endpoint="e", checked_at=NOW)
+    assert "No drift: the 1 managed SIM of account 'acme' matches git." in render_drift_text(report)
