@@ -162,6 +162,9 @@ class JsonSchemaValidator:
         found: list[SchemaViolation] = []
         for error in self._validator(definition).iter_errors(instance):
             found.extend(_translate(error))
+        # jsonschema reports ``required`` once per missing key, and each message names all of
+        # them: keep one of each identical violation (first seen), so a message shows once.
+        found = list(dict.fromkeys(found))
         found.sort(key=lambda v: [str(p) for p in v.path])
         return found
 

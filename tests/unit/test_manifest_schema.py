@@ -132,3 +132,10 @@ def test_the_fast_path_covers_the_common_shapes() -> None:
             "customFields": {"custom1": "berlin", "custom2": None},
         }
     )
+
+
+def test_a_document_missing_several_required_fields_says_so_once() -> None:
+    violations = JsonSchemaValidator().violations({"x": 1})
+    messages = [v.message for v in violations]
+    assert messages.count("missing required field 'apiVersion', 'kind', 'metadata', 'spec'") == 1
+    assert len(messages) == len(set(messages))
