@@ -186,7 +186,10 @@ class _Collector:
             count = self._problem_counts[key]
             if count > 1:
                 first = Problem(
-                    message=f"{first.message} (and {count - 1:,} more SIMs declared there)",
+                    message=(
+                        f"{first.message} (and {count - 1:,} more SIM{_s(count - 1)} "
+                        "declared there)"
+                    ),
                     iccid=first.iccid,
                     field=first.field,
                     source=first.source,

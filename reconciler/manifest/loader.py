@@ -264,8 +264,8 @@ class _Loader:
                     f"metadata.name: SimGroup {name!r} is already declared at {first}; "
                     "group names must be unique",
                 )
-            else:
-                self.group_names[name] = source
+            else:  # a later duplicate points here: at the name, not the document's first line
+                self.group_names[name] = SourceRef(doc.file, *doc.mark(("metadata", "name")))
         settings = _settings(doc, value.get("spec"), ("spec",))
         group = _Group(name, source, settings, [])
         self.groups.append(group)

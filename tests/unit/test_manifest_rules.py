@@ -222,7 +222,9 @@ def test_group_names_are_unique(tmp_path: Path) -> None:
     b = write(tmp_path, "b.yaml", group("north", GOOD_B))
     problem = only(problems_of(a, b))
     assert (problem.file, problem.line) == (str(b), 3)
-    assert f"SimGroup 'north' is already declared at {a}:7:1" in problem.message
+    # both places are the name node, not the first line of the document
+    assert (problem.file, problem.line, problem.column) == (str(b), 3, 18)
+    assert f"SimGroup 'north' is already declared at {a}:9:18;" in problem.message
 
 
 def test_max_changes_percentage_over_100(tmp_path: Path) -> None:

@@ -182,8 +182,10 @@ def test_unknown_and_wrong_type_rate_plans_are_problems_once_per_manifest_place(
     assert plan.steps == ()
     messages = [str(p) for p in plan.problems]
     assert messages[0].startswith("fleet/g.yaml:4:14: unknown rate plan 'IoT-2GB'")
-    assert "and 2 more SIMs" in messages[0]
+    assert "(and 2 more SIMs declared there)" in messages[0]
     assert "is supplementary" in messages[1]
+    two = plan_of(wants[1:], [live(i) for i in (2, 3, 9)])
+    assert "(and 1 more SIM declared there)" in str(two.problems[0])
 
 
 def test_declared_but_missing_sims_are_problems_not_crashes() -> None:
