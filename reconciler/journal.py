@@ -119,8 +119,15 @@ def _outcome_from(record: Mapping[str, Any]) -> SimOutcome:
     )
 
 
+def complete_lines(text: str) -> list[str]:
+    """The newline-terminated lines of a journal's text. What follows the last newline is a
+    write torn by a crash (even when it parses: its writer never saw it on disk); it is not
+    counted, and `Journal.begin_run` cuts exactly that before appending."""
+    return text.split("\n")[:-1]
+
+
 def replay(lines: Sequence[str], path: Path) -> JournalState:
-    """Rebuild the state from journal lines; a torn (unparseable) last line is ignored."""
+    """Rebuild the state from the journal's complete lines (see `complete_lines`)."""
     records: list[dict[str, Any]] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -128,8 +135,6 @@ def replay(lines: Sequence[str], path: Path) -> JournalState:
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
-            if number == len(lines):
-                break  # torn by a crash mid-write: the write never completed, so never counted
             raise JournalError(f"{path}:{number}: not a journal record") from None
         if not isinstance(record, dict) or "kind" not in record:
             raise JournalError(f"{path}:{number}: not a journal record")
@@ -180,6 +185,7 @@ class Journal:
         self._queued: list[bytes] = []
         self._queued_seq = 0
         self._written_seq = 0
+        self._broken: str | None = None  # set once a write failed: later writes refuse
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -190,7 +196,7 @@ class Journal:
             return JournalState()
         except OSError as exc:
             raise JournalError(f"cannot read the journal {self.path}: {exc.strerror}") from exc
-        return replay(text.split("\n") if text else [], self.path)
+        return replay(complete_lines(text), self.path)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -214,6 +220,9 @@ class Journal:
             self._queued_seq += 1
             mine = self._queued_seq
         with self._lock:
+            if self._broken is not None:
+                # an earlier batch failed, maybe with our lines in it: nothing is durable now
+                raise JournalError(self._broken)
             if self._written_seq >= mine:
                 return  # an earlier holder wrote and fsync'd our lines
             with self._queue_lock:
@@ -221,18 +230,38 @@ class Journal:
                 self._queued.clear()
                 upto = self._queued_seq
             try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-                try:
-                    view = memoryview(batch)
-                    while view:
-                        written = os.write(fd, view)
-                        view = view[written:]
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+                self._append(batch)
             except OSError as exc:
-                raise JournalError(f"cannot write the journal {self.path}: {exc.strerror}") from exc
+                # every writer whose lines were in this batch (or queued behind it) must hear
+                # it, not return as if its record were on disk
+                self._broken = f"cannot write the journal {self.path}: {exc.strerror or exc}"
+                raise JournalError(self._broken) from exc
             self._written_seq = upto
+
+    def _append(self, data: bytes) -> None:
+        """Append ``data`` (whole lines) and fsync; on failure, cut the file back to where it
+        was, so no part of a line stays for later records to follow (a broken line in the
+        middle makes the whole journal unreadable)."""
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            start = os.fstat(fd).st_size
+            try:
+                self._write_all(fd, data)
+                os.fsync(fd)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, start)
+                    os.fsync(fd)
+                raise
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def _write_all(fd: int, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
 
     def _cut_torn_tail(self) -> None:
         """Drop a torn last line (a crash mid-write) so the next record starts on its own line."""
@@ -432,15 +461,12 @@ class ApplyLock:
 
 
 def iter_journal_lines(path: Path) -> Iterator[dict[str, Any]]:
-    """The parsed records of a journal file (torn last line skipped): for tests and tools."""
+    """The parsed records of a journal file (a torn tail skipped): for tests and tools."""
     text = path.read_text(encoding="utf-8", errors="replace")
-    lines = text.split("\n")
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(complete_lines(text), start=1):
         if not line.strip():
             continue
         try:
             yield json.loads(line)
         except json.JSONDecodeError:
-            if number == len(lines):
-                return
             raise JournalError(f"{path}:{number}: not a journal record") from None

@@ -195,3 +195,71 @@ def test_concurrent_writers_lose_no_record_and_share_fsyncs(tmp_path: Path) -> N
         t.join()
     assert len(journal.state().results["s"]) == 400
     assert all(line.endswith("}") for line in journal.path.read_text().splitlines())
+
+
+def test_a_complete_last_line_without_newline_is_torn_for_replay_and_cut_alike(
+    tmp_path: Path,
+) -> None:
+    journal = JournalStore(tmp_path).create("abc", "e", "acme", "{}")
+    journal.begin_run(resume=False)
+    with open(journal.path, "a", encoding="utf-8") as fh:
+        fh.write('{"kind":"job","step":"s","job_id":"job-1","iccids":["1"]}')  # no "\n" yet
+    assert journal.state().jobs == {}  # the writer never saw it on disk: not counted ...
+    journal.begin_run(resume=True)
+    assert journal.state().jobs == {}  # ... and cut, not suddenly counted after the append
+    assert [r["kind"] for r in iter_journal_lines(journal.path)] == ["plan", "run", "run"]
+
+
+class FullDisk(Journal):
+    """A journal whose next write, once ``fail`` is set, stores half its bytes and fails."""
+
+    fail = False
+
+    def _write_all(self, fd: int, data: bytes) -> None:
+        if self.fail:
+            self.fail = False
+            os.write(fd, data[: len(data) // 2])
+            raise OSError(28, "No space left on device")
+        super()._write_all(fd, data)
+
+
+def test_a_failed_write_leaves_no_broken_line_and_every_later_write_refuses(
+    tmp_path: Path,
+) -> None:
+    JournalStore(tmp_path).create("abc", "e", "acme", "{}")
+    journal = FullDisk(tmp_path / "journal" / "abc.jsonl")
+    journal.begin_run(resume=False)
+    journal.fail = True
+    with pytest.raises(JournalError, match="No space left"):
+        journal.results("s", [SimOutcome("1", Outcome.DONE), SimOutcome("2", Outcome.DONE)])
+    with pytest.raises(JournalError, match="No space left"):
+        journal.aborted("error")  # what the applier writes on its way out
+    state = journal.state()  # still readable: the half line was cut
+    assert state.runs == 1 and state.results == {}
+
+
+def test_writers_whose_lines_were_in_a_failed_batch_hear_of_it(tmp_path: Path) -> None:
+    import threading
+
+    JournalStore(tmp_path).create("abc", "e", "acme", "{}")
+    journal = FullDisk(tmp_path / "journal" / "abc.jsonl")
+    journal.fail = True
+    errors: list[BaseException] = []
+
+    def writer(iccid: str) -> None:
+        try:
+            journal.results("s", [SimOutcome(iccid, Outcome.DONE)])
+        except JournalError as exc:
+            errors.append(exc)
+
+    with journal._lock:  # a writer is busy on the disk: both lines queue behind it
+        threads = [threading.Thread(target=writer, args=(i,)) for i in ("1", "2")]
+        for t in threads:
+            t.start()
+        while journal._queued_seq < 2:
+            threading.Event().wait(0.001)
+    for t in threads:
+        t.join()
+    # one of them wrote both lines in one batch, which failed: neither may count as durable
+    assert len(errors) == 2
+    assert journal.state().results == {}
