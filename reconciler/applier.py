@@ -100,10 +100,18 @@ def holds_after(sim: StepSim, live: LiveSim) -> bool:
     return all(live.value(path) == value for path, value in sim.after.items())
 
 
-def check(sim: StepSim, live: LiveSim | None) -> SimOutcome | None:
-    """None when the step may proceed; DONE when the values already hold; STALE when moved."""
+def check(sim: StepSim, live: LiveSim | None, account: str) -> SimOutcome | None:
+    """None when the step may proceed; DONE when the values already hold; STALE when moved
+    (or moved to another account than the plan's: a single GET still finds it there)."""
     if live is None:
         return SimOutcome(sim.iccid, Outcome.STALE, "no longer in the account")
+    if live.account != account:
+        return SimOutcome(
+            sim.iccid,
+            Outcome.STALE,
+            f"moved to account {live.account} since the plan",
+            (FieldChange("account", account, live.account),),
+        )
     if all(live.value(path) == value for path, value in sim.before.items()):
         return None  # the common case, without deepdiff's cost (~0.3 ms a SIM)
     moved = what_moved(sim, live)
@@ -356,7 +364,7 @@ class Applier:
 
     def _verdict(self, run: _Run, step: Step, sim: StepSim, live: LiveSim | None) -> bool:
         """Check one SIM; record and say a verdict; True when the step may proceed."""
-        verdict = check(sim, live)
+        verdict = check(sim, live, run.plan.account)
         if verdict is None:
             return True
         self._record(run, step.id, [verdict])
@@ -429,7 +437,8 @@ class Applier:
         waiting = [
             sim.iccid
             for step, sim in to_check
-            if (step.id, sim.iccid) in uncertain and check(sim, live.get(sim.iccid)) is None
+            if (step.id, sim.iccid) in uncertain
+            and check(sim, live.get(sim.iccid), run.plan.account) is None
         ]
         if not waiting:
             return live

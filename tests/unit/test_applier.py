@@ -322,17 +322,17 @@ def test_check_explains_what_moved_with_deepdiff() -> None:
         {"customFields.custom1": "x"},
     )
     live = LiveSim(IDS[0], Status.ACTIVE, "acme", custom_fields={"custom1": None})
-    assert check(sim, live) is None
+    assert check(sim, live, "acme") is None
     moved = dataclasses.replace(live, status=Status.SUSPENDED, custom_fields={"custom1": "y"})
-    verdict = check(sim, moved)
+    verdict = check(sim, moved, "acme")
     assert verdict is not None and verdict.outcome is Outcome.STALE
     assert [(m.field, m.before, m.after) for m in verdict.moved] == [
         ("customFields.custom1", None, "y"),
         ("state", "active", "suspended"),
     ]
-    done = check(sim, dataclasses.replace(live, custom_fields={"custom1": "x"}))
+    done = check(sim, dataclasses.replace(live, custom_fields={"custom1": "x"}), "acme")
     assert done is not None and done.outcome is Outcome.DONE
-    gone = check(sim, None)
+    gone = check(sim, None, "acme")
     assert gone is not None and gone.reason == "no longer in the account"
 
 
@@ -511,3 +511,17 @@ def test_a_batch_submit_that_may_have_reached_the_server_is_settled_on_resume_no
     assert second.complete
     assert {s.reason for s in second.steps[0].sims} == {"already as planned"}
     assert [j.operation.value for j in after.jobs.values()] == ["retire"]
+
+
+def test_a_sim_moved_to_another_account_is_stale_and_left_alone(tmp_path: Path) -> None:
+    api = FakeSmartHub.seeded(300)
+    api.change(IDS[0], account="globex")  # a single GET still finds it
+    plan = make_plan(
+        [status_step("w1-s001", 1, Operation.SUSPEND, IDS[:2], "active", "suspended", batch=False)],
+        sims_read=300,
+    )
+    report = applier(api, tmp_path, plan)[0].run(plan)
+    moved = report.steps[0].sims[0]
+    assert moved.outcome is Outcome.STALE and "globex" in (moved.reason or "")
+    assert api.calls_named("suspend") == [IDS[1]]
+    assert api.sims[IDS[0]].status is Status.ACTIVE
