@@ -44,6 +44,7 @@ from reconciler.errors import (
     ApiError,
     AuthenticationError,
     BudgetExhausted,
+    ForbiddenError,
     IllegalStatus,
     JournalError,
     NotFoundError,
@@ -466,7 +467,7 @@ class Applier:
             self.journal.intent(step.id, iccids)
             try:
                 job = self.api.submit_batch(operation, iccids, rate_plan=rate_plan)
-            except (BudgetExhausted, AuthenticationError):
+            except (BudgetExhausted, AuthenticationError, ForbiddenError):
                 raise
             except ApiError as exc:
                 reason = reason_of(exc)
@@ -496,23 +497,34 @@ class Applier:
         if run.stop.is_set():
             return
         try:
-            self._call(step, sim)
-            outcome = SimOutcome(sim.iccid, Outcome.DONE)
-        except IllegalStatus as exc:
-            outcome = self._illegal(sim, reason_of(exc))
-        except (BudgetExhausted, AuthenticationError):
+            outcome = self._single_outcome(step, sim)
+        except (BudgetExhausted, AuthenticationError, ForbiddenError):
+            # also when raised by the re-read after a refused call: the run stops, recorded
             run.stop.set()
+            raise
+        self._record(run, step.id, [outcome])
+        self._progress(run, f"{step.id}: {sim.iccid} {outcome.outcome.value}")
+
+    def _single_outcome(self, step: Step, sim: StepSim) -> SimOutcome:
+        """Send one SIM's call. A bad key (401) or a refused resource (403) is no verdict on
+        the SIM: it propagates and stops the run instead of failing every SIM in turn."""
+        try:
+            self._call(step, sim)
+            return SimOutcome(sim.iccid, Outcome.DONE)
+        except IllegalStatus as exc:
+            return self._illegal(sim, reason_of(exc))
+        except (AuthenticationError, ForbiddenError):
             raise
         except (ServerError, TransportError) as exc:
             # the retries are spent, but the change may have landed before the answer was lost
             try:
-                outcome = self._illegal(sim, reason_of(exc))
+                return self._illegal(sim, reason_of(exc))
+            except (AuthenticationError, ForbiddenError):
+                raise
             except ApiError:
-                outcome = SimOutcome(sim.iccid, Outcome.FAILED, reason_of(exc))
+                return SimOutcome(sim.iccid, Outcome.FAILED, reason_of(exc))
         except ApiError as exc:
-            outcome = SimOutcome(sim.iccid, Outcome.FAILED, reason_of(exc))
-        self._record(run, step.id, [outcome])
-        self._progress(run, f"{step.id}: {sim.iccid} {outcome.outcome.value}")
+            return SimOutcome(sim.iccid, Outcome.FAILED, reason_of(exc))
 
     def _illegal(self, sim: StepSim, reason: str) -> SimOutcome:
         """A refused or unanswered call on a SIM that already holds the step's values counts

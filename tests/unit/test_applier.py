@@ -11,7 +11,7 @@ import pytest
 
 from reconciler.applier import Applier
 from reconciler.clock import FakeClock
-from reconciler.errors import ServerError, TransportError
+from reconciler.errors import AuthenticationError, ForbiddenError, ServerError, TransportError
 from reconciler.journal import Journal, JournalStore, iter_journal_lines
 from reconciler.model import (
     Operation,
@@ -525,3 +525,57 @@ def test_a_sim_moved_to_another_account_is_stale_and_left_alone(tmp_path: Path) 
     assert moved.outcome is Outcome.STALE and "globex" in (moved.reason or "")
     assert api.calls_named("suspend") == [IDS[1]]
     assert api.sims[IDS[0]].status is Status.ACTIVE
+
+
+class RefusesKey(FakeSmartHub):
+    """Raises ``write_error`` on single writes, and ``reread_error`` on reads of a SIM after
+    its first (the check's) read."""
+
+    write_error: Exception | None = None
+    reread_error: Exception | None = None
+
+    def set_custom_fields(self, iccid, values):  # type: ignore[no-untyped-def]
+        if self.write_error is not None:
+            raise self.write_error
+        super().set_custom_fields(iccid, values)
+
+    def get_sim(self, iccid):  # type: ignore[no-untyped-def]
+        if self.reread_error is not None and iccid in self.calls_named("get_sim"):
+            raise self.reread_error
+        return super().get_sim(iccid)
+
+
+UNAUTHORIZED = AuthenticationError(401, "Unauthorized", method="PUT", url="/x")
+FORBIDDEN = ForbiddenError(403, "Forbidden", method="PUT", url="/x")
+LOST = ServerError(502, "Bad Gateway", method="PUT", url="/x")
+
+
+@pytest.mark.parametrize(
+    ("write_error", "reread_error", "expected"),
+    [
+        (UNAUTHORIZED, None, AuthenticationError),
+        (FORBIDDEN, None, ForbiddenError),
+        (LOST, UNAUTHORIZED, AuthenticationError),  # the re-read after a lost answer
+        (LOST, FORBIDDEN, ForbiddenError),
+    ],
+    ids=["401", "403", "401-on-reread", "403-on-reread"],
+)
+def test_a_401_or_403_stops_the_run_recorded_instead_of_failing_each_sim(
+    tmp_path: Path, write_error: Exception, reread_error: Exception | None, expected: type
+) -> None:
+    api = RefusesKey(list(FakeSmartHub.seeded(4).sims.values()))
+    api.write_error, api.reread_error = write_error, reread_error
+    plan = make_plan([custom_step("w1-s001", IDS[:4], "x")], sims_read=1000)  # single GETs
+    app, journal, _, _ = applier(api, tmp_path, plan, concurrency=1)
+    with pytest.raises(expected):
+        app.run(plan)
+    records = list(iter_journal_lines(journal.path))
+    assert (
+        records[-1]["kind"] == "aborted" and str(expected_status(expected)) in records[-1]["reason"]
+    )
+    assert not [r for r in records if r["kind"] == "sim"]  # no SIM blamed for the key
+    assert len(api.calls_named("set_custom_fields")) <= 1  # the others were not tried
+
+
+def expected_status(error: type) -> int:
+    return 401 if error is AuthenticationError else 403
