@@ -199,7 +199,16 @@ class Applier:
         self.journal.begin_run(resume=resume)
         run = _Run(
             plan=plan,
-            outcomes={s.id: dict(prior.final_results(s.id)) for s in plan.steps},
+            # a step done keeps every outcome (its skipped SIMs stay skipped in the report);
+            # in the others, skipped and not-run SIMs are tried again
+            outcomes={
+                s.id: dict(
+                    prior.results.get(s.id, {})
+                    if s.id in prior.steps_done
+                    else prior.final_results(s.id)
+                )
+                for s in plan.steps
+            },
             job_ids={s.id: [j.job_id for j in prior.jobs.get(s.id, ())] for s in plan.steps},
             prior=prior,
         )

@@ -579,3 +579,27 @@ def test_a_401_or_403_stops_the_run_recorded_instead_of_failing_each_sim(
 
 def expected_status(error: type) -> int:
     return 401 if error is AuthenticationError else 403
+
+
+def test_sims_skipped_before_a_resume_are_reported_skipped_not_as_not_run(tmp_path: Path) -> None:
+    api = FakeSmartHub.seeded(5, fail_in_batch={IDS[0]: "internal_error"})
+    plan = make_plan(
+        [
+            status_step(
+                "w1-s001", 1, Operation.SUSPEND, IDS[:3], "active", "suspended", batch=True
+            ),
+            status_step(
+                "w2-s001", 2, Operation.RETIRE, IDS[:3], "suspended", "retired", batch=True
+            ),
+            custom_step("w3-s001", IDS[3:5], "x", wave=3),
+        ]
+    )
+    app, journal, _, _ = applier(api, tmp_path, plan, concurrency=1)
+    api.budget = 10  # stops in wave 3, after wave 2 skipped the SIM that failed in wave 1
+    first = app.run(plan)
+    assert first.stopped and first.steps[1].sims[0].outcome is Outcome.SKIPPED
+    api.budget = None
+    resumed = Applier(api, journal, RecordingReporter(), FakeClock()).run(plan, resume=True)
+    skipped = resumed.steps[1].sims[0]
+    assert skipped.outcome is Outcome.SKIPPED and "w1-s001" in (skipped.reason or "")
+    assert resumed.count(Outcome.NOT_RUN) == 0
