@@ -18,7 +18,10 @@ The output is a manifest set on which a ``plan`` right after shows no change:
   so their state is left unmanaged: they go into a separate ``SimGroup`` without ``state``
   (``<group>-pre-service``), said so in a comment. Retired SIMs are exported as retired.
 - The Fleet (``fleet.yaml``) has no defaults (every group says all it manages), ``unmanaged:
-  report`` and conservative guards.
+  report`` and conservative guards. When the output folder already holds a Fleet (``init``
+  wrote one, or an earlier export), its name (unless ``--name`` is given) and its guards are
+  kept (`ExportSettings`; the command reads the folder): re-exporting must not rename the
+  fleet after its account nor loosen guards someone chose.
 - A group larger than ``MAX_SIMS_PER_FILE`` is cut into parts (``-part-001``...) so that no
   file gets unwieldy; ICCIDs are sorted, every ICCID is quoted.
 """
@@ -47,9 +50,15 @@ T = TypeVar("T", bound=Hashable)
 
 @dataclass(frozen=True, slots=True)
 class ExportSettings:
+    """What the Fleet document says. ``max_changes`` and ``allow_retire`` are the guards;
+    ``kept_from`` names the manifest the name and guards were kept from (said in a comment)."""
+
     account: str
     fleet_name: str
     group_by: str = "status"
+    max_changes: int | str = GUARD_MAX_CHANGES
+    allow_retire: bool = False
+    kept_from: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,14 +248,19 @@ def render_group(
 
 def render_fleet(settings: ExportSettings, total: int) -> str:
     lines: list[str] = []
-    _header(
-        lines,
-        [
-            f"Exported by `fleetform export` from SmartHub account {settings.account}: "
-            f"{total} SIMs, grouped by {settings.group_by}.",
-            "No defaults: every SimGroup declares what it manages.",
-        ],
-    )
+    comments = [
+        f"Exported by `fleetform export` from SmartHub account {settings.account}: "
+        f"{total} SIMs, grouped by {settings.group_by}.",
+        "No defaults: every SimGroup declares what it manages.",
+    ]
+    if settings.kept_from:
+        comments.append(
+            f"Guards (and the name, unless --name was given) kept from the Fleet that was "
+            f"in {settings.kept_from}."
+        )
+    _header(lines, comments)
+    max_changes = settings.max_changes
+    shown = str(max_changes) if isinstance(max_changes, int) else _quoted(max_changes)
     lines += [
         "apiVersion: fleetform/v1",
         "kind: Fleet",
@@ -256,8 +270,8 @@ def render_fleet(settings: ExportSettings, total: int) -> str:
         f"  account: {scalar(settings.account)}",
         "  unmanaged: report",
         "  guards:",
-        f"    maxChanges: {_quoted(GUARD_MAX_CHANGES)}  # refuse bigger applies (--max-changes)",
-        "    allowRetire: false  # retiring is final (--allow-retire)",
+        f"    maxChanges: {shown}  # refuse bigger applies (--max-changes)",
+        f"    allowRetire: {scalar(settings.allow_retire)}  # retiring is final (--allow-retire)",
     ]
     return "\n".join(lines) + "\n"
 

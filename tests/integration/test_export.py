@@ -90,3 +90,23 @@ def test_export_refuses_to_overwrite_before_reading(sim: RunningSimulator, tmp_p
     run_export(ExportOptions(out=out, group_by="ratePlan", force=True), _connection(sim), reporter)
     # the status-grouped files of the first export are still there: the export says so
     assert any("also holds" in w and "status-active.yaml" in w for w in reporter.warnings)
+
+
+def test_export_over_an_init_keeps_the_fleets_name_and_guards(
+    sim: RunningSimulator, tmp_path: Path
+) -> None:
+    from reconciler.scaffold import scaffold
+
+    scaffold(tmp_path, name="acme-trackers", account="acme")
+    out = tmp_path / "manifests"
+    reporter = RecordingReporter()
+    run_export(ExportOptions(out=out, force=True), _connection(sim), reporter)
+    fleet = load_fleet([out]).fleet
+    assert (fleet.name, fleet.account) == ("acme-trackers", "acme")
+    assert (fleet.max_changes, fleet.allow_retire) == (500, False)  # init's, not export's 10%
+    assert any("keeping the name 'acme-trackers' and guards" in i for i in reporter.infos)
+    assert _plan(out, _connection(sim))[0] == 0
+
+    run_export(ExportOptions(out=out, force=True, name="renamed"), _connection(sim), reporter)
+    fleet = load_fleet([out]).fleet
+    assert (fleet.name, fleet.max_changes) == ("renamed", 500)

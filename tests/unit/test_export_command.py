@@ -51,3 +51,41 @@ def test_a_file_in_the_way_of_the_folder_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "out").write_text("")
     with pytest.raises(ConfigError, match="is not a directory"):
         write_files(tmp_path / "out", FILES, force=True)
+
+
+def test_an_existing_fleet_lends_its_name_and_guards(tmp_path: Path) -> None:
+    from reconciler.commands.export import ExportOptions, existing_fleet, export_settings
+
+    assert existing_fleet(tmp_path / "none") is None
+    (tmp_path / "a-group.yaml").write_text("apiVersion: fleetform/v1\nkind: SimGroup\n")
+    assert existing_fleet(tmp_path) is None
+    (tmp_path / "fleet.yaml").write_text(
+        "kind: Fleet\nmetadata: {name: acme-trackers}\n"
+        "spec: {account: acme, guards: {maxChanges: '5%', allowRetire: true}}\n"
+    )
+    found = existing_fleet(tmp_path)
+    assert found is not None
+    settings = export_settings(ExportOptions(out=tmp_path), "acme", found)
+    assert (settings.fleet_name, settings.max_changes, settings.allow_retire) == (
+        "acme-trackers",
+        "5%",
+        True,
+    )
+    assert settings.kept_from == "fleet.yaml"
+    renamed = export_settings(ExportOptions(out=tmp_path, name="other"), "acme", found)
+    assert (renamed.fleet_name, renamed.max_changes) == ("other", "5%")
+    fresh = export_settings(ExportOptions(out=tmp_path), "acme", None)
+    assert (fresh.fleet_name, fresh.max_changes, fresh.allow_retire) == ("acme", "10%", False)
+
+
+def test_a_fleet_of_the_wrong_shape_lends_nothing_wrong(tmp_path: Path) -> None:
+    from reconciler.commands.export import existing_fleet
+
+    (tmp_path / "fleet.yaml").write_text(
+        "kind: Fleet\nmetadata: {name: 'bad name!'}\nspec: {guards: {maxChanges: yes}}\n"
+    )
+    found = existing_fleet(tmp_path)
+    assert found is not None
+    assert (found.name, found.max_changes, found.allow_retire) == (None, None, None)
+    (tmp_path / "fleet.yaml").write_text("kind: [unclosed\n")
+    assert existing_fleet(tmp_path) is None
