@@ -22,6 +22,8 @@ The output is a manifest set on which a ``plan`` right after shows no change:
   wrote one, or an earlier export), its name (unless ``--name`` is given) and its guards are
   kept (`ExportSettings`; the command reads the folder): re-exporting must not rename the
   fleet after its account nor loosen guards someone chose.
+- Every file starts with a ``yaml-language-server`` line pointing at ``fleet.schema.json``
+  beside it; the command writes that copy of the schema (`schema_comment` says why).
 - A group larger than ``MAX_SIMS_PER_FILE`` is cut into parts (``-part-001``...) so that no
   file gets unwieldy; ICCIDs are sorted, every ICCID is quoted.
 """
@@ -36,7 +38,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from reconciler.errors import ConfigError
-from reconciler.manifest import schema_document
+from reconciler.manifest import schema_comment
 from reconciler.model import CUSTOM_FIELD_NAMES, PRE_SERVICE, ApnStatus, LiveSim
 
 GROUP_KEYS: tuple[str, ...] = ("status", "ratePlan", *CUSTOM_FIELD_NAMES)
@@ -213,7 +215,7 @@ def _flow(value: object) -> str:
 
 
 def _header(lines: list[str], comments: Sequence[str]) -> None:
-    lines.append(f"# yaml-language-server: $schema={schema_document()['$id']}")
+    lines.append(schema_comment())
     lines.extend(f"# {c}" for c in comments)
 
 

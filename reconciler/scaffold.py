@@ -8,6 +8,10 @@ a plain ``pip install .`` then ships every template.
 Placeholders are ``@NAME@`` words (not ``${...}``, which GitHub expressions use); the workflow
 files have none, so they stay byte-identical to the working examples in this project's own
 ``.github/workflows/`` (a test checks it).
+
+Besides the templates, ``manifests/fleet.schema.json`` is a copy of the packaged schema: the
+Fleet's first line points editors at it by a relative path (`reconciler.manifest.schema_comment`
+says why not a URL).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path, PurePosixPath
 
 from reconciler.errors import ConfigError
-from reconciler.manifest import schema_document
+from reconciler.manifest import SCHEMA_FILE, schema_text
 
 TEMPLATE_DIR = "fleet-repo"
 DOT_PREFIX = "dot-"
@@ -83,8 +87,6 @@ def render_templates(name: str, account: str) -> list[TemplateFile]:
     values: Mapping[str, str] = {
         "@FLEET_NAME@": name,
         "@ACCOUNT@": account,
-        # editors that read "yaml-language-server" lines validate against it
-        "@SCHEMA_URL@": str(schema_document()["$id"]),
     }
     files = []
     for template in raw_templates():
@@ -93,6 +95,8 @@ def render_templates(name: str, account: str) -> list[TemplateFile]:
         if left:  # a template bug, not a user error
             raise AssertionError(f"unknown placeholder {left.group(0)} in {template.path}")
         files.append(TemplateFile(template.path, text))
+    # The schema the manifests' first line points editors at, beside them (`schema_comment`).
+    files.append(TemplateFile(PurePosixPath(MANIFEST_DIR, SCHEMA_FILE), schema_text()))
     return files
 
 

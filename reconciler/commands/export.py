@@ -10,6 +10,8 @@ Choices where the contract is silent:
   files already in the folder (an older export, say) are named in a warning, since a plan
   would read them too.
 - Every file is written to a temporary name and renamed, after every conflict was checked.
+- A copy of the schema, ``fleet.schema.json``, is written beside the manifests: their first
+  line points editors at it (`reconciler.manifest.schema_comment` says why not a URL).
 - With ``--force`` over a folder that holds a Fleet already (``init`` wrote one, or an earlier
   export), that Fleet's name and guards are kept (`existing_fleet`); ``--name`` still renames.
   The account is not taken from it: the SIMs come from the account asked for.
@@ -27,6 +29,7 @@ from typing import Any
 from reconciler.app import Connection, open_api
 from reconciler.errors import ConfigError
 from reconciler.export import FLEET_FILE, ExportFile, ExportSettings, export_fleet, fleet_name_for
+from reconciler.manifest import SCHEMA_FILE, schema_text
 from reconciler.manifest.documents import read_documents
 from reconciler.reporting import Reporter
 from reconciler.smarthub.api import SmartHubApi
@@ -190,7 +193,9 @@ def run_export(options: ExportOptions, connection: Connection, reporter: Reporte
     with open_api(connection, reporter) as api:
         account, files = read_and_render(api, options, existing)
         requests = api.stats().requests
-    written = write_files(options.out, files, force=options.force)
+    # The copy of the schema the files' first line points editors at (see `schema_comment`).
+    schema = ExportFile(SCHEMA_FILE, schema_text(), 0)
+    written = write_files(options.out, [*files, schema], force=options.force)
     sims = sum(f.sims for f in files)
     others = sorted(
         p
@@ -203,7 +208,7 @@ def run_export(options: ExportOptions, connection: Connection, reporter: Reporte
             "too (a SIM in two groups is an error); remove what an earlier export left"
         )
     if sims == 0:
-        reporter.warn(f"account {account} has no SIMs: only {written[0]} was written")
+        reporter.warn(f"account {account} has no SIMs: only {written[0]} (a Fleet) was written")
     reporter.info(
         f"exported {sims} SIMs of account {account} into {len(written)} files under "
         f"{options.out} ({requests} requests)"

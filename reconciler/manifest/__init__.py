@@ -2,7 +2,8 @@
 
 Public API: `load_fleet` (what every command needs), `load_manifests` (the same, with the group
 names), `validate` (the offline verdict ``fleetform validate`` prints, with `problem_record` for
-JSON), the `SchemaValidator` interface and `schema_document`.
+JSON), the `SchemaValidator` interface, and the schema itself (`schema_document`, `schema_text`,
+`schema_comment` for the line that points editors at the copy written beside manifests).
 Invalid manifests raise `reconciler.errors.ManifestError` carrying every problem found.
 """
 
@@ -17,13 +18,17 @@ from reconciler.manifest.loader import (
     validate,
 )
 from reconciler.manifest.schema import (
+    SCHEMA_FILE,
     JsonSchemaValidator,
     SchemaValidator,
     SchemaViolation,
+    schema_comment,
     schema_document,
+    schema_text,
 )
 
 __all__ = [
+    "SCHEMA_FILE",
     "JsonSchemaValidator",
     "ManifestSet",
     "SchemaValidator",
@@ -32,6 +37,8 @@ __all__ = [
     "load_fleet",
     "load_manifests",
     "problem_record",
+    "schema_comment",
     "schema_document",
+    "schema_text",
     "validate",
 ]

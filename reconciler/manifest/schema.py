@@ -50,11 +50,29 @@ class SchemaValidator(Protocol):
 
 
 @cache
+def schema_text() -> str:
+    """The fleetform/v1 schema shipped inside the package (``reconciler/schemas``), as text:
+    what ``init`` and ``export`` copy beside the manifests for editors to validate against."""
+    return resources.files("reconciler").joinpath("schemas", SCHEMA_FILE).read_text("utf-8")
+
+
+@cache
 def schema_document() -> dict[str, Any]:
     """The fleetform/v1 schema shipped inside the package (``reconciler/schemas``)."""
-    text = resources.files("reconciler").joinpath("schemas", SCHEMA_FILE).read_text("utf-8")
-    loaded: dict[str, Any] = json.loads(text)
+    loaded: dict[str, Any] = json.loads(schema_text())
     return loaded
+
+
+def schema_comment() -> str:
+    """The first line of every manifest ``init`` and ``export`` write.
+
+    It points at the copy of the schema they write beside the manifests (`SCHEMA_FILE`), by a
+    path relative to the manifest, which is how yaml-language-server (VS Code's YAML extension
+    and others) resolves it. Not at the schema's ``$id``: that is an identifier, and no server
+    answers at it. A copy in the folder works offline and matches the fleetform that wrote it;
+    ``export --force`` rewrites it.
+    """
+    return f"# yaml-language-server: $schema={SCHEMA_FILE}"
 
 
 def _show(value: object) -> str:

@@ -35,6 +35,7 @@ def test_init_in_an_empty_folder_makes_a_repository_that_validates(tmp_path: Pat
         ".github/workflows/fleetform-plan.yml",
         ".gitignore",
         "README.md",
+        "manifests/fleet.schema.json",
         "manifests/fleet.yaml",
     ]
     assert "name: acme-trackers" in (repo / "manifests" / "fleet.yaml").read_text()

@@ -110,3 +110,16 @@ def test_export_over_an_init_keeps_the_fleets_name_and_guards(
     run_export(ExportOptions(out=out, force=True, name="renamed"), _connection(sim), reporter)
     fleet = load_fleet([out]).fleet
     assert (fleet.name, fleet.max_changes) == ("renamed", 500)
+
+
+def test_export_writes_the_schema_its_files_point_at(sim: RunningSimulator, tmp_path: Path) -> None:
+    from reconciler.manifest import schema_document
+
+    out = tmp_path / "m"
+    result = run_export(ExportOptions(out=out), _connection(sim), RecordingReporter())
+    assert out / "fleet.schema.json" in result.files
+    assert json.loads((out / "fleet.schema.json").read_text()) == schema_document()
+    for path in out.glob("*.yaml"):
+        first = path.read_text().splitlines()[0]
+        assert first == "# yaml-language-server: $schema=fleet.schema.json"
+        assert (path.parent / first.split("=", 1)[1]).is_file()  # resolves beside the file

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path, PurePosixPath
 
@@ -20,7 +21,7 @@ from reconciler.scaffold import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA_URL = schema_document()["$id"]
+SCHEMA_LINE = "# yaml-language-server: $schema=fleet.schema.json\n"
 TEMPLATES = ROOT / "reconciler" / "templates"
 
 EXPECTED = {
@@ -30,6 +31,7 @@ EXPECTED = {
     ".gitignore",
     "README.md",
     "manifests/fleet.yaml",
+    "manifests/fleet.schema.json",
 }
 
 
@@ -54,14 +56,14 @@ def test_dot_prefixed_templates_become_dotfiles() -> None:
 def test_the_fleet_manifest_is_filled_in_and_matches_the_schema() -> None:
     files = {str(t.path): t.text for t in render_templates("acme-trackers", "acme-iot")}
     text = files["manifests/fleet.yaml"]
-    assert text.startswith(f"# yaml-language-server: $schema={SCHEMA_URL}\n")
+    assert text.startswith(SCHEMA_LINE)
+    # the line points at a copy of the packaged schema written beside the manifest
+    assert json.loads(files["manifests/fleet.schema.json"]) == schema_document()
     doc = yaml.safe_load(text)
     assert doc["metadata"]["name"] == "acme-trackers"
     assert doc["spec"]["account"] == "acme-iot"
     assert doc["spec"]["guards"] == {"maxChanges": 500, "allowRetire": False}
-    schema = yaml.safe_load((ROOT / "reconciler" / "schemas" / "fleet.schema.json").read_text())
-    assert schema["$id"] == SCHEMA_URL
-    jsonschema.Draft202012Validator(schema).validate(doc)
+    jsonschema.Draft202012Validator(schema_document()).validate(doc)
     assert "acme-trackers" in files["README.md"] and "`acme-iot`" in files["README.md"]
     assert ".fleetform/" in files[".gitignore"].splitlines()
 
