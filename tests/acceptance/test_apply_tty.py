@@ -46,23 +46,24 @@ def run_on_a_terminal(sim: RunningSimulator, cwd: Path, answer: str) -> tuple[in
     os.close(slave)
     seen = b""
     answered = False
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # generous: a loaded machine is slow, never wrong
     try:
+        # read until the terminal reports that every writer closed it (EIO), not until the
+        # process has exited: output written just before the exit is still in the buffer,
+        # and stopping at the exit raced with it (the final report lost under load)
         while time.monotonic() < deadline:
             ready, _, _ = select.select([master], [], [], 0.1)
             if ready:
                 try:
                     chunk = os.read(master, 65536)
                 except OSError:
-                    break  # the child closed the terminal
+                    break  # EIO: the child closed the terminal and all it wrote was read
                 if not chunk:
                     break
                 seen += chunk
             if not answered and b"Only 'yes' will be accepted" in seen:
                 os.write(master, answer.encode() + b"\n")
                 answered = True
-            if proc.poll() is not None and not ready:
-                break
         code = proc.wait(timeout=30)
     finally:
         os.close(master)
