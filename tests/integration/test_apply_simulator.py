@@ -120,7 +120,8 @@ def test_partial_batch_failure_is_reported_per_sim_with_the_reason(
     groups = {"off": {"state": "suspended", "sims": ACME[:40]}}
     manifests = write_fleet(tmp_path / "m", groups)
     api = client_for(sim)
-    report = apply(api, tmp_path, paths=(manifests,))
+    # suspending all 40 managed SIMs is a mass disable: forced, as the test means it
+    report = apply(api, tmp_path, paths=(manifests,), force=True)
     suspend = [s for s in report.steps if s.batch]
     assert suspend, "the planner should batch 40 suspends"
     failed = [s for step in suspend for s in step.sims if s.outcome is Outcome.FAILED]
