@@ -137,14 +137,16 @@ def run_apply(
         if not plan.checksum:
             plan = seal(plan)
         show_plan(plan)
-        if not plan.has_changes:
-            return _empty(plan, requests=plan.summary.requests_read)
+        # before the no-change shortcut: a plan whose every change is held back by a problem
+        # has no steps, and must still fail
         raise_if_unsafe(
             plan,
             allow_retire=options.allow_retire,
             max_changes=options.max_changes,
             force=options.force,
         )
+        if not plan.has_changes:
+            return _empty(plan, requests=plan.summary.requests_read)
         if not options.auto_approve and not confirm(plan):
             raise ApplyCancelled("apply cancelled: the plan was not approved; nothing was changed")
         report = _run(api, store, plan, options, reporter, clock)

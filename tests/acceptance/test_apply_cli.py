@@ -15,7 +15,7 @@ import pytest
 
 from reconciler.journal import iter_journal_lines
 from reconciler.simulator import RunningSimulator
-from tests.fakes import Admin
+from tests.fakes import Admin, giccid, write_fleet
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "apply"
@@ -191,3 +191,16 @@ def test_a_small_rate_window_is_waited_out_and_said_so(
         assert counters["requests"] > 0 and counters.get("rateLimited", 0) <= 1
     finally:
         admin.close()
+
+
+def test_a_plan_whose_only_changes_are_held_back_by_problems_fails(
+    sim: RunningSimulator, tmp_path: Path
+) -> None:
+    """An unknown rate plan holds the SIM's change back, so the plan has no step: apply must
+    still refuse it (exit 1), not report "nothing to do"."""
+    manifests = write_fleet(
+        tmp_path / "m", {"g": {"ratePlan": "IoT-2GB", "sims": [giccid(0), giccid(1)]}}
+    )
+    result = fleetform("apply", str(manifests), "--auto-approve", sim=sim, cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "IoT-2GB" in result.stderr and "Traceback" not in result.stderr
