@@ -696,7 +696,7 @@ class Applier:
             account=run.plan.account,
             steps=steps,
             requests_spent=end.requests - start_requests.requests,
-            waited_seconds=end.waited_seconds - start_requests.waited_seconds,
+            waited_seconds=end.rate_waited_seconds - start_requests.rate_waited_seconds,
             rate_limited=end.rate_limited - start_requests.rate_limited,
             duration_seconds=self.clock.monotonic() - started_at,
             stopped=stopped,

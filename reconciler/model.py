@@ -470,7 +470,7 @@ class ApplyReport:
     account: str
     steps: tuple[StepReport, ...]  # in plan order
     requests_spent: int  # by this run (reads, writes, polls, retries)
-    waited_seconds: float  # slept by this run for the rate limit or backoff
+    waited_seconds: float  # this run waited for the rate window to reset (wall-clock)
     rate_limited: int = 0  # 429 answers seen by this run
     duration_seconds: float = 0.0
     stopped: str | None = None  # why the run stopped before the end (e.g. --budget spent)

@@ -33,7 +33,9 @@ class RequestStats:
     requests: int
     retries: int
     rate_limited: int  # 429 answers seen
-    waited_seconds: float  # slept for the rate limit or backoff
+    waited_seconds: float  # slept for the rate limit or backoff, summed over threads
+    rate_waited_seconds: float = 0.0  # of which waiting for the rate window (one thread sleeps
+    # for the reset while the others wait on it, so this is wall-clock time)
 
 
 class SmartHubApi(Protocol):

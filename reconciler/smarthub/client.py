@@ -189,6 +189,7 @@ class SmartHubClient:
                 retries=self._retries,
                 rate_limited=self._rate_limited,
                 waited_seconds=self._limiter.waited_seconds,
+                rate_waited_seconds=self._limiter.rate_waited_seconds,
             )
 
     def rate_budget(self) -> RateBudget | None:

@@ -56,6 +56,7 @@ class RateLimiter:
         self._after_429 = False  # the current "spent" came from a 429, not from the headers
         self._budget: RateBudget | None = None
         self.waited_seconds = 0.0
+        self.rate_waited_seconds = 0.0  # the part spent waiting for the window to reset
         self.waits = 0
 
     # --- what we know -----------------------------------------------------------------------
@@ -163,4 +164,6 @@ class RateLimiter:
         self._clock.sleep(seconds)
         with self._cond:
             self.waited_seconds += seconds
+            if report:
+                self.rate_waited_seconds += seconds
             self.waits += 1

@@ -395,6 +395,7 @@ def test_5xx_is_retried_with_capped_jittered_backoff() -> None:
     stats = api.stats()
     assert (stats.requests, stats.retries) == (3, 2)
     assert stats.waited_seconds == pytest.approx(sum(clock.sleeps))
+    assert stats.rate_waited_seconds == 0.0  # backoff is not waiting for the rate window
 
 
 def test_backoff_is_capped() -> None:

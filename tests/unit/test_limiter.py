@@ -40,7 +40,7 @@ def test_spends_the_known_budget_then_waits_for_the_reset() -> None:
     limiter.acquire("GET /global-sims")
     assert clock.sleeps == [28.0]
     assert waits == [(28.0, "GET /global-sims")]
-    assert limiter.waited_seconds == 28.0
+    assert limiter.waited_seconds == limiter.rate_waited_seconds == 28.0
     limiter.release((5, 4, 60.0))
 
 
