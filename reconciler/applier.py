@@ -149,6 +149,7 @@ class _Run:
     outcomes: dict[str, dict[str, SimOutcome]]
     job_ids: dict[str, list[str]]
     prior: JournalState
+    job_of: dict[str, str] = field(default_factory=dict)  # "step id/iccid" -> its batch job
     lock: threading.Lock = field(default_factory=threading.Lock)
     stop: threading.Event = field(default_factory=threading.Event)
     steps_done: int = 0
@@ -157,6 +158,19 @@ class _Run:
     @property
     def sims_done(self) -> int:
         return sum(len(v) for v in self.outcomes.values())
+
+
+def _unfinished(run: _Run, step_id: str, iccid: str) -> SimOutcome:
+    """A SIM the run stopped before settling: not sent yet, or inside a job not yet confirmed."""
+    job = run.job_of.get(f"{step_id}/{iccid}")
+    if job is None:
+        return SimOutcome(iccid, Outcome.NOT_RUN, "the run stopped before this SIM")
+    return SimOutcome(
+        iccid,
+        Outcome.NOT_RUN,
+        f"submitted in batch job {job}, not confirmed before the run stopped: "
+        "`fleetform apply --resume` polls it (never submits it again)",
+    )
 
 
 class Applier:
@@ -498,6 +512,7 @@ class Applier:
             self.journal.job_submitted(step.id, job.job_id, iccids)
             with run.lock:
                 run.job_ids[step.id].append(job.job_id)
+                run.job_of.update((f"{step.id}/{i}", job.job_id) for i in iccids)
             jobs[job.job_id] = (step, iccids)
             self._progress(run, f"{step.id}: batch job {job.job_id} submitted ({len(iccids)} SIMs)")
         return jobs
@@ -682,8 +697,7 @@ class Applier:
                 operation=step.operation,
                 batch=step.batch,
                 sims=tuple(
-                    run.outcomes[step.id].get(sim.iccid)
-                    or SimOutcome(sim.iccid, Outcome.NOT_RUN, "the run stopped before this SIM")
+                    run.outcomes[step.id].get(sim.iccid) or _unfinished(run, step.id, sim.iccid)
                     for sim in step.sims
                 ),
                 job_ids=tuple(run.job_ids[step.id]),

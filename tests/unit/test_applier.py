@@ -243,6 +243,23 @@ def test_the_budget_stops_the_run_cleanly_and_resume_finishes_it(tmp_path: Path)
     assert len(again) == len(set(again)) == 20 and done_before <= set(again)
 
 
+def test_a_budget_stop_names_the_batch_job_already_submitted(tmp_path: Path) -> None:
+    """The job runs on the server whatever happens here: "not run" must say it was submitted,
+    so nobody re-plans those SIMs into a second job."""
+    ids = [giccid(i) for i in range(20)]
+    plan = make_plan(
+        [status_step("w1-s001", 1, Operation.SUSPEND, ids, "active", "suspended", batch=True)],
+        sims_read=20,
+    )
+    api = FakeSmartHub.seeded(20, budget=2)  # the live re-check, the submit; no poll
+    report = applier(api, tmp_path, plan)[0].run(plan)
+    assert report.stopped and api.calls_named("submit_batch")
+    (step,) = report.steps
+    job = step.job_ids[0]
+    assert {s.outcome for s in step.sims} == {Outcome.NOT_RUN}
+    assert all(f"submitted in batch job {job}" in (s.reason or "") for s in step.sims)
+
+
 def test_resume_polls_a_submitted_job_instead_of_submitting_it_again(tmp_path: Path) -> None:
     api = FakeSmartHub.seeded(4)
     plan = make_plan(
