@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import sys
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
+from click.decorators import FC
 
 from reconciler.app import Connection, build_connection
 from reconciler.errors import FleetformError
@@ -60,6 +62,23 @@ class GlobalOptions:
 
     def reporter(self) -> StderrReporter:
         return StderrReporter(self.verbose)
+
+
+manifest_paths = click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path)
+)
+
+
+def report_format(help: str) -> Callable[[FC], FC]:
+    """``--format text|markdown|json|github``, the same choice for plan, apply and drift."""
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(["text", "markdown", "json", "github"]),
+        default="text",
+        show_default=True,
+        help=help,
+    )
 
 
 pass_globals = click.make_pass_decorator(GlobalOptions)
@@ -118,20 +137,15 @@ def validate_command(paths: tuple[Path, ...], output_format: str) -> int:
 
 # ---- plan (issue 4) ----
 @cli.command("plan")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@manifest_paths
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also save the plan as fleetform.plan/v1 JSON, for `fleetform apply FILE`.",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "markdown", "json", "github"]),
-    default="text",
-    show_default=True,
-    help="text for terminals, markdown for pull-request comments, json = the plan file, "
-    "github = annotations and a job summary in GitHub Actions.",
+@report_format(
+    "text for terminals, markdown for pull-request comments, json = the plan file, "
+    "github = annotations and a job summary in GitHub Actions."
 )
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none."
@@ -229,7 +243,7 @@ def webhook_group() -> None:
 
 
 @webhook_group.command("serve")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@manifest_paths
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8787, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
@@ -447,14 +461,7 @@ def sim_serve_command(
     "--budget", type=click.IntRange(min=1), help="Spend at most N requests, then stop cleanly."
 )
 @click.option("--resume", is_flag=True, help="Continue the interrupted apply from its journal.")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "markdown", "json", "github"]),
-    default="text",
-    show_default=True,
-    help="Format of the report on stdout (github: annotations and a job summary).",
-)
+@report_format("Format of the report on stdout (github: annotations and a job summary).")
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 64),
@@ -554,15 +561,10 @@ def apply_cli(
 
 
 @cli.command("drift")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "markdown", "json", "github"]),
-    default="text",
-    show_default=True,
-    help="text for terminals, markdown for an issue body, json for tools, github for "
-    "annotations and a job summary in GitHub Actions.",
+@manifest_paths
+@report_format(
+    "text for terminals, markdown for an issue body, json for tools, github for "
+    "annotations and a job summary in GitHub Actions."
 )
 @click.option(
     "--history-days",
