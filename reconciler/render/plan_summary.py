@@ -131,6 +131,10 @@ def cost_line(plan: Plan) -> str:
     text += f" ≈ {duration_text(s.duration_estimated_seconds)}"
     if s.rate_limit is not None:
         text += f" at {rate_text(s.rate_limit, s.rate_window_seconds)}"
+    writes = sum(step.requests for step in plan.steps)
+    checks = s.requests_estimated - writes
+    if writes and checks > 0:
+        text += f" ({writes:,} for the changes, {checks:,} to re-check live state before each wave)"
     return text
 
 

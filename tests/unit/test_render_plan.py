@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from reconciler.diff import diff_fleet
@@ -105,7 +107,15 @@ def test_summary_line_counts_each_sim_once_by_where_it_ends() -> None:
         "Besides: 10 to activate, 10 to suspend, 10 to retire, 40 with field changes."
     )
     assert cost_line(plan).startswith(f"{plan.summary.requests_estimated:,} requests ≈ ")
-    assert cost_line(plan).endswith("at 5,000/h")
+    assert "at 5,000/h" in cost_line(plan)
+
+
+def test_the_cost_says_how_much_is_the_live_recheck() -> None:
+    plan = mixed_plan(60)
+    writes = sum(step.requests for step in plan.steps)
+    summary = dataclasses.replace(plan.summary, requests_estimated=writes + 7)  # mixed_plan: 2
+    line = cost_line(dataclasses.replace(plan, summary=summary))
+    assert line.endswith(f"({writes:,} for the changes, 7 to re-check live state before each wave)")
 
 
 def test_field_changes_of_sims_that_also_change_state_are_counted() -> None:
