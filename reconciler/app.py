@@ -73,6 +73,14 @@ def build_connection(endpoint: str | None, api_key_file: Path | None) -> Connect
     return Connection(endpoint=endpoint, api_key=key)
 
 
+def _remembered_port(port_file: Path) -> int:
+    try:
+        port = int(port_file.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return 0
+    return port if 1024 <= port <= 65535 else 0
+
+
 def check_api_key(key: str, origin: str) -> None:
     """Refuse a key that cannot travel in an HTTP header, without ever echoing it.
 
@@ -125,11 +133,17 @@ def open_api(
 
     directory = state_dir(cwd)
     db = directory / "sim.db"
+    port_file = directory / "sim.port"
+    config = SimulatorConfig(db_path=db, sims=EMBEDDED_SIMS, seed=EMBEDDED_SEED, job_delay=0.2)
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        sim = start_in_thread(
-            SimulatorConfig(db_path=db, sims=EMBEDDED_SIMS, seed=EMBEDDED_SEED, job_delay=0.2)
-        )
+        # The same port as last time when it is free, so the endpoint a plan records (and
+        # apply re-checks) stays the same from one run to the next.
+        try:
+            sim = start_in_thread(config, port=_remembered_port(port_file))
+        except SimulatorError:
+            sim = start_in_thread(config)
+        port_file.write_text(f"{sim.port}\n", encoding="utf-8")
     except (SimulatorError, OSError) as exc:
         raise ConfigError(
             f"cannot start the embedded simulator with state in {db}: {exc} "

@@ -107,3 +107,16 @@ def test_a_key_that_cannot_go_in_a_header_is_refused_without_showing_it(
     with pytest.raises(ConfigError) as info:
         build_connection("https://x.example/v1", key_file)
     assert "SEC" not in str(info.value)
+
+
+def test_the_embedded_simulator_keeps_its_endpoint_between_runs(tmp_path: Path) -> None:
+    """A plan records the endpoint and apply re-checks it: the embedded simulator comes back
+    on the port it had, when that port is free."""
+    reporter = RecordingReporter()
+    with open_api(Connection(endpoint=None), reporter, cwd=tmp_path) as first:
+        endpoint = first.endpoint
+    with open_api(Connection(endpoint=None), reporter, cwd=tmp_path) as second:
+        assert second.endpoint == endpoint
+        # while it runs, a second process cannot have that port: it gets another one
+        with open_api(Connection(endpoint=None), reporter, cwd=tmp_path) as third:
+            assert third.endpoint != endpoint
