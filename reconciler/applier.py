@@ -170,6 +170,7 @@ def _unfinished(run: _Run, step_id: str, iccid: str) -> SimOutcome:
         Outcome.NOT_RUN,
         f"submitted in batch job {job}, not confirmed before the run stopped: "
         "`fleetform apply --resume` polls it (never submits it again)",
+        job_id=job,
     )
 
 

@@ -599,8 +599,14 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = cli.main(args=args, prog_name="fleetform", standalone_mode=False)
         sys.exit(code if isinstance(code, int) else EXIT_OK)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort:  # click's form of Ctrl+C (and of EOF at a prompt)
         click.echo("Aborted.", err=True)
+        if "apply" in args:
+            click.echo(
+                "Whatever apply had started is recorded in the journal: "
+                "`fleetform apply --resume` continues it (never submitting a batch job twice).",
+                err=True,
+            )
         sys.exit(EXIT_ERROR)
     except click.ClickException as exc:
         exc.show()

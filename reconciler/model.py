@@ -436,6 +436,7 @@ class SimOutcome:
     outcome: Outcome
     reason: str | None = None
     moved: tuple[FieldChange, ...] = ()  # STALE: before = the plan's value, after = live value
+    job_id: str | None = None  # NOT_RUN: the batch job that already holds this SIM, if any
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,5 +70,18 @@ def render_apply_text(report: ApplyReport) -> str:
     not_run = report.count(Outcome.NOT_RUN)
     if not_run:
         lines.extend(["", f"Not run: {not_run} SIM change{'s' if not_run != 1 else ''}."])
+        # SIMs already inside a submitted batch job: that job runs on the server whatever
+        # happened here; say which, so nobody plans them into a second one
+        for step in report.steps:
+            jobs = sorted(
+                {s.job_id for s in step.sims if s.job_id and s.outcome is Outcome.NOT_RUN}
+            )
+            if jobs:
+                held = sum(1 for s in step.sims if s.job_id and s.outcome is Outcome.NOT_RUN)
+                lines.append(
+                    f"  {held} of them are in submitted batch job{'s' if len(jobs) > 1 else ''} "
+                    f"{', '.join(jobs)} ({step.step_id} {step.operation.value}), not yet "
+                    "confirmed: `fleetform apply --resume` polls, never submits them again."
+                )
     lines.extend(["", cost_line(report) + ".", verdict(report)])
     return "\n".join(lines) + "\n"

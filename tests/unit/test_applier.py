@@ -22,6 +22,7 @@ from reconciler.model import (
     Step,
     StepSim,
 )
+from reconciler.render.apply_text import render_apply_text
 from reconciler.reporting import RecordingReporter
 from tests.fakes import FakeSmartHub, giccid
 
@@ -258,6 +259,9 @@ def test_a_budget_stop_names_the_batch_job_already_submitted(tmp_path: Path) -> 
     job = step.job_ids[0]
     assert {s.outcome for s in step.sims} == {Outcome.NOT_RUN}
     assert all(f"submitted in batch job {job}" in (s.reason or "") for s in step.sims)
+    assert {s.job_id for s in step.sims} == {job}
+    text = render_apply_text(report)
+    assert f"20 of them are in submitted batch job {job} (w1-s001 suspend)" in text
 
 
 def test_resume_polls_a_submitted_job_instead_of_submitting_it_again(tmp_path: Path) -> None:
