@@ -6,9 +6,10 @@ them here.
 
 The change history knows three kinds of change (smarthub-api.md): ``status`` dates a drifted
 ``state``; ``service_package`` dates a drifted ``ratePlan`` or ``supplementaryPlans[...]``;
-nothing dates APN status or custom fields, so for those only the SIM's ``lastModifiedTime``
-(a change of *some* field) is shown. A field whose history lies before ``history_since`` has
-no date (unknown, not "never").
+nothing dates APN status or custom fields, so those have no ``last_changed``. The SIM's
+``lastModifiedTime`` (a change of *some* field, often fleetform's own) is kept on the SIM, and
+renderers show it only as "SIM last modified", never as a field's change date. A field whose
+history lies before ``history_since`` has no date (unknown, not "never").
 """
 
 from __future__ import annotations

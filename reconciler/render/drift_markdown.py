@@ -15,6 +15,7 @@ holding ``</details><!--`` or ``@everyone`` shows as typed and does nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from reconciler.model import DriftReport
 from reconciler.render.drift_text import LISTED_UNMANAGED, headline, show, when
@@ -82,7 +83,7 @@ def _render(report: DriftReport, limits: _Limits, *, shortened: bool, managed: i
                     f"| {code_span(sim.iccid, in_table=True)} | {escape_markdown(sim.group)} "
                     f"| {code_span(f.field, in_table=True)} "
                     f"| {escape_markdown(show(f.desired))} | {escape_markdown(show(f.live))} "
-                    f"| {when(f.last_changed or sim.last_modified)} |"
+                    f"| {_changed(f.last_changed, sim.last_modified)} |"
                 )
                 shown += 1
         fields = sum(len(s.fields) for s in report.sims)
@@ -125,6 +126,17 @@ def _render(report: DriftReport, limits: _Limits, *, shortened: bool, managed: i
             "has all._",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _changed(last_changed: datetime | None, sim_last_modified: datetime | None) -> str:
+    """The field's change date when the history knows it (the rule of ``drift --format
+    json``'s ``last_changed``); never the SIM's lastModifiedTime in its place: that dates a
+    change of *some* field (often fleetform's own), so it is shown only under its own name."""
+    if last_changed is not None:
+        return when(last_changed)
+    if sim_last_modified is not None:
+        return f"unknown (SIM last modified {when(sim_last_modified)})"
+    return "unknown"
 
 
 def _more(count: int) -> str:

@@ -53,7 +53,7 @@ def render_drift_text(report: DriftReport, *, managed: int | None = None) -> str
     if report.sims:
         block: list[str] = []
         for sim in report.sims:
-            dated = f", last modified {when(sim.last_modified)}" if sim.last_modified else ""
+            dated = f", SIM last modified {when(sim.last_modified)}" if sim.last_modified else ""
             block.append(f"{sim.iccid} (group {sim.group}, {sim.status.value}{dated})")
             for f in sim.fields:
                 changed = f"  changed {when(f.last_changed)}" if f.last_changed else ""

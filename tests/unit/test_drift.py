@@ -183,3 +183,27 @@ def test_no_drift_of_one_sim_reads_well() -> None:
     clean = diff(changed=(), unchanged=1, unmanaged=())
     report = build_drift(desired(), clean, endpoint="e", checked_at=NOW)
     assert "No drift: the 1 managed SIM of account 'acme' matches git." in render_drift_text(report)
+
+
+def test_a_field_the_history_does_not_date_gets_no_date_in_any_renderer() -> None:
+    # custom fields are not in the change history: the SIM's lastModifiedTime (here the time
+    # fleetform suspended it) is not the field's change date, and is shown only as the SIM's
+    suspended_at = datetime(2026, 11, 24, 9, 15, tzinfo=UTC)
+    report = build_drift(
+        desired(),
+        diff(),
+        endpoint="e",
+        checked_at=NOW,
+        change_logs=LOGS,
+        last_modified={A: suspended_at},
+    )
+    data = json.loads(render_drift_json(report))
+    assert data["sims"][0]["fields"][0]["last_changed"] is None
+    markdown = render_drift_markdown(report)
+    row = next(line for line in markdown.splitlines() if "custom1" in line)
+    assert row.endswith("| unknown (SIM last modified 2026-11-24T09:15:00Z) |")
+    state = next(line for line in markdown.splitlines() if "`state`" in line)
+    assert state.endswith("| 2026-11-20T08:30:00Z |")
+    text = render_drift_text(report)
+    assert "customFields.custom1: git berlin, live moved\n" in text
+    assert f"{A} (group g, suspended, SIM last modified 2026-11-24T09:15:00Z)" in text
