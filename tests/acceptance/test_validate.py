@@ -75,6 +75,17 @@ def test_a_valid_set_validates() -> None:
             ],
         ),
         (
+            "yaml-anchors",
+            [
+                "yaml-anchors/group.yaml:12:7: YAML anchors and aliases (&name, *name, <<) are "
+                "not allowed in manifests; write the value out (*depot refers to &depot at line "
+                "4, column 7)",
+                # the alias refers to another document's anchor: the file's other documents
+                # are still read
+                "yaml-anchors/group.yaml:13:10: ICCID 8944500000000000015: bad check digit 5",
+            ],
+        ),
+        (
             "two-fleets",
             [
                 "two-fleets/other.yaml:3:7: a second Fleet document; a manifest set has exactly "
@@ -104,9 +115,14 @@ def test_billion_laughs_is_refused_in_under_a_second() -> None:
     assert not verdict.ok
     result = validate(f"{DATA}/billion-laughs")
     assert result.returncode == 1
-    assert result.stderr.splitlines()[0] == (
-        f"{DATA}/billion-laughs/group.yaml:8:3: YAML aliases (*name) are not allowed in "
-        "manifests; write the value out"
+    assert result.stderr.splitlines()[1] == (
+        f"{DATA}/billion-laughs/group.yaml:8:12: YAML anchors and aliases (&name, *name, <<) "
+        "are not allowed in manifests; write the value out (*l0 refers to &l0 at line 7, "
+        "column 7; 89 more aliases in this document)"
+    )
+    # the document's other problems still show
+    assert result.stderr.splitlines()[0].startswith(
+        f"{DATA}/billion-laughs/group.yaml:6:1: unknown field 'x-laughs'"
     )
     assert "Traceback" not in result.stderr
 

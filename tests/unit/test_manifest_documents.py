@@ -32,11 +32,55 @@ def test_an_anchor_nothing_refers_to_is_harmless() -> None:
     assert parsed.problems == [] and parsed.documents[0].value == {"a": 1, "b": 2}
 
 
-def test_an_alias_is_refused_at_its_key() -> None:
+def test_an_alias_is_refused_where_it_is_and_names_its_anchor() -> None:
     parsed = read_documents(b"a: &x [1]\nb: *x\n", "f.yaml")
-    assert parsed.documents == []
-    assert [(p.line, p.column) for p in parsed.problems] == [(2, 1)]
-    assert "aliases" in parsed.problems[0].message
+    assert [(p.line, p.column, p.field) for p in parsed.problems] == [(2, 4, "b")]
+    assert parsed.problems[0].message == (
+        "YAML anchors and aliases (&name, *name, <<) are not allowed in manifests; write the "
+        "value out (*x refers to &x at line 1, column 4)"
+    )
+    # the rest of the document is still read (and checked): only the alias is dropped
+    (doc,) = parsed.documents
+    assert doc.value == {"a": [1], "b": None} and doc.refused == {("b",)}
+
+
+def test_a_merge_key_from_another_documents_anchor_is_refused_plainly() -> None:
+    # libyaml fails such a file with "found undefined alias" (anchors are per document) and
+    # would end it there; the other problems of the file must still show
+    data = (
+        b"defaults: &d {state: active}\n"
+        b"---\n"
+        b"spec:\n"
+        b"  <<: *d\n"
+        b"  odd: !!set {x}\n"
+        b"---\n"
+        b"later: !!binary aGk=\n"
+    )
+    parsed = read_documents(data, "f.yaml")
+    assert parsed.complete
+    assert [(p.line, p.column, p.message) for p in parsed.problems] == [
+        (
+            4,
+            7,
+            "YAML anchors and aliases (&name, *name, <<) are not allowed in manifests; write "
+            "the value out (*d refers to &d at line 1, column 11)",
+        ),
+        (5, 8, "YAML tag 'tag:yaml.org,2002:set' is not allowed in manifests"),
+        (7, 8, "YAML tag 'tag:yaml.org,2002:binary' is not allowed in manifests"),
+    ]
+    assert [d.value for d in parsed.documents] == [
+        {"defaults": {"state": "active"}},
+        {"spec": {"odd": None}},
+        {"later": None},
+    ]
+
+
+def test_a_merge_key_written_out_and_an_unknown_alias_are_refused() -> None:
+    parsed = read_documents(b"a: {<<: {x: 1}}\n---\nb: *nowhere\n", "f.yaml")
+    assert [(p.line, p.column, p.message.split("; ", 1)[1]) for p in parsed.problems] == [
+        (1, 5, "write the value out"),
+        (3, 4, "write the value out (*nowhere refers to no anchor before it)"),
+    ]
 
 
 def test_a_syntax_error_ends_the_file_but_keeps_earlier_documents() -> None:
