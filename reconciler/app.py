@@ -15,6 +15,7 @@ from pathlib import Path
 from reconciler.clock import Clock, SystemClock
 from reconciler.errors import ConfigError
 from reconciler.reporting import Reporter
+from reconciler.smarthub import wire
 from reconciler.smarthub.api import SmartHubApi
 
 STATE_DIR_ENV = "FLEETFORM_STATE_DIR"
@@ -87,7 +88,7 @@ def check_api_key(key: str, origin: str) -> None:
     Surrounding whitespace (a CI secret's trailing newline) is stripped before; what is left
     must be visible ASCII, or httpx would fail later with the key in its error message.
     """
-    if not all(" " < char <= "~" for char in key):
+    if not wire.sendable_api_key(key):
         raise ConfigError(
             f"{origin} holds a key with a space, control or non-ASCII character, which cannot "
             "be sent in the X-API-Key header (the key is not shown)"

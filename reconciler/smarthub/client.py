@@ -148,7 +148,7 @@ class SmartHubClient:
         if base.scheme not in ("http", "https") or not base.host:
             raise ValueError(f"not an http(s) endpoint: {self._endpoint!r}")
         self._origin = _origin(base)
-        if not api_key or not all(" " < char <= "~" for char in api_key):
+        if not wire.sendable_api_key(api_key):
             # httpx would refuse it later with the raw key in its message: refuse it here, blind
             raise ConfigError(
                 "the API key is empty or holds a space, control or non-ASCII character "

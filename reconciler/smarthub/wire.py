@@ -37,6 +37,16 @@ from reconciler.model import (
 # --- headers and query parameters -------------------------------------------------------------
 
 API_KEY_HEADER = "X-API-Key"
+
+
+def sendable_api_key(key: str) -> bool:
+    """Whether ``key`` can travel in the ``X-API-Key`` header: non-empty visible ASCII.
+
+    Anything else makes httpx fail later with the raw key in its message.
+    """
+    return bool(key) and all(" " < char <= "~" for char in key)
+
+
 RATE_LIMIT_HEADER = "X-RateLimit-Limit"
 RATE_REMAINING_HEADER = "X-RateLimit-Remaining"
 RATE_RESET_HEADER = "X-RateLimit-Reset"
