@@ -26,7 +26,7 @@ built with the helpers below so nobody formats them by hand.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -361,6 +361,12 @@ class Step:
     rate_plan: str | None = None  # SET_RATE_PLAN and SUBSCRIBE_PLAN: the plan's name
 
 
+def steps_by_wave(steps: Sequence[Step]) -> tuple[tuple[Step, ...], ...]:
+    """Steps grouped by wave, waves 1..last in order (a wave without steps is empty)."""
+    count = max((s.wave for s in steps), default=0)
+    return tuple(tuple(s for s in steps if s.wave == w) for w in range(1, count + 1))
+
+
 @dataclass(frozen=True, slots=True)
 class Guard:
     """A safety check of the plan; ``blocking`` ones stop apply unless overridden."""
@@ -407,8 +413,7 @@ class Plan:
 
     @property
     def waves(self) -> tuple[tuple[Step, ...], ...]:
-        count = max((s.wave for s in self.steps), default=0)
-        return tuple(tuple(s for s in self.steps if s.wave == w) for w in range(1, count + 1))
+        return steps_by_wave(self.steps)
 
     @property
     def has_changes(self) -> bool:

@@ -74,6 +74,7 @@ from reconciler.model import (
     Step,
     StepSim,
     parse_field,
+    steps_by_wave,
 )
 
 GUARD_ALLOW_RETIRE = "allow_retire"
@@ -519,13 +520,6 @@ def estimate_seconds(requests: int, limit: int, config: PlannerConfig) -> float:
     return requests * config.rate_window_seconds / max(limit, 1)
 
 
-def _by_wave(steps: Sequence[Step]) -> list[list[Step]]:
-    waves: dict[int, list[Step]] = {}
-    for step in steps:
-        waves.setdefault(step.wave, []).append(step)
-    return [waves[w] for w in sorted(waves)]
-
-
 def _s(n: int) -> str:
     return "" if n == 1 else "s"
 
@@ -570,7 +564,7 @@ def make_plan(
     # Writes and batch polls, plus apply's live re-check of each wave's SIMs.
     requests = sum(step.requests for step in steps) + sum(
         check_reads(len({s.iccid for step in wave_steps for s in step.sims}), sims_read)
-        for wave_steps in _by_wave(steps)
+        for wave_steps in steps_by_wave(steps)
     )
     rate_limit = rate_budget.limit if rate_budget else config.default_rate_limit
     report_unmanaged = desired.fleet.unmanaged != "ignore"
