@@ -73,15 +73,14 @@ def render_apply_text(report: ApplyReport) -> str:
         # SIMs already inside a submitted batch job: that job runs on the server whatever
         # happened here; say which, so nobody plans them into a second one
         for step in report.steps:
-            jobs = sorted(
-                {s.job_id for s in step.sims if s.job_id and s.outcome is Outcome.NOT_RUN}
-            )
-            if jobs:
-                held = sum(1 for s in step.sims if s.job_id and s.outcome is Outcome.NOT_RUN)
+            held = [s.job_id for s in step.sims if s.job_id and s.outcome is Outcome.NOT_RUN]
+            if held:
+                jobs = sorted(set(held))
                 lines.append(
-                    f"  {held} of them are in submitted batch job{'s' if len(jobs) > 1 else ''} "
-                    f"{', '.join(jobs)} ({step.step_id} {step.operation.value}), not yet "
-                    "confirmed: `fleetform apply --resume` polls, never submits them again."
+                    f"  {len(held)} of them are in submitted batch job"
+                    f"{'s' if len(jobs) > 1 else ''} {', '.join(jobs)} ({step.step_id} "
+                    f"{step.operation.value}), not yet confirmed: `fleetform apply --resume` "
+                    "polls, never submits them again."
                 )
     lines.extend(["", cost_line(report) + ".", verdict(report)])
     return "\n".join(lines) + "\n"
