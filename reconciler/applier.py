@@ -83,7 +83,7 @@ def _show(value: str | None) -> str:
 def what_moved(sim: StepSim, live: LiveSim) -> tuple[FieldChange, ...]:
     """The fields whose live value differs from the plan's ``before`` (plan value -> live).
 
-    deepdiff explains how two records differ (style.md point 6): the plan's view of the SIM
+    deepdiff explains how two records differ: the plan's view of the SIM
     against the same fields of its live record.
     """
     plan_view = dict(sim.before)

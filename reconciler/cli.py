@@ -5,7 +5,7 @@ into plain values, calls into `reconciler.app` and the core, and prints through 
 There is one error boundary (`main`): a `FleetformError` becomes ``Error: ...`` on stderr and
 exit 1; a traceback only with ``-v``.
 
-Exit codes (design.md): 0 success and nothing to change; 1 error; 2 changes pending
+Exit codes (docs/architecture.md): 0 success and nothing to change; 1 error; 2 changes pending
 (``plan --detailed-exitcode``) or drift found (``drift``); 3 apply finished with some steps
 failed or stale.
 """
@@ -64,9 +64,9 @@ class GlobalOptions:
         return StderrReporter(self.verbose)
 
 
-manifest_paths = click.argument(
-    "paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path)
-)
+# Not ``exists=True``: the loader names a missing path, a symlink loop or a broken link as a
+# problem beside the other files' problems (file:1:1: ...), before any request.
+manifest_paths = click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 
 
 def report_format(help: str) -> Callable[[FC], FC]:
@@ -611,7 +611,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         exc.show()
         # click exits 2 on a usage error; fleetform's 2 means "changes pending / drift found",
-        # so every error, a mistyped option included, exits 1 (design.md).
+        # so every error, a mistyped option included, exits 1 (docs/architecture.md).
         sys.exit(EXIT_ERROR)
     except FleetformError as exc:
         if verbose:

@@ -4,7 +4,7 @@ Pure: the command (`reconciler.commands.drift`) reads the live fleet and the cha
 (one paged read of ``changeLogs`` since a point in time, never one read per SIM) and hands
 them here.
 
-The change history knows three kinds of change (smarthub-api.md): ``status`` dates a drifted
+The change history knows three kinds of change (docs/smarthub-api.md): ``status`` dates a drifted
 ``state``; ``service_package`` dates a drifted ``ratePlan`` or ``supplementaryPlans[...]``;
 nothing dates APN status or custom fields, so those have no ``last_changed``. The SIM's
 ``lastModifiedTime`` (a change of *some* field, often fleetform's own) is kept on the SIM, and

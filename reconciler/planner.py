@@ -1,7 +1,7 @@
 """The planner: a `FleetDiff` becomes a `Plan` of steps in waves. Pure: no network, no clock.
 
-Paths through the state machine (smarthub-api.md)
--------------------------------------------------
+Paths through the state machine (docs/smarthub-api.md)
+------------------------------------------------------
 ==================  ==========================  ===================================
 live                desired                      status steps
 ==================  ==========================  ===================================
@@ -76,6 +76,7 @@ from reconciler.model import (
     parse_field,
     steps_by_wave,
 )
+from reconciler.smarthub.wire import PAGE_SIZE  # the one page size of the client
 
 GUARD_ALLOW_RETIRE = "allow_retire"
 GUARD_MAX_CHANGES = "max_changes"
@@ -493,16 +494,13 @@ def max_changes_limit(desired: DesiredFleet) -> int | None:
     return min(limits) if limits else None
 
 
-LIST_PAGE_SIZE = 100  # the contract's largest page
-
-
 def check_reads(sims: int, account_size: int) -> int:
     """Requests apply spends re-reading ``sims`` SIMs before a wave (the stale check).
 
-    Single GETs cost one per SIM; the paged list costs one per 100 SIMs of the account.
+    Single GETs cost one per SIM; the paged list costs one per `PAGE_SIZE` SIMs of the account.
     Apply reads whichever is cheaper, so this is the one rule both use.
     """
-    pages = max(1, math.ceil(account_size / LIST_PAGE_SIZE))
+    pages = max(1, math.ceil(account_size / PAGE_SIZE))
     return min(sims, pages)
 
 

@@ -1,4 +1,4 @@
-"""A SmartHub simulator: the contract in /work/shared/api/smarthub-api.md, served for real.
+"""A SmartHub simulator: the contract in docs/smarthub-api.md, served for real.
 
 Public API::
 

@@ -1,6 +1,6 @@
 """SmartHub's wire format: the ONE module that knows paths, field names, query params and states.
 
-Everything the contract (``shared/api/smarthub-api.md``) marks *assumed* lives here, so an
+Everything the contract (``docs/smarthub-api.md``) marks *assumed* lives here, so an
 assumption proven wrong is a one-file change. Functions map wire JSON to `reconciler.model`
 records and back; nothing here does I/O.
 

@@ -1,6 +1,6 @@
 """Push verification: parse a body, check its signature and age, and say why it is refused.
 
-The contract (smarthub-api.md, "Pushes"): every push carries ``datePush`` (epoch seconds) and
+The contract (docs/smarthub-api.md, "Pushes"): every push carries ``datePush`` (epoch seconds) and
 ``signature`` = lowercase hex SHA-256 of the UTF-8 bytes of ``pushKey + str(datePush)``. The
 signature does not cover the body, so it proves only that someone holding the key signed *a*
 time; the receiver therefore bounds the clock skew, drops replayed ``eventId``s (`dedupe`) and
