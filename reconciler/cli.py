@@ -386,6 +386,14 @@ def _parse_push_urls(values: tuple[str, ...]) -> dict[str, str]:
     help="Where to POST push events (EVENT e.g. SIM_STATUS_CHANGE; none: all).",
 )
 @click.option("--push-key-file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--enterprise-accounts",
+    type=click.Choice(["objects", "names", "none"]),
+    default="objects",
+    show_default=True,
+    help="How GET /enterprise lists accounts: [{name, url}], plain names, or none (shapes "
+    "another SmartHub may give; the contract does not say).",
+)
 def sim_serve_command(
     port: int,
     host: str,
@@ -402,6 +410,7 @@ def sim_serve_command(
     batch_failure_rate: float,
     push_urls: tuple[str, ...],
     push_key_file: Path | None,
+    enterprise_accounts: str,
 ) -> int:
     """Serve the SmartHub simulator until Ctrl+C."""
     from reconciler.app import state_dir
@@ -432,6 +441,7 @@ def sim_serve_command(
         batch_failure_rate=batch_failure_rate,
         push_urls=_parse_push_urls(push_urls),
         push_key=push_key,
+        enterprise_accounts=enterprise_accounts,
     )
 
     def ready(url: str, key: str, other_key: str) -> None:

@@ -6,6 +6,10 @@ given). The manifests come from `reconciler.export` (pure); this module only rea
 Choices where the contract is silent:
 - ``--account`` may be left out when the enterprise has exactly one account; with several,
   export names them and asks for one (guessing the "first" could export the wrong fleet).
+  The enterprise may list accounts as objects or as plain names (`wire.enterprise_account_names`).
+  When it lists none, the SIMs the key can see are read without an account filter and their
+  ``accountName`` decides: one account is used (and said so); several are named with their
+  SIM counts and export asks for ``--account``, having written nothing.
 - Nothing is overwritten without ``--force``, and nothing is ever deleted: other ``*.yaml``
   files already in the folder (an older export, say) are named in a warning, since a plan
   would read them too.
@@ -21,7 +25,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -31,7 +36,9 @@ from reconciler.errors import ConfigError
 from reconciler.export import FLEET_FILE, ExportFile, ExportSettings, export_fleet, fleet_name_for
 from reconciler.manifest import SCHEMA_FILE, schema_text
 from reconciler.manifest.documents import read_documents
+from reconciler.model import LiveSim
 from reconciler.reporting import Reporter
+from reconciler.smarthub import wire
 from reconciler.smarthub.api import SmartHubApi
 
 
@@ -52,20 +59,39 @@ class ExportResult:
     requests: int
 
 
-def account_of(enterprise: Mapping[str, Any]) -> str:
-    """The enterprise's one account, or a ConfigError naming them when there are several."""
-    accounts = enterprise.get("accounts")
-    names = sorted(
-        str(a["name"])
-        for a in (accounts if isinstance(accounts, list) else [])
-        if isinstance(a, Mapping) and a.get("name")
-    )
-    if len(names) == 1:
-        return names[0]
-    if not names:
-        raise ConfigError("the enterprise lists no account: pass --account NAME")
+def account_of(enterprise: Mapping[str, Any]) -> str | None:
+    """The enterprise's one account; None when it lists none; a ConfigError naming them when
+    there are several."""
+    names = wire.enterprise_account_names(enterprise)
+    if len(names) <= 1:
+        return names[0] if names else None
     raise ConfigError(
         f"the enterprise has {len(names)} accounts: pass --account ({', '.join(names)})"
+    )
+
+
+def _sims(count: int) -> str:
+    return f"{count} SIM{'' if count == 1 else 's'}"
+
+
+def account_from_sims(sims: Sequence[LiveSim]) -> str:
+    """The one account the SIMs name (the enterprise listed none), or a ConfigError saying
+    which accounts they name and asking for ``--account``."""
+    counts = Counter(sim.account for sim in sims)
+    named = sorted(name for name in counts if name)
+    if len(named) == 1 and not counts.get(""):
+        return named[0]
+    if not named:
+        what = "no SIM" if not sims else f"none of its {len(sims)} SIMs"
+        raise ConfigError(
+            f"the enterprise lists no account and {what} names one (accountName): pass "
+            "--account NAME"
+        )
+    listed = ", ".join(f"{name} ({_sims(counts[name])})" for name in named)
+    unnamed = f", and {_sims(counts[''])} name none" if counts.get("") else ""
+    raise ConfigError(
+        f"the enterprise lists no account, and its SIMs belong to {listed}{unnamed}: pass "
+        "--account NAME to say which to export"
     )
 
 
@@ -153,11 +179,26 @@ def export_settings(
 
 
 def read_and_render(
-    api: SmartHubApi, options: ExportOptions, existing: ExistingFleet | None = None
+    api: SmartHubApi,
+    options: ExportOptions,
+    existing: ExistingFleet | None = None,
+    reporter: Reporter | None = None,
 ) -> tuple[str, list[ExportFile]]:
     account = options.account or account_of(api.enterprise())
+    sims: Iterable[LiveSim]
+    if account is None:  # the enterprise names none: the SIMs' own accountName decides
+        listed = list(api.iter_sims())
+        account = account_from_sims(listed)
+        if reporter is not None:
+            reporter.info(
+                f"the enterprise lists no account; the {len(listed)} SIMs listed all belong "
+                f"to {account!r}: exporting that account"
+            )
+        sims = listed
+    else:
+        sims = api.iter_sims(account=account)
     settings = export_settings(options, account, existing)
-    return account, export_fleet(api.iter_sims(account=account), settings)
+    return account, export_fleet(sims, settings)
 
 
 def write_files(out: Path, files: Sequence[ExportFile], *, force: bool) -> list[Path]:
@@ -191,7 +232,7 @@ def run_export(options: ExportOptions, connection: Connection, reporter: Reporte
         name = f"name {existing.name!r} and " if existing.name and not options.name else ""
         reporter.info(f"keeping the {name}guards of the Fleet in {existing.file}")
     with open_api(connection, reporter) as api:
-        account, files = read_and_render(api, options, existing)
+        account, files = read_and_render(api, options, existing, reporter)
         requests = api.stats().requests
     # The copy of the schema the files' first line points editors at (see `schema_comment`).
     schema = ExportFile(SCHEMA_FILE, schema_text(), 0)

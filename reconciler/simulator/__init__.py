@@ -41,7 +41,8 @@ Module map: ``fleet`` (seeding rule, catalogue), ``store`` (SQLite state, state 
 
 Admin endpoints (under ``admin_url``, authenticated with either key, never rate-limited, never
 faulted): ``GET``/``POST /faults`` (``latency``, ``errorRate``, ``dropRate``,
-``batchFailureRate``, ``redirects``, ``pushUrls``, ``pushKey``), ``GET /counters`` and
+``batchFailureRate``, ``redirects``, ``pushUrls``, ``pushKey``, ``enterpriseAccounts``:
+``objects``, ``names`` or ``none``, how ``GET /enterprise`` lists accounts), ``GET /counters`` and
 ``POST /counters/reset`` (``requests``, ``rateLimited``, ``dropped``, ``injectedErrors``,
 ``redirects``, ``statusNNN``, ``pushesDelivered``, ``pushesFailed``), ``POST /rate-limit/reset``,
 ``GET``/``PATCH /sims/{giccid}`` (wire fields, no state machine, no budget: a change "behind

@@ -22,7 +22,8 @@ class SimulatorConfig:
     the key stored in the database, or generates and stores one; a given key replaces the stored
     one. ``rate_window`` is a fixed window per account. ``job_delay`` is how long a batch job
     stays PENDING and then PROCESSING (real seconds). ``clock`` is the wall-time source for
-    timestamps, rate windows and push dates (default ``time.time``).
+    timestamps, rate windows and push dates (default ``time.time``). ``enterprise_accounts``: how
+    ``GET /enterprise`` lists the accounts (``objects``, ``names`` or ``none``).
     """
 
     db_path: Path | str
@@ -40,6 +41,7 @@ class SimulatorConfig:
     push_urls: Mapping[str, str] = field(default_factory=dict)
     push_key: str | None = None
     redirects: tuple[Redirect, ...] = ()
+    enterprise_accounts: str = "objects"  # objects | names | none: see `Faults`
     clock: Callable[[], float] | None = None
 
     def __repr__(self) -> str:  # keys are secrets: never in a repr, log or error

@@ -57,6 +57,9 @@ class Redirect:
         }
 
 
+ENTERPRISE_ACCOUNT_SHAPES = ("objects", "names", "none")
+
+
 @dataclass
 class Faults:
     """Mutable, lock-guarded fault settings shared by the HTTP app, batch worker and pusher."""
@@ -69,6 +72,9 @@ class Faults:
     redirect_uses: dict[int, int] = field(default_factory=dict)
     push_urls: dict[str, str] = field(default_factory=dict)
     push_key: str = ""
+    # how ``GET /enterprise`` lists accounts: objects ``[{"name", "url"}]`` (the default),
+    # plain names ``["acme"]``, or not at all (``[]``): shapes another server may give
+    enterprise_accounts: str = "objects"
     seed: int = 1
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _rng: random.Random = field(default_factory=random.Random, repr=False)
@@ -123,6 +129,12 @@ class Faults:
             if not isinstance(changes["pushKey"], str):
                 raise ValueError("pushKey must be a string")
             staged["pushKey"] = changes["pushKey"]
+        if "enterpriseAccounts" in changes:
+            if changes["enterpriseAccounts"] not in ENTERPRISE_ACCOUNT_SHAPES:
+                raise ValueError(
+                    f"enterpriseAccounts must be one of {', '.join(ENTERPRISE_ACCOUNT_SHAPES)}"
+                )
+            staged["enterpriseAccounts"] = changes["enterpriseAccounts"]
         unknown = set(changes) - {
             "latency",
             "errorRate",
@@ -131,6 +143,7 @@ class Faults:
             "redirects",
             "pushUrls",
             "pushKey",
+            "enterpriseAccounts",
         }
         if unknown:
             raise ValueError(f"unknown fault setting(s): {', '.join(sorted(unknown))}")
@@ -144,6 +157,7 @@ class Faults:
                 self.redirect_uses = {}
             self.push_urls = staged.get("pushUrls", self.push_urls)
             self.push_key = staged.get("pushKey", self.push_key)
+            self.enterprise_accounts = staged.get("enterpriseAccounts", self.enterprise_accounts)
 
     def to_wire(self) -> dict[str, Any]:
         """Current settings; the push key is never shown, only whether one is set."""
@@ -156,6 +170,7 @@ class Faults:
                 "redirects": [r.to_wire() for r in self.redirects],
                 "pushUrls": dict(self.push_urls),
                 "pushKeySet": bool(self.push_key),
+                "enterpriseAccounts": self.enterprise_accounts,
             }
 
     def push_targets(self, event_type: str) -> tuple[str, list[str]]:

@@ -587,12 +587,15 @@ class SimulatorApp:
         return Reply({"smsMsgId": call.params["sms_id"], "toGiccid": giccid, "status": status})
 
     def enterprise(self, call: Call) -> Reply:
-        return Reply(
-            {
-                "name": ENTERPRISE_OF_ACCOUNT[call.account],
-                "accounts": [{"name": call.account, "url": f"{call.base}/account/{call.account}"}],
-            }
+        shape = self.faults.enterprise_accounts  # the contract does not give the shape
+        accounts: list[Any] = (
+            [{"name": call.account, "url": f"{call.base}/account/{call.account}"}]
+            if shape == "objects"
+            else [call.account]
+            if shape == "names"
+            else []
         )
+        return Reply({"name": ENTERPRISE_OF_ACCOUNT[call.account], "accounts": accounts})
 
     def _own_account(self, call: Call) -> str:
         name = call.params["name"]

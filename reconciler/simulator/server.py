@@ -68,6 +68,7 @@ def _build(config: SimulatorConfig) -> _Parts:
         batch_failure_rate=config.batch_failure_rate,
         redirects=list(config.redirects),
         push_urls=dict(config.push_urls),
+        enterprise_accounts=config.enterprise_accounts,
         seed=config.seed,
     )
     counters = Counters()

@@ -442,6 +442,18 @@ _JOB_TYPE_FROM_WIRE: Mapping[str, BatchOperation] = {
 }
 
 
+# An item's ``result`` is assumed SUCCESS/FAILED; the obvious other spellings are read too. An
+# unknown word stays an error: reading a failure as done would leave a SIM wrong unreported.
+_ITEM_RESULT_FROM_WIRE: Mapping[str, bool] = {
+    "SUCCESS": True,
+    "SUCCEEDED": True,
+    "SUCCESSFUL": True,
+    "FAILED": False,
+    "FAILURE": False,
+    "ERROR": False,
+}
+
+
 def _job_status(value: str | None, where: str) -> JobStatus:
     if value is None:
         raise _fail(where, "missing field 'status'")
@@ -466,11 +478,10 @@ def parse_batch_job(raw: Any, operation: BatchOperation | None = None) -> BatchJ
         giccid = _str(item, "giccid", item_where, required=True)
         result = _str(item, "result", item_where, required=True)
         assert giccid is not None and result is not None
-        if result.upper() not in ("SUCCESS", "FAILED"):
+        ok = _ITEM_RESULT_FROM_WIRE.get(result.upper())
+        if ok is None:
             raise _fail(item_where, f"field 'result': unknown result {result!r}")
-        items.append(
-            BatchItem(iccid=giccid, ok=result.upper() == "SUCCESS", code=_str(item, "code", where))
-        )
+        items.append(BatchItem(iccid=giccid, ok=ok, code=_str(item, "code", where)))
     return BatchJob(
         job_id=job_id,
         status=_job_status(_str(record, "status", where), where),
@@ -501,6 +512,14 @@ def parse_submitted_job(raw: Any, operation: BatchOperation, total: int) -> Batc
 # --- catalogue ----------------------------------------------------------------------------------
 
 
+def _flag(value: Any) -> bool:
+    """A boolean the contract assumes: JSON true/false, also "true"/"false" and 1/0 (a plain
+    ``bool("false")`` would read true)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "1")
+    return bool(value)
+
+
 def parse_service_packages(raw: Any) -> list[RatePlan]:
     plans: list[RatePlan] = []
     for index, raw_item in enumerate(_list(raw, "service packages")):
@@ -513,13 +532,34 @@ def parse_service_packages(raw: Any) -> list[RatePlan]:
             plan_type = RatePlanType(type_text.lower())
         except ValueError:
             raise _fail(where, f"field 'type': unknown plan type {type_text!r}") from None
-        prepaid = item.get("prepaid")
-        plans.append(RatePlan(name=name, type=plan_type, prepaid=bool(prepaid)))
+        plans.append(RatePlan(name=name, type=plan_type, prepaid=_flag(item.get("prepaid"))))
     return plans
 
 
 def parse_object(raw: Any, where: str) -> dict[str, Any]:
     return dict(_obj(raw, where))
+
+
+_ACCOUNT_NAME_KEYS = ("name", "accountName")
+
+
+def enterprise_account_names(raw: Any) -> list[str]:
+    """The account names ``GET /enterprise`` lists, sorted; ``[]`` when it lists none.
+
+    The shape is *assumed* (the vendor page gives none): ``accounts`` as objects
+    (``[{"name": "acme", "url": ...}]``, or ``accountName`` instead of ``name``) or as plain
+    names (``["acme"]``), in any mix; an item of neither shape, or a missing, null or non-list
+    ``accounts``, names nothing. Safe to read liberally: the caller uses a name only when
+    exactly one is found, and a wrong one reads an empty or forbidden account, never writes.
+    """
+    accounts = raw.get("accounts") if isinstance(raw, Mapping) else None
+    names: set[str] = set()
+    for item in accounts if isinstance(accounts, list) else ():
+        if isinstance(item, Mapping):
+            item = next((item[k] for k in _ACCOUNT_NAME_KEYS if item.get(k)), None)
+        if isinstance(item, str) and item.strip():
+            names.add(item.strip())
+    return sorted(names)
 
 
 # --- problem documents and rate headers ---------------------------------------------------------

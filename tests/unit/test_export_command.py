@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.commands.export import account_of, write_files
+from reconciler.commands.export import account_from_sims, account_of, write_files
 from reconciler.errors import ConfigError
 from reconciler.export import ExportFile
+from reconciler.model import LiveSim, Status
 
 
 def test_the_only_account_is_the_default() -> None:
@@ -21,10 +22,53 @@ def test_several_accounts_need_a_choice() -> None:
         account_of(enterprise)
 
 
-@pytest.mark.parametrize("enterprise", [{}, {"accounts": []}, {"accounts": "x"}])
-def test_no_account_needs_a_choice(enterprise: dict[str, object]) -> None:
-    with pytest.raises(ConfigError, match="lists no account: pass --account"):
-        account_of(enterprise)
+@pytest.mark.parametrize(
+    "enterprise", [{}, {"accounts": []}, {"accounts": "x"}, {"accounts": None}, {"accounts": [7]}]
+)
+def test_an_enterprise_naming_no_account_leaves_the_choice_to_the_sims(
+    enterprise: dict[str, object],
+) -> None:
+    assert account_of(enterprise) is None
+
+
+@pytest.mark.parametrize(
+    "accounts",
+    [["acme"], [{"name": "acme"}], [{"accountName": "acme"}], ["acme", {"name": "acme"}]],
+)
+def test_accounts_as_plain_names_or_objects(accounts: list[object]) -> None:
+    assert account_of({"accounts": accounts}) == "acme"
+
+
+def test_several_plain_names_need_a_choice() -> None:
+    with pytest.raises(ConfigError, match=r"has 2 accounts: pass --account \(a, b\)"):
+        account_of({"accounts": ["b", {"name": "a"}]})
+
+
+def _sim(iccid: str, account: str) -> LiveSim:
+    return LiveSim(iccid=iccid, status=Status.ACTIVE, account=account)
+
+
+def test_one_account_among_the_sims_is_taken() -> None:
+    assert account_from_sims([_sim("1", "acme"), _sim("2", "acme")]) == "acme"
+
+
+def test_sims_of_several_accounts_are_named_with_their_counts() -> None:
+    sims = [_sim("1", "acme"), _sim("2", "acme"), _sim("3", "globex")]
+    with pytest.raises(ConfigError) as caught:
+        account_from_sims(sims)
+    assert "acme (2 SIMs), globex (1 SIM)" in str(caught.value)
+    assert "pass --account NAME" in str(caught.value)
+
+
+@pytest.mark.parametrize("sims", [[], [_sim("1", "")]])
+def test_no_account_anywhere_asks_for_one(sims: list[LiveSim]) -> None:
+    with pytest.raises(ConfigError, match=r"lists no account and .* pass --account NAME"):
+        account_from_sims(sims)
+
+
+def test_sims_without_an_account_beside_named_ones_are_not_guessed() -> None:
+    with pytest.raises(ConfigError, match="1 SIM name none"):
+        account_from_sims([_sim("1", "acme"), _sim("2", "")])
 
 
 FILES = [ExportFile("fleet.yaml", "a: 1\n", 0), ExportFile("g.yaml", "b: 2\n", 1)]

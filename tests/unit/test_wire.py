@@ -322,3 +322,47 @@ def test_link_vendor_sample_with_line_breaks() -> None:
 )
 def test_link_parsing_is_robust(header: str, expected: str | None) -> None:
     assert wire.link_rel(header, "next") == expected
+
+
+# --- tolerant reads of shapes the contract assumes (issue 12) -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "names"),
+    [
+        ({"accounts": [{"name": "acme", "url": "u"}]}, ["acme"]),
+        ({"accounts": ["acme"]}, ["acme"]),
+        ({"accounts": [{"accountName": "acme"}]}, ["acme"]),
+        ({"accounts": ["b", {"name": "a"}, "b", 3, None, {"url": "x"}]}, ["a", "b"]),
+        ({"accounts": None}, []),
+        ({"accounts": "acme"}, []),
+        ({}, []),
+        ([], []),
+    ],
+)
+def test_enterprise_accounts_as_objects_or_plain_names(raw: object, names: list[str]) -> None:
+    assert wire.enterprise_account_names(raw) == names
+
+
+@pytest.mark.parametrize(
+    ("prepaid", "expected"),
+    [(True, True), (False, False), ("false", False), ("true", True), (0, False), (None, False)],
+)
+def test_prepaid_as_a_string_is_read_as_meant(prepaid: object, expected: bool) -> None:
+    plans = wire.parse_service_packages([{"name": "P", "type": "BASIC", "prepaid": prepaid}])
+    assert plans[0].prepaid is expected
+
+
+@pytest.mark.parametrize(("result", "ok"), [("SUCCEEDED", True), ("failure", False)])
+def test_batch_item_results_in_other_spellings(result: str, ok: bool) -> None:
+    job = wire.parse_batch_job(
+        {"jobId": "j", "status": "COMPLETED", "items": [{"giccid": "1", "result": result}]}
+    )
+    assert job.items[0].ok is ok
+
+
+def test_an_unknown_batch_item_result_is_still_an_error() -> None:
+    with pytest.raises(wire.MalformedResponse, match="unknown result"):
+        wire.parse_batch_job(
+            {"jobId": "j", "status": "COMPLETED", "items": [{"giccid": "1", "result": "MAYBE"}]}
+        )
