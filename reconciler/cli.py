@@ -181,6 +181,34 @@ def plan_cli(
     )
 
 
+# ---- show (issue 12) ----
+@cli.command("show")
+@click.argument("plan_file", type=click.Path(path_type=Path))
+@report_format(
+    "text for terminals, markdown for pull-request comments, json = the plan file, "
+    "github = annotations and a job summary in GitHub Actions."
+)
+def show_cli(plan_file: Path, output_format: str) -> int:
+    """Print a saved plan (plan --out FILE) without any request; exit 1 if it was edited."""
+    import shutil
+
+    from reconciler.commands.plan import wants_color
+    from reconciler.commands.show import ShowOptions, run_show
+
+    color = wants_color(sys.stdout)
+    options = ShowOptions(
+        plan_file=plan_file,
+        fmt=output_format,
+        color=color,
+        width=shutil.get_terminal_size((100, 24)).columns,
+    )
+
+    def write(text: str) -> None:
+        click.echo(text, nl=False, color=color)
+
+    return run_show(options, reporter=StderrReporter(), write=write)
+
+
 # ---- init (issue 6) ----
 @cli.command("init")
 @click.argument(

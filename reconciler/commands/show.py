@@ -1,0 +1,54 @@
+"""``fleetform show PLANFILE``: render a saved plan without a request (Terraform's ``show``).
+
+A reviewer, or a later workflow step, prints the plan that ``apply PLANFILE`` would apply. The
+file is checked as apply checks it (its format and its checksum, `reconciler.planfile`), so an
+edited plan is refused here too. No connection is built: no endpoint or key is needed, and the
+embedded simulator is not started.
+
+Exit codes: 0 the plan was shown; 1 the file cannot be read, is not a plan, or was edited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.errors import PlanFileError
+from reconciler.planfile import load_plan
+from reconciler.render import PLAN_FORMATS, github, render_plan
+from reconciler.reporting import Reporter
+
+SHOW_FORMATS: tuple[str, ...] = (*PLAN_FORMATS, "github")
+EXIT_OK = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ShowOptions:
+    plan_file: Path
+    fmt: str = "text"
+    color: bool = False
+    width: int = 100
+
+
+def run_show(options: ShowOptions, *, reporter: Reporter, write: Callable[[str], None]) -> int:
+    """Load and check the plan file, write its rendering; return the exit code."""
+    if options.fmt not in SHOW_FORMATS:
+        raise PlanFileError(
+            f"unknown format {options.fmt!r}; choose one of {', '.join(SHOW_FORMATS)}"
+        )
+    if options.plan_file.is_dir():
+        raise PlanFileError(
+            f"{options.plan_file} is a folder: show takes a plan file (fleetform plan --out FILE)"
+        )
+    plan = load_plan(options.plan_file)
+    if options.fmt == "github":
+        rendered = github.plan_github(plan, workspace=github.workspace_from(), width=options.width)
+        github.emit(rendered, write)
+    else:
+        write(render_plan(plan, options.fmt, color=options.color, width=options.width))
+    reporter.info(
+        f"Plan {plan.checksum} of account {plan.account!r} at {plan.endpoint}, made "
+        f"{plan.created_at} (apply it with: fleetform apply {options.plan_file})"
+    )
+    return EXIT_OK
