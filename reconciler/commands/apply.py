@@ -11,8 +11,12 @@ Choices where the contract is silent:
   simulator (no endpoint configured) the endpoint is a fresh local port on every run, so that
   check is skipped there and said so.
 - ``--resume`` continues a journaled plan: the plan file's when one is given, else the most
-  recent unfinished journal in the state directory. PATHs with ``--resume`` are refused: a new
-  plan of the manifests is not the plan that was interrupted. Without ``--resume``, a plan
+  recent unfinished journal in the state directory. With PATHs (a CI job re-run adds
+  ``--resume`` to the same command line), the manifests are loaded offline and the unfinished
+  plan of their account whose manifest digest is theirs is resumed, and said so; the digest is
+  over the files' bytes, so the same manifests typed another way still match. When the
+  unfinished plans came from other manifests, PATHs are refused: a new plan of the changed
+  manifests is not the plan that was interrupted. Without ``--resume``, a plan
   whose journal holds an unfinished run is resumed all the same (and said so): a CI retry
   after a crash must not submit the SIMs of a still-pending batch job again (see `_run`).
 - The lock (``apply-<account>.lock``) is taken before planning, so a second apply of the same
@@ -94,13 +98,10 @@ def run_apply(
     """Apply a plan file, the manifests under ``paths``, or resume; see the module docstring."""
     store = JournalStore(state_dir)
     if options.resume:
-        if options.paths:
-            raise ConfigError(
-                "--resume continues the interrupted plan from the journal: pass its plan file "
-                "or nothing, not manifest paths"
-            )
         if options.plan_file is not None:
             plan = load_plan(options.plan_file)
+        elif options.paths:
+            plan = interrupted_plan_of(options.paths, store, reporter)
         else:
             checksum = store.latest_unfinished()
             if checksum is None:
@@ -152,6 +153,41 @@ def run_apply(
         report = _run(api, store, plan, options, reporter, clock)
         # this run also spent the plan's reads: the report counts everything the run cost
         return replace(report, requests_spent=report.requests_spent + plan.summary.requests_read)
+
+
+def interrupted_plan_of(paths: tuple[Path, ...], store: JournalStore, reporter: Reporter) -> Plan:
+    """The unfinished journaled plan made from the manifests under ``paths`` (same digest).
+
+    Loading the manifests costs no request. Raises `JournalError` when nothing of their account
+    is unfinished, `ConfigError` when what is unfinished came from other manifests.
+    """
+    from reconciler.manifest import load_fleet
+
+    desired = load_fleet(list(paths))
+    account = desired.fleet.account
+    others: list[str] = []
+    for state in store.unfinished(account):
+        plan = plan_from_json(
+            store.plan_text(state.checksum), origin=f"journal plan {state.checksum}"
+        )
+        if plan.manifest_digest == desired.digest:
+            reporter.info(
+                f"--resume with manifest paths: the interrupted apply of plan {plan.checksum} "
+                f"(made {plan.created_at}) was planned from these same manifests; resuming it"
+            )
+            return plan
+        others.append(plan.checksum)
+    if not others:
+        raise JournalError(
+            f"nothing to resume: no unfinished apply of account {account!r} in "
+            f"{store.directory} (run the same command without --resume to plan and apply)"
+        )
+    raise ConfigError(
+        "--resume continues the interrupted plan from the journal: pass its plan file or "
+        "nothing, not manifest paths (the manifests under "
+        f"{', '.join(str(p) for p in paths)} changed since plan {others[0]} was made; "
+        "`fleetform apply --resume` finishes that plan, then apply the manifests)"
+    )
 
 
 def _applier(
