@@ -265,6 +265,11 @@ class RateBudget:
     remaining: int
     reset_seconds: float  # seconds until the window resets, as of ``observed_at``
     observed_at: float  # clock.monotonic() when the response arrived
+    # The window's length, learnt from the Reset of the first request of a window (Remaining at
+    # the top); None until such an answer was seen. ``longest_reset``: the largest Reset seen
+    # (the window is at least that long).
+    window_seconds: float | None = None
+    longest_reset: float = 0.0
 
 
 # --- diff -------------------------------------------------------------------------------
@@ -391,6 +396,10 @@ class PlanSummary:
     duration_estimated_seconds: float  # at the rate budget the server reported
     rate_limit: int | None = None
     rate_window_seconds: float | None = None
+    # where ``rate_window_seconds`` came from: "server" (the server's X-RateLimit-Reset showed
+    # it), "at least" (a Reset longer than the default was seen), "assumed" (the default hour);
+    # None in plans made before it was recorded. Outside the checksum (`reconciler.planfile`).
+    rate_window_source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,6 +75,7 @@ def _summary_to_dict(s: PlanSummary) -> dict[str, Any]:
         "duration_estimated_seconds": s.duration_estimated_seconds,
         "rate_limit": s.rate_limit,
         "rate_window_seconds": s.rate_window_seconds,
+        **({"rate_window_source": s.rate_window_source} if s.rate_window_source else {}),
     }
 
 
@@ -138,6 +139,11 @@ def _content(plan: Plan) -> dict[str, Any]:
 
 
 def _checksum_of(content: Mapping[str, Any]) -> str:
+    # Where the estimate's window came from is said in the file but left out of the checksum:
+    # a plan made in a fresh window learns the server's window, one made mid-window assumes the
+    # hour; for a server whose window is the hour both are the same plan.
+    summary = {k: v for k, v in content["summary"].items() if k != "rate_window_source"}
+    content = {**content, "summary": summary}
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -254,6 +260,7 @@ def _parse_summary(r: _Reader, value: Any, where: str) -> PlanSummary:
         duration_estimated_seconds=r.get(d, "duration_estimated_seconds", float, where),
         rate_limit=r.optional(d, "rate_limit", int, where),
         rate_window_seconds=r.optional(d, "rate_window_seconds", float, where),
+        rate_window_source=r.optional(d, "rate_window_source", str, where),
     )
 
 

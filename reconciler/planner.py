@@ -504,9 +504,27 @@ def check_reads(sims: int, account_size: int) -> int:
     return min(sims, pages)
 
 
-def estimate_seconds(requests: int, limit: int, config: PlannerConfig) -> float:
+def rate_window(rate_budget: RateBudget | None, config: PlannerConfig) -> tuple[float, str]:
+    """The rate window's length for the estimate, and where it came from.
+
+    ``server``: the server's ``X-RateLimit-Reset`` showed it (`RateBudget.window_seconds`, the
+    Reset of a window's first request). ``at least``: no window was seen from its start, but a
+    Reset longer than the default was, so the window is at least that. ``assumed``: nothing
+    better is known, so the contract's hour (``config.rate_window_seconds``). Whole seconds, so
+    the Reset's rounding does not make two plans of the same state differ.
+    """
+    if rate_budget is not None and rate_budget.window_seconds:
+        return float(math.ceil(rate_budget.window_seconds)), "server"
+    if rate_budget is not None and rate_budget.longest_reset > config.rate_window_seconds:
+        return float(math.ceil(rate_budget.longest_reset)), "at least"
+    return config.rate_window_seconds, "assumed"
+
+
+def estimate_seconds(
+    requests: int, limit: int, config: PlannerConfig, window: float | None = None
+) -> float:
     """Time to spend ``requests`` at the sustained pace of the server's budget: ``limit``
-    requests per ``rate_window_seconds``.
+    requests per ``window`` (default ``rate_window_seconds``).
 
     Deliberately independent of what is left in the current window when the plan is made: two
     plans of the same state must be identical apart from their creation time, and the budget
@@ -515,7 +533,7 @@ def estimate_seconds(requests: int, limit: int, config: PlannerConfig) -> float:
     """
     if requests <= 0:
         return 0.0
-    return requests * config.rate_window_seconds / max(limit, 1)
+    return requests * (window or config.rate_window_seconds) / max(limit, 1)
 
 
 def _s(n: int) -> str:
@@ -565,6 +583,7 @@ def make_plan(
         for wave_steps in steps_by_wave(steps)
     )
     rate_limit = rate_budget.limit if rate_budget else config.default_rate_limit
+    window, window_source = rate_window(rate_budget, config)
     report_unmanaged = desired.fleet.unmanaged != "ignore"
     warnings: list[str] = []
     if report_unmanaged and diff.unmanaged:
@@ -593,9 +612,10 @@ def make_plan(
         },
         requests_read=requests_read,
         requests_estimated=requests,
-        duration_estimated_seconds=round(estimate_seconds(requests, rate_limit, config), 1),
+        duration_estimated_seconds=round(estimate_seconds(requests, rate_limit, config, window), 1),
         rate_limit=rate_limit,
-        rate_window_seconds=config.rate_window_seconds,
+        rate_window_seconds=window,
+        rate_window_source=window_source,
     )
     return Plan(
         created_at=created_at,

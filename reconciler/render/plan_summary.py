@@ -124,6 +124,21 @@ def rate_text(limit: int, window: float | None) -> str:
     return f"{limit:,} per {window:,.0f} s"
 
 
+def window_note(source: str | None, window: float | None) -> str:
+    """Which rate window the estimate assumed (nothing for plans that did not record it)."""
+    if source is None or window is None:
+        return ""
+    length = "an hour" if window == 3600 else f"{window:,.0f} s"
+    if source == "server":
+        return f"; the window of {length} is the server's (X-RateLimit-Reset)"
+    if source == "at least":
+        return f"; the window is at least {length} (a Reset that long was seen)"
+    return (
+        f"; window assumed to be {length}: the server did not show its length (a plan made "
+        "at the start of a rate window learns it)"
+    )
+
+
 def cost_line(plan: Plan) -> str:
     """``3,200 requests ≈ 38 min at 5,000/h`` (the sustained pace; see `estimate_seconds`)."""
     s = plan.summary
@@ -135,7 +150,7 @@ def cost_line(plan: Plan) -> str:
     checks = s.requests_estimated - writes
     if writes and checks > 0:
         text += f" ({writes:,} for the changes, {checks:,} to re-check live state before each wave)"
-    return text
+    return text + window_note(s.rate_window_source, s.rate_window_seconds)
 
 
 def read_line(plan: Plan) -> str:

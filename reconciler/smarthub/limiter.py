@@ -18,6 +18,11 @@ The server knows the budget better than any client-side guess, so the limiter tr
   the next answer says otherwise.
 - Answers may arrive out of order; within one window ``remaining`` only goes down (the smaller
   of what we knew and what the server says), so a stale answer cannot hand out tokens twice.
+- The window's *length* is learnt, not assumed: an answer with ``remaining`` at the top
+  (``limit - 1``: the first request of a fresh window) has a Reset of the whole window; the
+  largest such Reset is `RateBudget.window_seconds`. Every Reset is also a lower bound
+  (`RateBudget.longest_reset`). The planner's duration estimate uses them (see
+  `reconciler.planner.rate_window`).
 
 After a request the caller `release`s the slot with the headers' values (or None). A 429 is
 reported with `exhausted`, which marks the budget spent until the reset.
@@ -55,6 +60,8 @@ class RateLimiter:
         self._headerless = False  # the server answered without X-RateLimit-*: do not pace
         self._after_429 = False  # the current "spent" came from a 429, not from the headers
         self._budget: RateBudget | None = None
+        self._window: float | None = None  # learnt window length (see the module docstring)
+        self._longest_reset = 0.0
         self.waited_seconds = 0.0
         self.rate_waited_seconds = 0.0  # the part spent waiting for the window to reset
         self.waits = 0
@@ -149,11 +156,19 @@ class RateLimiter:
         same_window = self._remaining is not None and now < self._reset_at
         if same_window and self._remaining is not None:
             remaining = min(remaining, self._remaining)
+        if reset_seconds > 0 and remaining >= limit - 1:  # the first answer of a fresh window
+            self._window = max(self._window or 0.0, reset_seconds)
+        self._longest_reset = max(self._longest_reset, reset_seconds)
         self._limit = limit
         self._remaining = remaining
         self._reset_at = reset_at
         self._budget = RateBudget(
-            limit=limit, remaining=remaining, reset_seconds=reset_seconds, observed_at=now
+            limit=limit,
+            remaining=remaining,
+            reset_seconds=reset_seconds,
+            observed_at=now,
+            window_seconds=self._window,
+            longest_reset=self._longest_reset,
         )
 
     def _sleep(self, seconds: float, reason: str, *, report: bool) -> None:

@@ -173,3 +173,37 @@ def test_a_failed_request_teaches_nothing() -> None:
     limiter.acquire()
     assert limiter.in_flight == 1
     assert limiter.budget() is None
+
+
+def test_the_window_length_is_learnt_from_the_first_answer_of_a_fresh_window() -> None:
+    limiter, _, _ = make()
+    limiter.acquire()
+    limiter.release((100, 99, 60.0))  # remaining at the top: Reset is the whole window
+    limiter.acquire()
+    limiter.release((100, 98, 59.0))
+    budget = limiter.budget()
+    assert budget is not None
+    assert (budget.window_seconds, budget.longest_reset) == (60.0, 60.0)
+
+
+def test_mid_window_the_length_is_unknown_and_reset_only_a_lower_bound() -> None:
+    limiter, _, _ = make()
+    limiter.acquire()
+    limiter.release((5000, 2000, 1800.0))
+    budget = limiter.budget()
+    assert budget is not None
+    assert budget.window_seconds is None
+    assert budget.longest_reset == 1800.0
+
+
+def test_a_window_seen_rolling_over_is_learnt() -> None:
+    limiter, clock, _ = make()
+    limiter.acquire()
+    limiter.release((3, 1, 5.0))  # mid-window
+    limiter.acquire()
+    limiter.release((3, 0, 4.0))
+    limiter.acquire()  # spent: sleeps until the reset
+    limiter.release((3, 2, 10.0))  # the first answer of the next window
+    budget = limiter.budget()
+    assert budget is not None and budget.window_seconds == 10.0
+    assert clock.sleeps

@@ -28,6 +28,7 @@ from reconciler.planfile import (
     PLAN_FORMAT,
     load_plan,
     plan_checksum,
+    plan_from_dict,
     plan_from_json,
     plan_to_json,
     seal,
@@ -150,3 +151,18 @@ def test_the_checksum_covers_the_content() -> None:
     plan = sample_plan()
     assert plan.checksum.startswith("sha256:")
     assert plan_checksum(replace(plan, account="globex")) != plan.checksum
+
+
+def test_where_the_window_came_from_is_in_the_file_but_not_in_the_checksum() -> None:
+    plan = sample_plan()
+    assert plan.summary.rate_window_source == "assumed"
+    assert '"rate_window_source": "assumed"' in plan_to_json(plan)
+    learnt = seal(replace(plan, summary=replace(plan.summary, rate_window_source="server")))
+    assert learnt.checksum == plan.checksum
+    assert plan_from_json(plan_to_json(learnt)).summary.rate_window_source == "server"
+
+
+def test_a_plan_file_without_the_window_source_still_loads() -> None:
+    data = json.loads(plan_to_json(sample_plan()))
+    del data["summary"]["rate_window_source"]
+    assert plan_from_dict(data).summary.rate_window_source is None

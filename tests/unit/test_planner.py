@@ -30,6 +30,7 @@ from reconciler.planner import (
     make_plan,
     operation_allowed,
     raise_if_unsafe,
+    rate_window,
     status_path,
 )
 
@@ -352,3 +353,29 @@ def test_unmanaged_are_reported_unless_ignored() -> None:
     )
     assert quiet.unmanaged == () and not any("in no manifest" in w for w in quiet.warnings)
     assert quiet.summary.unmanaged == 1
+
+
+def test_the_estimate_uses_the_window_the_server_showed() -> None:
+    budget = RateBudget(
+        limit=100, remaining=99, reset_seconds=60.0, observed_at=0.0, window_seconds=60.0
+    )
+    plan = plan_of([want(1, rate_plan="IoT-5GB")], [live(1)], budget=budget)
+    assert plan.summary.rate_window_seconds == 60.0
+    assert plan.summary.rate_window_source == "server"
+    assert plan.summary.duration_estimated_seconds == pytest.approx(2 * 60 / 100)
+
+
+@pytest.mark.parametrize(
+    ("window", "longest", "expected"),
+    [
+        (59.4, 59.4, (60.0, "server")),  # whole seconds: the Reset's rounding moves no plan
+        (None, 1800.0, (3600.0, "assumed")),  # mid-window: Reset is only a lower bound
+        (None, 86_000.0, (86_000.0, "at least")),  # longer than the hour: at least that
+    ],
+)
+def test_rate_window_sources(
+    window: float | None, longest: float, expected: tuple[float, str]
+) -> None:
+    budget = RateBudget(5000, 10, longest, 0.0, window_seconds=window, longest_reset=longest)
+    assert rate_window(budget, PlannerConfig()) == expected
+    assert rate_window(None, PlannerConfig()) == (3600.0, "assumed")

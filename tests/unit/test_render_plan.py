@@ -115,7 +115,21 @@ def test_the_cost_says_how_much_is_the_live_recheck() -> None:
     writes = sum(step.requests for step in plan.steps)
     summary = dataclasses.replace(plan.summary, requests_estimated=writes + 7)  # mixed_plan: 2
     line = cost_line(dataclasses.replace(plan, summary=summary))
-    assert line.endswith(f"({writes:,} for the changes, 7 to re-check live state before each wave)")
+    assert f"({writes:,} for the changes, 7 to re-check live state before each wave)" in line
+
+
+def test_the_cost_says_which_rate_window_it_assumed() -> None:
+    plan = mixed_plan(60)  # a budget heard mid-window: the window's length is not known
+    assert plan.summary.rate_window_source == "assumed"
+    assert "window assumed to be an hour: the server did not show its length" in cost_line(plan)
+    learnt = dataclasses.replace(
+        plan.summary, rate_limit=100, rate_window_seconds=60.0, rate_window_source="server"
+    )
+    line = cost_line(dataclasses.replace(plan, summary=learnt))
+    assert "at 100 per 60 s" in line
+    assert line.endswith("; the window of 60 s is the server's (X-RateLimit-Reset)")
+    old = dataclasses.replace(plan.summary, rate_window_source=None)  # a plan file from before
+    assert "window" not in cost_line(dataclasses.replace(plan, summary=old))
 
 
 def test_field_changes_of_sims_that_also_change_state_are_counted() -> None:
