@@ -66,6 +66,12 @@ def build_connection(endpoint: str | None, api_key_file: Path | None) -> Connect
         endpoint = endpoint.rstrip("/")
         if not endpoint.endswith("/v1"):
             raise ConfigError(f"the endpoint must be a base URL ending in /v1, got {endpoint!r}")
+        scheme, _, rest = endpoint.partition("://")
+        if scheme.lower() not in ("http", "https") or not rest.split("/", 1)[0]:
+            raise ConfigError(
+                "the endpoint must be an http:// or https:// URL with a host, ending in /v1 "
+                f"(e.g. https://acme.smh.smarthing.com/v1), got {endpoint!r}"
+            )
         if key is None:
             raise ConfigError(
                 f"no API key: set {API_KEY_ENV} or pass --api-key-file (the key is never "

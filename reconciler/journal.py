@@ -126,6 +126,13 @@ def complete_lines(text: str) -> list[str]:
     return text.split("\n")[:-1]
 
 
+# How to go on from a damaged journal (every apply reads the journals, so it blocks them all).
+_DAMAGED = (
+    ". The journal was edited or damaged: move that file out of the journal folder to go on "
+    "(first check the account for batch jobs it may have recorded as pending), then plan again"
+)
+
+
 def replay(lines: Sequence[str], path: Path) -> JournalState:
     """Rebuild the state from the journal's complete lines (see `complete_lines`)."""
     records: list[dict[str, Any]] = []
@@ -135,9 +142,9 @@ def replay(lines: Sequence[str], path: Path) -> JournalState:
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
-            raise JournalError(f"{path}:{number}: not a journal record") from None
+            raise JournalError(f"{path}:{number}: not a journal record{_DAMAGED}") from None
         if not isinstance(record, dict) or "kind" not in record:
-            raise JournalError(f"{path}:{number}: not a journal record")
+            raise JournalError(f"{path}:{number}: not a journal record{_DAMAGED}")
         records.append(record)
     state = JournalState()
     try:
@@ -171,7 +178,7 @@ def replay(lines: Sequence[str], path: Path) -> JournalState:
             elif kind == "finished":
                 state.finished = True
     except (KeyError, TypeError, ValueError) as exc:
-        raise JournalError(f"{path}: malformed journal record: {exc}") from exc
+        raise JournalError(f"{path}: malformed journal record: {exc}{_DAMAGED}") from exc
     return state
 
 
@@ -409,7 +416,13 @@ class ApplyLock:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise JournalError(f"cannot write the lock {self.path}: {exc.strerror}") from exc
+            hint = (
+                f": {self.path.parent} is a file, not a folder (set FLEETFORM_STATE_DIR to a "
+                "folder, or run from another directory)"
+                if self.path.parent.exists() and not self.path.parent.is_dir()
+                else f": {exc.strerror}"
+            )
+            raise JournalError(f"cannot write the lock {self.path}{hint}") from exc
         for _ in range(100):
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.app import Connection, open_api
-from reconciler.errors import ConfigError
+from reconciler.errors import ConfigError, ForbiddenError
 from reconciler.export import FLEET_FILE, ExportFile, ExportSettings, export_fleet, fleet_name_for
 from reconciler.manifest import SCHEMA_FILE, schema_text
 from reconciler.manifest.documents import read_documents
@@ -232,7 +232,16 @@ def run_export(options: ExportOptions, connection: Connection, reporter: Reporte
         name = f"name {existing.name!r} and " if existing.name and not options.name else ""
         reporter.info(f"keeping the {name}guards of the Fleet in {existing.file}")
     with open_api(connection, reporter) as api:
-        account, files = read_and_render(api, options, existing, reporter)
+        try:
+            account, files = read_and_render(api, options, existing, reporter)
+        except ForbiddenError as exc:
+            if options.account is None:
+                raise
+            raise ConfigError(
+                f"account {options.account!r} belongs to another enterprise than this API key "
+                "(403 Access forbidden): pass --account with an account of the key's enterprise "
+                "(leave it out to use the enterprise's only one), or use that enterprise's key"
+            ) from exc
         requests = api.stats().requests
     # The copy of the schema the files' first line points editors at (see `schema_comment`).
     schema = ExportFile(SCHEMA_FILE, schema_text(), 0)

@@ -260,7 +260,13 @@ class _Builder:
             if tag == _NULL:
                 return None
             if tag == _INT:
-                return _constructor.construct_yaml_int(node)
+                try:
+                    return _constructor.construct_yaml_int(node)
+                except ValueError:  # more digits than Python converts (4,300): not a traceback
+                    self.problem(
+                        _mark(node), f"a number of {len(value):,} characters is too long", path
+                    )
+                    return None
             if tag == _BOOL:
                 return _constructor.construct_yaml_bool(node)
             if tag == _FLOAT:

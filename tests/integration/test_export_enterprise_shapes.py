@@ -96,3 +96,15 @@ def test_with_no_account_named_and_sims_of_two_accounts_export_asks(
             RecordingReporter(),
         )
     assert not (tmp_path / "m").exists()
+
+
+def test_an_account_of_another_enterprise_says_how_to_go_on(
+    sim_factory: Callable[..., RunningSimulator], tmp_path: Path
+) -> None:
+    sim = sim_factory(sims=30, job_delay=0.05)
+    with pytest.raises(ConfigError, match="'globex' belongs to another enterprise than this API"):
+        run_export(
+            ExportOptions(out=tmp_path / "m", account="globex"),
+            Connection(endpoint=sim.url, api_key=sim.api_key),
+            RecordingReporter(),
+        )

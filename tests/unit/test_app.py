@@ -51,6 +51,16 @@ def test_an_endpoint_not_ending_in_v1_is_refused(monkeypatch: pytest.MonkeyPatch
         build_connection("https://x.example/api", None)
 
 
+@pytest.mark.parametrize("endpoint", ["ftp://x.example/v1", "x.example/v1", "https:///v1"])
+def test_an_endpoint_that_is_no_http_url_is_a_config_error(
+    monkeypatch: pytest.MonkeyPatch, endpoint: str
+) -> None:
+    """It was a ValueError traceback from the client."""
+    monkeypatch.setenv("SMARTHUB_API_KEY", "k")
+    with pytest.raises(ConfigError, match="must be an http:// or https:// URL with a host"):
+        build_connection(endpoint, None)
+
+
 def test_missing_and_empty_key_files_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read the API key file"):
         build_connection("https://x.example/v1", tmp_path / "absent")

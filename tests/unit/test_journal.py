@@ -55,8 +55,17 @@ def test_a_garbled_line_in_the_middle_is_an_error_naming_the_line(tmp_path: Path
     path.write_text(
         '{"kind":"plan","checksum":"a","endpoint":"e","account":"a"}\nnope\n{"kind":"run"}\n'
     )
-    with pytest.raises(JournalError, match=r"x.jsonl:2"):
+    with pytest.raises(JournalError, match=r"x.jsonl:2") as caught:
         Journal(path).state()
+    # every apply reads the journals, so the message says how to go on
+    assert "move that file out of the journal folder to go on" in str(caught.value)
+
+
+def test_a_state_folder_that_is_a_file_is_named_as_such(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.write_text("not a folder")
+    with pytest.raises(JournalError, match=r"is a file, not a folder .*FLEETFORM_STATE_DIR"):
+        ApplyLock(state, "acme").acquire()
 
 
 def test_a_fresh_run_makes_earlier_records_history(tmp_path: Path) -> None:

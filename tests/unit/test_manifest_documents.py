@@ -119,3 +119,9 @@ def test_format_path() -> None:
     assert format_path(("spec", "sims", 3, "state")) == "spec.sims[3].state"
     assert format_path(("spec", "apns", "iot.acme")) == "spec.apns[iot.acme]"
     assert format_path(()) == ""
+
+
+def test_a_number_too_long_for_python_is_a_problem_not_a_traceback() -> None:
+    parsed = read_documents(b"a: 1\nb: " + b"9" * 5000 + b"\nc: 2\n", "n.yaml")
+    assert [(p.line, p.column) for p in parsed.problems] == [(2, 4)]
+    assert "a number of 5,000 characters is too long" in parsed.problems[0].message
