@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
-from reconciler.errors import ManifestError
+from reconciler.errors import ConfigError, ManifestError
 from reconciler.model import (
     ApplyReport,
     DriftReport,
@@ -340,6 +340,12 @@ def append_step_summary(summary: str, environ: Mapping[str, str] = os.environ) -
     if not target:
         return None
     path = Path(target)
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(summary if summary.endswith("\n") else summary + "\n")
+    try:
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(summary if summary.endswith("\n") else summary + "\n")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot append the job summary to {target} ({SUMMARY_ENV}): {exc.strerror}; "
+            f"outside GitHub Actions, unset {SUMMARY_ENV}"
+        ) from exc
     return path

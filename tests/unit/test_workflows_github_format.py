@@ -10,7 +10,7 @@ import pytest
 
 from reconciler.diff import diff_fleet
 from reconciler.drift import build_drift
-from reconciler.errors import ManifestError, ManifestProblem
+from reconciler.errors import ConfigError, ManifestError, ManifestProblem
 from reconciler.export import ExportSettings, export_fleet
 from reconciler.manifest import load_fleet
 from reconciler.model import (
@@ -247,6 +247,13 @@ def test_the_step_summary_is_appended_only_when_github_says_where(tmp_path: Path
     assert append_step_summary("# one", {"GITHUB_STEP_SUMMARY": str(target)}) == target
     assert append_step_summary("# two\n", {"GITHUB_STEP_SUMMARY": str(target)}) == target
     assert target.read_text() == "# one\n# two\n"
+
+
+def test_a_step_summary_that_cannot_be_written_is_one_clear_error(tmp_path: Path) -> None:
+    """It was a FileNotFoundError traceback."""
+    missing = tmp_path / "no-such-folder" / "summary.md"
+    with pytest.raises(ConfigError, match=r"cannot append the job summary to .*unset"):
+        append_step_summary("# one", {"GITHUB_STEP_SUMMARY": str(missing)})
 
 
 def test_a_blocking_guard_is_an_error(fleet: tuple[DesiredFleet, list[LiveSim]]) -> None:
