@@ -606,7 +606,7 @@ def apply_cli(
 )
 @click.option(
     "--history-days",
-    type=click.FloatRange(min=0),
+    type=click.FloatRange(min=0, max=36_500),  # a century; more overflowed the date maths
     default=30.0,
     show_default=True,
     help="How far back the change history is read to date drifted fields.",

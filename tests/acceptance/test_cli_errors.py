@@ -64,3 +64,17 @@ def test_no_answer_from_the_endpoint_is_one_clear_line() -> None:
     assert "Traceback" not in result.stderr
     assert "Error: 0 " not in result.stderr
     assert "k-123" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("days", ["1e308", "1000000"])
+def test_an_absurd_history_window_is_a_usage_error_not_an_overflow(days: str) -> None:
+    result = fleetform(
+        "drift",
+        "examples/fleet",
+        "--history-days",
+        days,
+        env={"SMARTHUB_ENDPOINT": "http://127.0.0.1:9/v1", "SMARTHUB_API_KEY": "k"},
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "--history-days" in result.stderr
