@@ -90,8 +90,9 @@ _STATUS_OPERATIONS = frozenset({Operation.ACTIVATE, Operation.SUSPEND, Operation
 class PlannerConfig:
     """Knobs of the planner; the defaults follow the SmartHub contract.
 
-    ``rate_window_seconds``: the contract says 5000 requests *an hour*; the server reports
-    limit, remaining and reset but not the window's length, so the hour is assumed.
+    ``rate_window_seconds``: the contract says 5000 requests *an hour*; the headers do not
+    carry the window's length, so the hour is assumed unless the limiter learnt the length
+    from a fresh window's Reset (`rate_window`).
     ``mass_disable_share``: a plan suspending or retiring more than this share of the
     *managed* SIMs (declared in the manifests and live in the account) is refused unless
     forced; fleets of fewer than ``mass_disable_min_sims`` managed SIMs are exempt (suspending
