@@ -260,8 +260,8 @@ class StageCheck:
         seen = list(self.events(frozenset(expected), started)) if self.events else []
         for event in seen:
             if event.status_change:
-                why = event.message or f"recorded {event.kind} (status {event.status})"
-                findings.append(_Finding(event.iccid, f"push receiver: {why}", hard=True))
+                said = event.message or f"recorded {event.kind} (status {event.status})"
+                findings.append(_Finding(event.iccid, f"push receiver: {said}", hard=True))
             elif event.kind == "drift":
                 fields = ", ".join(event.fields) or "a managed field"
                 findings.append(
