@@ -241,7 +241,7 @@ class StageCheck:
         if started is None:
             started = self.clock.now()
             self.journal.soak_started(stage.id, started)
-        left = stage.soak_seconds - (self.clock.now() - started)
+        left = stage.soak_seconds - max(0.0, self.clock.now() - started)
         if left > 0:
             self.reporter.info(
                 f"rollout step {stage.id} ({stage.share}, {stage.sims:,} SIMs) applied: "

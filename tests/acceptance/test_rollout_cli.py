@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +20,7 @@ import pytest
 from reconciler.journal import iter_journal_lines
 from reconciler.simulator import RunningSimulator
 from reconciler.simulator.fleet import seed_fleet
-from tests.fakes import write_fleet
+from tests.fakes import Admin, write_fleet
 
 ROOT = Path(__file__).resolve().parents[2]
 SIMS = 1340
@@ -102,15 +105,6 @@ def test_a_gate_saying_no_stops_at_one_percent_and_resume_finishes(
     gates = tmp_path / "gates"
     gates.mkdir()
 
-    plan = fleetform("plan", str(manifests), "--format", "json", sim=sim, cwd=tmp_path)
-    assert plan.returncode == 0, plan.stderr
-    rollout = json.loads(plan.stdout)["rollout"]
-    assert [(r["id"], r["share"], r["sims"]) for r in rollout] == [
-        ("w1-r1", "1%", 14),
-        ("w1-r2", "10%", 120),
-        ("w1-r3", "100%", 1206),
-    ]
-
     first = fleetform(
         "apply",
         str(manifests),
@@ -121,6 +115,10 @@ def test_a_gate_saying_no_stops_at_one_percent_and_resume_finishes(
         cwd=tmp_path,
     )
     assert first.returncode == 3, first.stdout + first.stderr
+    # the plan it showed: three rollout steps, about 1%, 10% and the rest
+    assert "Rollout step 1 of 3 (1%): 14 SIMs" in first.stdout
+    assert "Rollout step 2 of 3 (10%): 120 SIMs" in first.stdout
+    assert "Rollout step 3 of 3 (100%): 1,206 SIMs" in first.stdout
     assert "rollout stopped after step w1-r1" in first.stdout
     assert "the gate said no (exit 1)" in first.stdout
     assert "fleetform apply --resume" in first.stdout
@@ -137,8 +135,14 @@ def test_a_gate_saying_no_stops_at_one_percent_and_resume_finishes(
         assert entry["before"]["ratePlan"] != "IoT-Unlimited"
     changed = [s["iccid"] for s in report["sims"]]
 
-    pending = fleetform("plan", str(manifests), "--format", "json", sim=sim, cwd=tmp_path)
-    assert json.loads(pending.stdout)["summary"]["to_change"] == SIMS - 14
+    admin = Admin(sim)
+    try:  # about 1% changed: the others still have their old plan
+        others = [i for i in changeable(SIMS) if i not in changed]
+        assert len(others) == SIMS - 14
+        for iccid in others[:: len(others) // 5]:
+            assert admin.sim(iccid)["basicServicePackage"] != "IoT-Unlimited"
+    finally:
+        admin.close()
     journal = next((tmp_path / "state" / "journal").glob("*.jsonl"))
     kinds = [r["kind"] for r in iter_journal_lines(journal)]
     assert "stage_stopped" in kinds and "finished" not in kinds
@@ -165,3 +169,75 @@ def test_a_gate_saying_no_stops_at_one_percent_and_resume_finishes(
     jobs = [r for r in records if r["kind"] == "job"]
     sizes = sorted(len(r["iccids"]) for r in jobs)
     assert sum(sizes) == SIMS and max(sizes) > 100  # later steps still run as batch jobs
+
+
+def test_kill_9_during_the_soak_then_resume_waits_what_is_left_and_finishes(
+    sim: RunningSimulator, tmp_path: Path
+) -> None:
+    iccids = changeable(120)
+    path = write_fleet(tmp_path / "m", {"all": {"ratePlan": "IoT-Unlimited", "sims": iccids}})
+    text = (path / "fleet.yaml").read_text(encoding="utf-8")
+    rollout = {"steps": ["10%", "100%"], "soak": "3s"}
+    text = text.replace("  guards:", f"  rollout: {json.dumps(rollout)}\n  guards:", 1)
+    (path / "fleet.yaml").write_text(text, encoding="utf-8")
+    gates = tmp_path / "gates"
+    gates.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SMARTHUB_", "FLEETFORM_"))}
+    env.update(
+        PYTHONPATH=str(ROOT),
+        SMARTHUB_ENDPOINT=sim.url,
+        SMARTHUB_API_KEY=sim.api_key,
+        FLEETFORM_STATE_DIR=str(tmp_path / "state"),
+    )
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "reconciler",
+            "apply",
+            str(path),
+            "--auto-approve",
+            "--gate",
+            gate_script(gates, "first", 0),
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        soaking = False
+        while time.monotonic() < deadline and not soaking:
+            journals = list((tmp_path / "state" / "journal").glob("*.jsonl"))
+            soaking = bool(journals) and any(
+                r["kind"] == "soak" for r in iter_journal_lines(journals[0])
+            )
+            time.sleep(0.05)
+        assert soaking, "the apply never reached the soak"
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=10)
+    assert process.returncode == -signal.SIGKILL
+    assert gate_runs(gates, "first") == []  # killed before the gate
+
+    started = time.monotonic()
+    resumed = fleetform(
+        "apply",
+        "--resume",
+        "--auto-approve",
+        "--gate",
+        gate_script(gates, "then", 0),
+        sim=sim,
+        cwd=tmp_path,
+    )
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert time.monotonic() - started < 15
+    waited = re.search(r"soaking ([0-9.]+)s", resumed.stderr)
+    assert waited is not None and float(waited.group(1)) < 3  # only what was left
+    runs = gate_runs(gates, "then")
+    assert [r["step"]["id"] for r in runs] == ["w1-r1"]
+    assert len(runs[0]["sims"]) == 12
+    clean = fleetform("plan", str(path), "--detailed-exitcode", sim=sim, cwd=tmp_path)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
