@@ -9,17 +9,19 @@ Choosing the canaries
 Per rollout policy, the wave's SIMs are put in one order and the policy's cumulative targets
 (`RolloutPolicy.targets`) cut it into steps. The order is a stratified sample, deterministic:
 
-- SIMs are grouped into *strata*: same SimGroup, same change (operations, and the basic plan
-  they move from and to);
-- within a stratum SIMs are ordered by the SHA-256 of their ICCID, and the j-th of n gets the
-  position ``(j + 0.5) / n``;
-- the order is by position, ties broken by the hash.
+- within a SimGroup, SIMs are grouped into *strata* by their change (operations, and the
+  basic plan they move from and to); within a stratum they are ordered by the SHA-256 of
+  their ICCID, the j-th of n gets the position ``(j + 0.5) / n``, and the group's order is by
+  position (ties broken by the hash): systematic sampling;
+- across groups the same again, the j-th SIM of a group's order of n at ``(j + 0.5) / n``.
 
-So the first k SIMs hold about k/N of every stratum (each group and plan is in the canary as
-soon as the step is large enough to hold one of them), and a re-plan of the same change picks
-the same SIMs. A SIM is in one rollout step of a wave with all its changes of that wave.
+So the first k SIMs hold about k/N of every group, and within a group of every change (each
+group is in the canary as soon as the step can hold one SIM per group), and a re-plan of the
+same change picks the same SIMs. A SIM is in one rollout step of a wave with all its changes
+of that wave.
 
-Retirements cannot be rolled back: a SIM retired in the wave goes in its policy's last step.
+Retirements cannot be rolled back: a SIM retired in the wave goes in its policy's last step,
+and the shares of the earlier steps are of the wave's other SIMs.
 SIMs no rollout covers (a group without one, in a Fleet without one) go in the wave's first
 step, unchecked. Empty steps (1% and 10% of 5 SIMs are both 1 SIM) are dropped, and the
 wave's steps are numbered from 1.
@@ -65,17 +67,32 @@ def _hash(iccid: str) -> str:
     return hashlib.sha256(iccid.encode("ascii", "replace")).hexdigest()
 
 
-def canary_order(strata: Mapping[str, tuple[object, ...]]) -> list[str]:
-    """The ICCIDs of ``strata`` (iccid -> stratum key) in stratified canary order."""
-    by_stratum: dict[tuple[object, ...], list[tuple[str, str]]] = {}
-    for iccid, key in strata.items():
+def _spread(members: Mapping[str, object]) -> list[str]:
+    """Systematic sampling: ``members`` (iccid -> stratum) ordered so that every prefix holds
+    each stratum in proportion (the j-th of n by hash sits at ``(j + 0.5) / n``)."""
+    by_stratum: dict[object, list[tuple[str, str]]] = {}
+    for iccid, key in members.items():
         by_stratum.setdefault(key, []).append((_hash(iccid), iccid))
     ranked: list[tuple[float, str, str]] = []
-    for members in by_stratum.values():
-        members.sort()
-        n = len(members)
-        ranked.extend(((j + 0.5) / n, h, iccid) for j, (h, iccid) in enumerate(members))
+    for found in by_stratum.values():
+        found.sort()
+        n = len(found)
+        ranked.extend(((j + 0.5) / n, h, iccid) for j, (h, iccid) in enumerate(found))
     ranked.sort()
+    return [iccid for _, _, iccid in ranked]
+
+
+def canary_order(strata: Mapping[str, tuple[object, ...]]) -> list[str]:
+    """The ICCIDs of ``strata`` (iccid -> (group, change...)) in canary order: spread across
+    groups first, and within each group across its changes (plans)."""
+    groups: dict[object, dict[str, object]] = {}
+    for iccid, key in strata.items():
+        groups.setdefault(key[0], {})[iccid] = key[1:]
+    within = {
+        iccid: rank for members in groups.values() for rank, iccid in enumerate(_spread(members))
+    }
+    sizes = {group: len(members) for group, members in groups.items()}
+    ranked = sorted(((within[i] + 0.5) / sizes[key[0]], _hash(i), i) for i, key in strata.items())
     return [iccid for _, _, iccid in ranked]
 
 
@@ -123,12 +140,13 @@ def split_stages(
                 i for i in iccids if any(op is Operation.RETIRE for op, _ in waves[wave][i])
             }
             order = canary_order({i: _stratum(waves[wave][i]) for i in iccids if i not in retiring})
-            order.extend(sorted(retiring, key=_hash))
+            # the shares are of the SIMs a step may hold: retirements all wait for the last
             targets = policy.targets(len(order))
+            order.extend(sorted(retiring, key=_hash))
             last = len(targets) - 1
             index = 0
             for position, iccid in enumerate(order):
-                while position >= targets[index]:
+                while index < last and position >= targets[index]:
                     index += 1
                 step = last if iccid in retiring else index
                 raw[iccid] = step

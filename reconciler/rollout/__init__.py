@@ -10,6 +10,8 @@ decides, while applying, whether the rollout may go on after a step:
   JSON on stdin.
 """
 
+from __future__ import annotations
+
 from reconciler.rollout.gate import CommandGate, Gate, GateVerdict
 from reconciler.rollout.stage import EventFeed, SimEvent, StageCheck, stage_report
 
