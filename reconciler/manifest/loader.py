@@ -24,6 +24,9 @@ The Fleet's ``guards.maxChanges`` is a count (`FleetSpec.max_changes`) or a stri
 ``"10%"`` (`FleetSpec.max_changes_percent` = 10.0, the percentage itself, not a fraction; at most
 100); ``unmanaged`` defaults to ``report`` and ``allowRetire`` to false.
 
+``spec.rollout`` of the Fleet and of a SimGroup (`reconciler.manifest.rollout` checks it): a
+group's replaces the Fleet's for its SIMs (`DesiredSim.rollout`), as a whole.
+
 A field no level declares is not managed: it is absent from the `DesiredSim` and from its
 ``field_sources``. SIMs of a group that declare nothing of their own share the group's
 dictionaries and `SourceRef` objects (100,000 SIMs fit in little memory); the records are

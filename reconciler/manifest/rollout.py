@@ -7,7 +7,8 @@ the rules between values are checked here, each reported at its place:
   SIMs is more than 10% depends on the wave, so the order would not be fixed);
 - no share above 100%, and the last step is ``"100%"`` (a rollout that never covers every SIM
   would leave the rest unapplied);
-- a soak is a sum of ``<number><h|m|s>`` parts (``1h30m``) or a number of seconds;
+- a soak is a sum of ``<number><h|m|s>`` parts (``1h30m``) or a number of seconds (the
+  schema says only "text or a number", so the message can say how to write one);
 - ``maxFailed`` is a fraction 0..1 or a percentage up to 100%.
 """
 
@@ -111,7 +112,12 @@ def parse_rollout(value: object, source: SourceRef, report: Report) -> RolloutPo
     elif isinstance(soak_value, int | float):
         soak = float(soak_value) if soak_value >= 0 else None
     elif isinstance(soak_value, str):
-        soak = parse_duration(soak_value)  # None only for what the schema reported
+        soak = parse_duration(soak_value)
+        if soak is None:
+            report(
+                ("soak",),
+                f"{soak_value!r} is not a duration: write it like 30s, 10m, 1h or 1h30m",
+            )
     else:
         soak = None
     max_failed = _max_failed(value.get("maxFailed"), report)
