@@ -182,7 +182,9 @@ def test_a_status_change_during_the_soak_stops_the_rollout(
 
     def suspend_a_canary() -> None:
         hit.append(first_job(tmp_path)[0])
-        admin.patch_sim(hit[0], status="DEACTIVATED")
+        was = admin.sim(hit[0])["status"]
+        hit.append("suspended" if was != "DEACTIVATED" else "active")
+        admin.patch_sim(hit[0], status="DEACTIVATED" if was != "DEACTIVATED" else "ACTIVATED")
 
     try:
         report, _ = apply(client_for(sim), tmp_path, SoakClock(suspend_a_canary), paths=(path,))
@@ -191,7 +193,7 @@ def test_a_status_change_during_the_soak_stops_the_rollout(
     assert apply_exit_code(report) == 3
     assert report.stopped is not None
     # one SIM of five is within maxFailed 50%, but a status change stops whatever it says
-    assert f"{hit[0]}: status moved to suspended (fleetform left it active)" in report.stopped
+    assert f"{hit[0]}: status moved to {hit[1]} (fleetform left it " in report.stopped
     assert "fleetform did not make" in report.stopped
     assert done(report) == 5
 
