@@ -16,6 +16,11 @@ Per wave:
    Per-SIM results are folded into the report; a SIM refused with ``illegal_status`` is re-read
    and counts as done when it already holds the step's values.
 
+With a rollout (`Plan.rollout`) the plan runs rollout step by rollout step instead of wave by
+wave (each wave split into its canary steps), and after each one `reconciler.rollout.StageCheck`
+soaks, re-checks and asks the gate; a stop ends the run like ``--budget`` does (journaled,
+``apply --resume`` continues with that check).
+
 A SIM that failed or was stale in a wave is skipped in later waves. `BudgetExhausted` (the
 client's ``--budget`` cap) stops the run cleanly: what was not reached is reported *not run*,
 the journal records the stop, and ``apply --resume`` continues.
@@ -63,6 +68,7 @@ from reconciler.model import (
     Operation,
     Outcome,
     Plan,
+    RolloutStage,
     SimOutcome,
     Step,
     StepReport,
@@ -71,6 +77,7 @@ from reconciler.model import (
 )
 from reconciler.planner import check_reads
 from reconciler.reporting import Progress, Reporter
+from reconciler.rollout import StageCheck
 from reconciler.smarthub.api import RequestStats, SmartHubApi
 
 ALREADY = "already as planned"
@@ -186,6 +193,7 @@ class Applier:
         poll_initial: float = 1.0,
         poll_max: float = 30.0,
         orphan_grace: float = 10.0,
+        rollout: StageCheck | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -197,6 +205,8 @@ class Applier:
         self.poll_initial = poll_initial
         self.poll_max = poll_max
         self.orphan_grace = orphan_grace
+        # after each rollout step: soak, re-check, gate (reconciler.rollout)
+        self.rollout = rollout or StageCheck(journal, reporter, clock)
 
     # -- the run -----------------------------------------------------------------------------
 
@@ -231,8 +241,13 @@ class Applier:
         stopped: str | None = None
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="apply") as pool:
             try:
-                for number, wave in enumerate(plan.waves, start=1):
-                    self._wave(run, pool, number, wave)
+                for stage, steps in plan.units:
+                    if steps:
+                        self._wave(run, pool, steps[0].wave, steps)
+                    if stage is not None and stage.checked:
+                        stopped = self._after_stage(run, pool, stage, steps)
+                        if stopped is not None:
+                            break
             except BudgetExhausted as exc:
                 stopped = (
                     f"stopped at the request budget ({exc}); "
@@ -340,6 +355,38 @@ class Applier:
                 self.journal.step_done(step.id)
                 run.steps_done += 1
         self._progress(run, f"wave {number}/{len(run.plan.waves)} done")
+
+    def _after_stage(
+        self, run: _Run, pool: ThreadPoolExecutor, stage: RolloutStage, steps: Sequence[Step]
+    ) -> str | None:
+        """The rollout check after a rollout step; the reason when it stops the run."""
+        stopped: str | None
+        if not all(s.id in run.prior.steps_done or self._settled(run, s) for s in steps):
+            stopped = (
+                f"rollout paused after step {stage.id}: some of its SIMs were not settled (a "
+                "batch job's answer was lost); `fleetform apply --resume` settles them, checks "
+                "the step and goes on"
+            )
+        else:
+            stopped = self.rollout.after_stage(
+                run.plan,
+                stage,
+                steps,
+                run.outcomes,
+                lambda iccids: self._read(run, pool, iccids),
+                run.prior,
+            )
+        if stopped is not None:
+            self.journal.aborted(stopped)
+            self.reporter.warn(stopped)
+        return stopped
+
+    @staticmethod
+    def _settled(run: _Run, step: Step) -> bool:
+        have = run.outcomes[step.id]
+        return all(
+            s.iccid in have and have[s.iccid].outcome is not Outcome.NOT_RUN for s in step.sims
+        )
 
     def _blocked(self, run: _Run, *, before_wave: int) -> dict[str, SimOutcome]:
         """SIMs not done in an earlier wave, with the outcome they get here: skipped after a

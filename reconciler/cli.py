@@ -507,6 +507,20 @@ def sim_serve_command(
     show_default=True,
     help="Requests in flight at once within a wave.",
 )
+@click.option(
+    "--gate",
+    metavar="CMD",
+    help="With a rollout: a shell command run after each rollout step with the step's report "
+    "as JSON on stdin; exit 0 goes on, anything else stops the apply (exit 3).",
+)
+@click.option(
+    "--gate-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=600.0,
+    show_default=True,
+    metavar="S",
+    help="Seconds the gate may run; past that it is killed and the rollout stops.",
+)
 @pass_globals
 def apply_cli(
     opts: GlobalOptions,
@@ -519,6 +533,8 @@ def apply_cli(
     resume: bool,
     output_format: str,
     concurrency: int,
+    gate: str | None,
+    gate_timeout: float,
 ) -> int:
     """Make the live account match a plan file or the manifests (PLANFILE | PATH...)."""
     import contextlib
@@ -576,6 +592,8 @@ def apply_cli(
         budget=budget,
         resume=resume,
         concurrency=concurrency,
+        gate=gate,
+        gate_timeout=gate_timeout,
     )
     connection = opts.connection()
     with contextlib.ExitStack() as stack:

@@ -22,6 +22,10 @@ Records (``kind``):
 ``step_done``   every SIM of the step has its final outcome
 ``aborted``     the run stopped early (``--budget``): resume continues from here
 ``finished``    the run reached the end of the plan
+``soak``        a rollout step's writes are done and its soak began (``stage``, ``started``
+                epoch seconds): a resumed run waits only what is left of it
+``stage_passed`` the rollout step's re-check and gate passed: later runs do not repeat them
+``stage_stopped`` the re-check or gate stopped the rollout at ``stage`` (``reason``)
 ==============  ==========================================================================
 """
 
@@ -73,6 +77,9 @@ class JournalState:
     jobs: dict[str, list[JobRecord]] = field(default_factory=dict)
     results: dict[str, dict[str, SimOutcome]] = field(default_factory=dict)
     steps_done: set[str] = field(default_factory=set)
+    soaks: dict[str, float] = field(default_factory=dict)  # rollout step id -> soak start
+    stages_passed: set[str] = field(default_factory=set)
+    stage_stops: dict[str, str] = field(default_factory=dict)  # rollout step id -> why
 
     def open_iccids(self) -> set[str]:
         """SIMs a request was sent (or about to be sent) for, with no final outcome yet: a batch
@@ -177,6 +184,13 @@ def replay(lines: Sequence[str], path: Path) -> JournalState:
                 state.aborted = record.get("reason", "aborted")
             elif kind == "finished":
                 state.finished = True
+            elif kind == "soak":
+                state.soaks[record["stage"]] = float(record["started"])
+            elif kind == "stage_passed":
+                state.stages_passed.add(record["stage"])
+                state.stage_stops.pop(record["stage"], None)
+            elif kind == "stage_stopped":
+                state.stage_stops[record["stage"]] = str(record.get("reason", ""))
     except (KeyError, TypeError, ValueError) as exc:
         raise JournalError(f"{path}: malformed journal record: {exc}{_DAMAGED}") from exc
     return state
@@ -308,6 +322,15 @@ class Journal:
 
     def aborted(self, reason: str) -> None:
         self._write([{"kind": "aborted", "reason": reason}])
+
+    def soak_started(self, stage_id: str, started: float) -> None:
+        self._write([{"kind": "soak", "stage": stage_id, "started": started}])
+
+    def stage_passed(self, stage_id: str) -> None:
+        self._write([{"kind": "stage_passed", "stage": stage_id}])
+
+    def stage_stopped(self, stage_id: str, reason: str) -> None:
+        self._write([{"kind": "stage_stopped", "stage": stage_id, "reason": reason}])
 
     def finished(self, *, complete: bool) -> None:
         self._write([{"kind": "finished", "complete": complete}])

@@ -25,6 +25,7 @@ built with the helpers below so nobody formats them by hand.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -131,6 +132,40 @@ class FleetSpec:
     max_changes: int | None = None  # absolute cap on SIMs changed
     max_changes_percent: float | None = None  # or a share of the fleet ("10%")
     allow_retire: bool = False
+    rollout: RolloutPolicy | None = None  # ``spec.rollout`` of the Fleet
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutPolicy:
+    """``spec.rollout`` of a Fleet or SimGroup: apply a wave's changes in canary steps.
+
+    ``steps`` as written, each a share (``"10%"``) or a count (``"25"``) of the SIMs the wave
+    changes under this policy, cumulative; the last is ``"100%"``. ``soak_seconds``: the wait
+    after a step before its SIMs are checked again. ``max_failed``: the share (0..1) of a
+    step's SIMs that may fail before the rollout stops. ``source`` (not compared) is where it
+    was declared.
+    """
+
+    steps: tuple[str, ...]
+    soak_seconds: float = 0.0
+    max_failed: float = 0.0
+    source: SourceRef | None = field(default=None, compare=False)
+
+    def targets(self, total: int) -> tuple[int, ...]:
+        """The cumulative SIM count each step reaches out of ``total`` (non-decreasing; the
+        first at least 1 when ``total`` is; the last is ``total``)."""
+        out: list[int] = []
+        reached = 0
+        for entry in self.steps:
+            if entry.endswith("%"):
+                want = math.ceil(total * float(entry[:-1]) / 100 - 1e-9)
+            else:
+                want = int(entry)
+            reached = min(total, max(reached, want, 1 if total else 0))
+            out.append(reached)
+        if out:
+            out[-1] = total
+        return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +187,7 @@ class DesiredSim:
     apns: Mapping[str, ApnStatus] = field(default_factory=dict)
     custom_fields: Mapping[str, str | None] = field(default_factory=dict)
     field_sources: Mapping[str, SourceRef] = field(default_factory=dict)
+    rollout: RolloutPolicy | None = None  # the group's ``spec.rollout``, else the Fleet's
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,6 +400,37 @@ class Step:
     sims: tuple[StepSim, ...]
     requests: int  # estimated requests, polls of a batch job included
     rate_plan: str | None = None  # SET_RATE_PLAN and SUBSCRIBE_PLAN: the plan's name
+    rollout: int = 0  # the rollout step of its wave (1-based); 0 when the plan has no rollout
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutStage:
+    """One rollout step of a wave: the SIMs it changes, then (unless it is the plan's last
+    step) a soak, a re-check of those SIMs and the gate. Its id is ``w<wave>-r<number>``.
+
+    ``share`` says which step of the policies it is (``"1%"``; several joined by ``/`` when
+    groups with different rollouts share the step). ``soak_seconds`` and ``max_failed`` are the
+    longest soak and the smallest failure share among the policies of its SIMs; ``checked`` is
+    False for a step of SIMs no rollout covers (no soak, re-check or gate after it).
+    ``requests`` and ``seconds`` are estimates: its writes, polls and reads, and the time they
+    take at the rate budget plus the soak.
+    """
+
+    wave: int
+    number: int
+    of: int  # rollout steps in this wave
+    share: str
+    sims: int
+    step_ids: tuple[str, ...]
+    requests: int
+    seconds: float
+    soak_seconds: float = 0.0
+    max_failed: float = 0.0
+    checked: bool = True
+
+    @property
+    def id(self) -> str:
+        return f"w{self.wave}-r{self.number}"
 
 
 def steps_by_wave(steps: Sequence[Step]) -> tuple[tuple[Step, ...], ...]:
@@ -419,10 +486,20 @@ class Plan:
     unmanaged: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
     checksum: str = ""  # sha256 over the plan's content, created_at excluded
+    rollout: tuple[RolloutStage, ...] = ()  # the canary steps, in the order apply runs them
 
     @property
     def waves(self) -> tuple[tuple[Step, ...], ...]:
         return steps_by_wave(self.steps)
+
+    @property
+    def units(self) -> tuple[tuple[RolloutStage | None, tuple[Step, ...]], ...]:
+        """What apply runs one after another: each rollout step's steps, or each wave's when
+        the plan has no rollout (then the stage is None)."""
+        if not self.rollout:
+            return tuple((None, wave) for wave in self.waves)
+        by_id = {s.id: s for s in self.steps}
+        return tuple((stage, tuple(by_id[i] for i in stage.step_ids)) for stage in self.rollout)
 
     @property
     def has_changes(self) -> bool:

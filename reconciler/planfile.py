@@ -9,9 +9,14 @@ Layout (keys in this order; ``before``/``after`` maps sorted by field path)::
       "endpoint": "...", "account": "...", "fleet": "...", "manifest_digest": "...",
       "summary": {...}, "guards": [...], "problems": [...], "warnings": [...],
       "unmanaged": [...], "missing": [...],
-      "steps": [{"id", "wave", "operation", "batch", "rate_plan", "requests",
-                 "sims": [{"iccid", "group", "before": {...}, "after": {...}}]}]
+      "steps": [{"id", "wave", "operation", "batch", "rate_plan", "requests", "rollout"?,
+                 "sims": [{"iccid", "group", "before": {...}, "after": {...}}]}],
+      "rollout": [{"id", "wave", "number", "of", "share", "sims", "step_ids", "requests",
+                   "seconds", "soak_seconds", "max_failed", "checked"}]   # only with a rollout
     }
+
+A plan without a rollout has neither ``rollout`` key (the layout and checksums of earlier
+plans are unchanged); a step's ``rollout`` is its rollout step within the wave.
 
 No API key is ever in a plan: the `Plan` record holds none, and the endpoint is stored as the
 planner got it (a base URL; SmartHub keys travel in a header, never in the URL).
@@ -38,6 +43,7 @@ from reconciler.model import (
     Plan,
     PlanSummary,
     Problem,
+    RolloutStage,
     SourceRef,
     Step,
     StepSim,
@@ -87,6 +93,7 @@ def _step_to_dict(step: Step) -> dict[str, Any]:
         "batch": step.batch,
         "rate_plan": step.rate_plan,
         "requests": step.requests,
+        **({"rollout": step.rollout} if step.rollout else {}),
         "sims": [
             {
                 "iccid": sim.iccid,
@@ -135,6 +142,25 @@ def _content(plan: Plan) -> dict[str, Any]:
         "unmanaged": list(plan.unmanaged),
         "missing": list(plan.missing),
         "steps": [_step_to_dict(s) for s in plan.steps],
+        # only with a rollout: plans without one keep their layout and checksum
+        **({"rollout": [_stage_to_dict(r) for r in plan.rollout]} if plan.rollout else {}),
+    }
+
+
+def _stage_to_dict(stage: RolloutStage) -> dict[str, Any]:
+    return {
+        "id": stage.id,
+        "wave": stage.wave,
+        "number": stage.number,
+        "of": stage.of,
+        "share": stage.share,
+        "sims": stage.sims,
+        "step_ids": list(stage.step_ids),
+        "requests": stage.requests,
+        "seconds": stage.seconds,
+        "soak_seconds": stage.soak_seconds,
+        "max_failed": stage.max_failed,
+        "checked": stage.checked,
     }
 
 
@@ -289,7 +315,28 @@ def _parse_step(r: _Reader, value: Any, where: str) -> Step:
         sims=r.items(d, "sims", where, sim),
         requests=r.get(d, "requests", int, where),
         rate_plan=r.optional(d, "rate_plan", str, where),
+        rollout=r.optional(d, "rollout", int, where) or 0,
     )
+
+
+def _parse_stage(r: _Reader, value: Any, where: str) -> RolloutStage:
+    d = r.obj(value, where)
+    stage = RolloutStage(
+        wave=r.get(d, "wave", int, where),
+        number=r.get(d, "number", int, where),
+        of=r.get(d, "of", int, where),
+        share=r.get(d, "share", str, where),
+        sims=r.get(d, "sims", int, where),
+        step_ids=r.items(d, "step_ids", where, r.text),
+        requests=r.get(d, "requests", int, where),
+        seconds=r.get(d, "seconds", float, where),
+        soak_seconds=r.get(d, "soak_seconds", float, where),
+        max_failed=r.get(d, "max_failed", float, where),
+        checked=r.get(d, "checked", bool, where),
+    )
+    if r.get(d, "id", str, where) != stage.id:
+        raise r.fail(f"{where}.id", f"expected {stage.id!r}")
+    return stage
 
 
 def plan_from_dict(data: Any, *, origin: str = "plan") -> Plan:
@@ -333,7 +380,17 @@ def plan_from_dict(data: Any, *, origin: str = "plan") -> Plan:
         unmanaged=r.items(d, "unmanaged", "plan", r.text),
         missing=r.items(d, "missing", "plan", r.text),
         checksum=r.get(d, "checksum", str, top),
+        rollout=(
+            r.items(d, "rollout", "plan", lambda v, at: _parse_stage(r, v, at))
+            if d.get("rollout") is not None
+            else ()
+        ),
     )
+    known = {s.id for s in plan.steps}
+    for stage in plan.rollout:
+        unknown = [i for i in stage.step_ids if i not in known]
+        if unknown:
+            raise r.fail(f"rollout step {stage.id}", f"names unknown steps {unknown[:3]}")
     expected = plan_checksum(plan)
     if plan.checksum != expected:
         raise PlanFileError(

@@ -40,8 +40,14 @@ APN status (one request per APN) and custom fields (one request per SIM, all fie
 PUT) are single calls, chunked into steps of at most `BATCH_MAX_SIMS` SIMs so apply can record
 progress in pieces.
 
-Order and ids: wave, operation (the `Operation` declaration order), rate plan, first ICCID.
-Ids are ``w<wave>-s<nnn>``, numbered within the wave.
+Order and ids: wave, rollout step, operation (the `Operation` declaration order), rate plan,
+first ICCID. Ids are ``w<wave>-s<nnn>``, numbered within the wave.
+
+Rollout
+-------
+With a ``spec.rollout``, `reconciler.canary` splits each wave's SIMs into rollout steps before
+the grouping above (see there for how canaries are chosen); the plan's ``rollout`` lists them
+with their SIMs, requests and time including the soaks.
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from reconciler.canary import StageKey, describe_stages, split_stages
 from reconciler.errors import PlanError, UnsafePlanError
 from reconciler.model import (
     BATCH_MAX_SIMS,
@@ -374,13 +381,13 @@ def _single_requests(operation: Operation, sims: Sequence[StepSim]) -> int:
 
 
 def _build_steps(
-    groups: Mapping[tuple[int, Operation, str], list[StepSim]], config: PlannerConfig
+    groups: Mapping[StageKey, list[StepSim]], config: PlannerConfig
 ) -> tuple[Step, ...]:
     steps: list[Step] = []
     numbers: dict[int, int] = {}
-    ordered = sorted(groups, key=lambda k: (k[0], _OPERATION_ORDER[k[1]], k[2]))
-    for wave, operation, plan in ordered:
-        sims = groups[(wave, operation, plan)]
+    ordered = sorted(groups, key=lambda k: (k[0], k[1], _OPERATION_ORDER[k[2]], k[3]))
+    for wave, stage, operation, plan in ordered:
+        sims = groups[(wave, stage, operation, plan)]
         chunks = _even_chunks(sims, BATCH_MAX_SIMS)
         batch_cost = len(chunks) * (1 + config.batch_polls)
         batch = operation.batch_operation is not None and batch_cost < len(sims)
@@ -397,6 +404,7 @@ def _build_steps(
                     if batch
                     else _single_requests(operation, chunk),
                     rate_plan=plan or None,
+                    rollout=stage,
                 )
             )
     return tuple(steps)
@@ -570,7 +578,8 @@ def make_plan(
     for sim in diff.changed:
         _schedule_sim(sim, desired.sims[sim.iccid], by_name, collector)
 
-    steps = _build_steps(collector.groups, config)
+    groups, stage_infos = split_stages(collector.groups, lambda i: desired.sims[i].rollout)
+    steps = _build_steps(groups, config)
     by_operation: dict[str, set[str]] = {}
     for step in steps:
         by_operation.setdefault(step.operation.value, set()).update(s.iccid for s in step.sims)
@@ -585,6 +594,14 @@ def make_plan(
     )
     rate_limit = rate_budget.limit if rate_budget else config.default_rate_limit
     window, window_source = rate_window(rate_budget, config)
+    stages = describe_stages(
+        stage_infos,
+        steps,
+        reads=lambda n: check_reads(n, sims_read),
+        seconds=lambda r: estimate_seconds(r, rate_limit, config, window),
+    )
+    if stages:  # each rollout step re-checks its own SIMs, and waits its soak
+        requests = sum(stage.requests for stage in stages)
     report_unmanaged = desired.fleet.unmanaged != "ignore"
     warnings: list[str] = []
     if report_unmanaged and diff.unmanaged:
@@ -613,7 +630,11 @@ def make_plan(
         },
         requests_read=requests_read,
         requests_estimated=requests,
-        duration_estimated_seconds=round(estimate_seconds(requests, rate_limit, config, window), 1),
+        duration_estimated_seconds=round(
+            estimate_seconds(requests, rate_limit, config, window)
+            + sum(stage.soak_seconds for stage in stages),
+            1,
+        ),
         rate_limit=rate_limit,
         rate_window_seconds=window,
         rate_window_source=window_source,
@@ -631,6 +652,7 @@ def make_plan(
         guards=_guards(desired, steps, len(touched), managed, config),
         unmanaged=diff.unmanaged if report_unmanaged else (),
         missing=diff.missing,
+        rollout=stages,
     )
 
 

@@ -37,6 +37,8 @@ from reconciler.model import ApplyReport, Plan
 from reconciler.planfile import load_plan, plan_from_json, plan_to_json, seal
 from reconciler.planner import raise_if_unsafe
 from reconciler.reporting import Reporter
+from reconciler.rollout import CommandGate, StageCheck
+from reconciler.rollout.gate import DEFAULT_GATE_TIMEOUT
 from reconciler.smarthub.api import SmartHubApi
 
 
@@ -58,6 +60,8 @@ class ApplyOptions:
     poll_initial: float = 1.0
     poll_max: float = 30.0
     orphan_grace: float = 10.0
+    gate: str | None = None  # --gate CMD: decides after each rollout step (command line only)
+    gate_timeout: float = DEFAULT_GATE_TIMEOUT
 
 
 def split_arguments(arguments: tuple[Path, ...]) -> tuple[Path | None, tuple[Path, ...]]:
@@ -112,7 +116,12 @@ def run_apply(
             journal = store.open(plan.checksum)
             reporter.info(f"resuming plan {plan.checksum} from {journal.path}")
             return _applier(
-                api, journal_for=journal, options=options, reporter=reporter, clock=clock
+                api,
+                journal_for=journal,
+                options=options,
+                reporter=reporter,
+                clock=clock,
+                state_dir=state_dir,
             ).run(plan, resume=True)
 
     if options.plan_file is not None:
@@ -125,7 +134,7 @@ def run_apply(
             force=options.force,
         )
         with ApplyLock(state_dir, plan.account):
-            return _run(api, store, plan, options, reporter, clock)
+            return _run(api, store, plan, options, reporter, clock, state_dir=state_dir)
 
     if not options.paths:
         raise ConfigError("apply needs a plan file or manifest paths (or --resume)")
@@ -150,7 +159,7 @@ def run_apply(
             return _empty(plan, requests=plan.summary.requests_read)
         if not options.auto_approve and not confirm(plan):
             raise ApplyCancelled("apply cancelled: the plan was not approved; nothing was changed")
-        report = _run(api, store, plan, options, reporter, clock)
+        report = _run(api, store, plan, options, reporter, clock, state_dir=state_dir)
         # this run also spent the plan's reads: the report counts everything the run cost
         return replace(report, requests_spent=report.requests_spent + plan.summary.requests_read)
 
@@ -197,6 +206,7 @@ def _applier(
     options: ApplyOptions,
     reporter: Reporter,
     clock: Clock,
+    state_dir: Path | None = None,
 ) -> Applier:
     return Applier(
         api,
@@ -207,7 +217,23 @@ def _applier(
         poll_initial=options.poll_initial,
         poll_max=options.poll_max,
         orphan_grace=options.orphan_grace,
+        rollout=_stage_check(journal_for, options, reporter, clock, state_dir),
     )
+
+
+def _stage_check(
+    journal: Journal,
+    options: ApplyOptions,
+    reporter: Reporter,
+    clock: Clock,
+    state_dir: Path | None,
+) -> StageCheck:
+    """The rollout check: ``--gate`` when given, the push receiver's records as events."""
+    from reconciler.webhook.events import DriftLog
+
+    gate = CommandGate(options.gate, timeout=options.gate_timeout) if options.gate else None
+    events = DriftLog(state_dir).events if state_dir is not None else None
+    return StageCheck(journal, reporter, clock, gate=gate, events=events)
 
 
 def _run(
@@ -217,6 +243,8 @@ def _run(
     options: ApplyOptions,
     reporter: Reporter,
     clock: Clock,
+    *,
+    state_dir: Path | None = None,
 ) -> ApplyReport:
     """Run ``plan``; an unfinished earlier run of the same plan is resumed, never started over.
 
@@ -248,7 +276,14 @@ def _run(
             f"this plan was applied before (journal {journal.path}): checking every SIM again; "
             "those already as planned get no request"
         )
-    applier = _applier(api, journal_for=journal, options=options, reporter=reporter, clock=clock)
+    applier = _applier(
+        api,
+        journal_for=journal,
+        options=options,
+        reporter=reporter,
+        clock=clock,
+        state_dir=state_dir,
+    )
     return applier.run(plan, resume=resume)
 
 

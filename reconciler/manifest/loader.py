@@ -24,6 +24,9 @@ The Fleet's ``guards.maxChanges`` is a count (`FleetSpec.max_changes`) or a stri
 ``"10%"`` (`FleetSpec.max_changes_percent` = 10.0, the percentage itself, not a fraction; at most
 100); ``unmanaged`` defaults to ``report`` and ``allowRetire`` to false.
 
+``spec.rollout`` of the Fleet and of a SimGroup (`reconciler.manifest.rollout` checks it): a
+group's replaces the Fleet's for its SIMs (`DesiredSim.rollout`), as a whole.
+
 A field no level declares is not managed: it is absent from the `DesiredSim` and from its
 ``field_sources``. SIMs of a group that declare nothing of their own share the group's
 dictionaries and `SourceRef` objects (100,000 SIMs fit in little memory); the records are
@@ -43,6 +46,7 @@ from reconciler.manifest.documents import Document, format_path, read_documents
 from reconciler.manifest.documents import Path as DocPath
 from reconciler.manifest.files import Digest, ManifestFile, find_files, read_file
 from reconciler.manifest.iccid import check_digit, luhn_valid
+from reconciler.manifest.rollout import parse_rollout
 from reconciler.manifest.schema import (
     JsonSchemaValidator,
     SchemaValidator,
@@ -58,6 +62,7 @@ from reconciler.model import (
     DesiredSim,
     DesiredState,
     FleetSpec,
+    RolloutPolicy,
     SourceRef,
     apn_field,
     custom_field,
@@ -127,6 +132,7 @@ class _Group:
     source: SourceRef
     settings: Settings
     entries: list[tuple[str, SourceRef, Settings]]
+    rollout: RolloutPolicy | None = None
 
 
 def _settings(doc: Document, mapping: object, path: DocPath) -> Settings:
@@ -267,7 +273,7 @@ class _Loader:
             else:  # a later duplicate points here: at the name, not the document's first line
                 self.group_names[name] = SourceRef(doc.file, *doc.mark(("metadata", "name")))
         settings = _settings(doc, value.get("spec"), ("spec",))
-        group = _Group(name, source, settings, [])
+        group = _Group(name, source, settings, [], self.rollout(doc, value.get("spec")))
         self.groups.append(group)
         file = doc.file
         marks = doc.marks
@@ -308,6 +314,17 @@ class _Loader:
                 continue
             iccids[iccid] = (name, where)
             out.append((iccid, where, own))
+
+    def rollout(self, doc: Document, spec: object) -> RolloutPolicy | None:
+        """The document's ``spec.rollout``, its faults reported at their places."""
+        if not isinstance(spec, dict) or "rollout" not in spec:
+            return None
+        at: DocPath = ("spec", "rollout")
+
+        def report(path: tuple[str | int, ...], message: str) -> None:
+            self.problem(doc, (*at, *path), f"{format_path((*at, *path))}: {message}")
+
+        return parse_rollout(spec["rollout"], SourceRef(doc.file, *doc.mark(at)), report)
 
     def fleet(
         self, paths: Sequence[Path | str], files: Sequence[ManifestFile], complete: bool
@@ -367,6 +384,7 @@ class _Loader:
             max_changes=max_changes,
             max_changes_percent=max_percent,
             allow_retire=guards.get("allowRetire") is True,
+            rollout=self.rollout(doc, spec),
         )
 
     def defaults(self) -> Settings:
@@ -377,10 +395,11 @@ class _Loader:
             return NO_SETTINGS
         return _settings(self.fleets[0], spec.get("defaults"), ("spec", "defaults"))
 
-    def expand(self) -> dict[str, DesiredSim]:
+    def expand(self, fleet_rollout: RolloutPolicy | None = None) -> dict[str, DesiredSim]:
         defaults = self.defaults()
         sims: dict[str, DesiredSim] = {}
         for group in self.groups:
+            rollout = group.rollout or fleet_rollout
             shared = defaults.under(group.settings)
             for iccid, where, own in group.entries:
                 merged = shared.under(own) if own is not NO_SETTINGS else shared
@@ -394,6 +413,7 @@ class _Loader:
                     apns=merged.apns,
                     custom_fields=merged.custom_fields,
                     field_sources=merged.sources,
+                    rollout=rollout,
                 )
         return dict(sorted(sims.items()))
 
@@ -463,7 +483,7 @@ def _load(paths: Sequence[Path | str], validator: SchemaValidator | None) -> Man
         order = {f.display: i for i, f in enumerate(files)}
         loader.problems.sort(key=lambda p: (order.get(p.file, -1), p.line, p.column))
         raise ManifestError(loader.problems)
-    sims = loader.expand()
+    sims = loader.expand(spec.rollout)
     fleet = DesiredFleet(
         fleet=spec, sims=sims, digest=digest.hexdigest(), files=tuple(f.display for f in files)
     )

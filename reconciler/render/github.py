@@ -190,6 +190,12 @@ def plan_annotations(plan: Plan, *, workspace: str | None = None) -> list[Annota
             "notice",
             f"{s.to_change} SIMs to change, {s.unchanged} unchanged{held_text}, about "
             f"{s.requests_estimated} requests to apply"
+            + (
+                f" in {len(plan.rollout)} rollout steps "
+                f"({' → '.join(stage.share for stage in plan.rollout)})"
+                if plan.rollout
+                else ""
+            )
             + (f"; plan invalid: {len(plan.problems)} problems" if plan.problems else ""),
             title=f"fleetform plan: {plan.fleet}",
         )

@@ -27,7 +27,10 @@ from reconciler.render.plan_summary import (
     change_text,
     cost_line,
     counts,
+    duration_text,
     read_line,
+    rollout_line,
+    soak_text,
     step_groups,
     summary_line,
     transition_rows,
@@ -134,6 +137,24 @@ def _render(plan: Plan, limits: _Limits, *, shortened: bool) -> str:
         count = max(g.wave for g in groups)
         add(f"#### Steps ({len(plan.steps):,} in {count} wave{'' if count == 1 else 's'})")
         add("")
+        rollout = rollout_line(plan)
+        if rollout:
+            add(escape_markdown(rollout))
+            add("")
+            add("| wave | rollout step | SIMs | requests | then | time |")
+            add("|---:|---|---:|---:|---|---|")
+            for stage in plan.rollout:
+                then = (
+                    f"soak {soak_text(stage.soak_seconds)}, re-check, `--gate`"
+                    if stage.checked
+                    else "—"
+                )
+                add(
+                    f"| {stage.wave} | {stage.number} of {stage.of} "
+                    f"({escape_markdown(stage.share)}) | {stage.sims:,} | {stage.requests:,} "
+                    f"| {then} | {duration_text(stage.seconds)} |"
+                )
+            add("")
         for group in groups:
             _group(add, group, limits.samples)
 
@@ -149,7 +170,8 @@ def _group(add: Add, group: StepGroup, samples: int) -> None:
     mark = " ⚠️ irreversible" if group.operation is Operation.RETIRE else ""
     add("<details>")
     add(
-        f"<summary>Wave {group.wave} · <b>{escape_html(group.title)}</b> · "
+        f"<summary>Wave {group.wave}{f' · rollout step {group.rollout}' if group.rollout else ''}"
+        f" · <b>{escape_html(group.title)}</b> · "
         f"{escape_html(group.how)}{mark}</summary>"
     )
     add("")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from reconciler.model import STATE, Operation, Plan, Step, StepSim, parse_field
+from reconciler.model import STATE, Operation, Plan, RolloutStage, Step, StepSim, parse_field
 
 STATUS_OPERATIONS = frozenset({Operation.ACTIVATE, Operation.SUSPEND, Operation.RETIRE})
 
@@ -149,8 +149,59 @@ def cost_line(plan: Plan) -> str:
     writes = sum(step.requests for step in plan.steps)
     checks = s.requests_estimated - writes
     if writes and checks > 0:
-        text += f" ({writes:,} for the changes, {checks:,} to re-check live state before each wave)"
+        when = "each wave" if not plan.rollout else "and after each rollout step"
+        text += f" ({writes:,} for the changes, {checks:,} to re-check live state before {when})"
+    soaks = sum(stage.soak_seconds for stage in plan.rollout)
+    if soaks:
+        text += f", soaks of {soak_text(soaks)} included"
     return text + window_note(s.rate_window_source, s.rate_window_seconds)
+
+
+def soak_text(seconds: float) -> str:
+    """``1h30m``, ``10m``, ``45s`` (the manifest's own notation)."""
+    rest = round(seconds)
+    if rest == 0 and seconds > 0:
+        return f"{seconds:g}s"
+    parts = []
+    for unit, size in (("h", 3600), ("m", 60), ("s", 1)):
+        count, rest = divmod(rest, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
+def stage_text(stage: RolloutStage) -> str:
+    """``Rollout step 1 of 3 (1%): 14 SIMs, 22 requests, then soak 1s, re-check (maxFailed
+    0%) and --gate ≈ 1 min`` (the gate runs when apply is given one)."""
+    n, r = stage.sims, stage.requests
+    text = (
+        f"Rollout step {stage.number} of {stage.of} ({stage.share}): "
+        f"{n:,} SIM{'' if n == 1 else 's'}, {r:,} request{'' if r == 1 else 's'}"
+    )
+    if stage.checked:
+        text += (
+            f", then soak {soak_text(stage.soak_seconds)}, re-check (maxFailed "
+            f"{stage.max_failed:.0%}) and --gate"
+        )
+    return text + f" ≈ {duration_text(stage.seconds)}"
+
+
+def rollout_line(plan: Plan) -> str | None:
+    """``Rollout: 3 steps (1% → 10% → 100%), canaries spread across groups and plans.``"""
+    if not plan.rollout:
+        return None
+    waves: dict[int, list[str]] = {}
+    for stage in plan.rollout:
+        waves.setdefault(stage.wave, []).append(stage.share)
+    shares = "; ".join(
+        (f"wave {wave}: " if len(waves) > 1 else "") + " → ".join(steps)
+        for wave, steps in waves.items()
+    )
+    count = len(plan.rollout)
+    return (
+        f"Rollout: {count} step{'' if count == 1 else 's'} ({shares}); canary SIMs picked by "
+        "ICCID hash across groups and plans; retirements only in a wave's last step."
+    )
 
 
 def read_line(plan: Plan) -> str:
@@ -188,6 +239,7 @@ class StepGroup:
     operation: Operation
     rate_plan: str | None
     steps: tuple[Step, ...]
+    rollout: int = 0  # the rollout step of its wave (0: no rollout)
 
     @property
     def sims(self) -> int:
@@ -225,8 +277,9 @@ def step_groups(steps: Iterable[Step]) -> list[StepGroup]:
     groups: list[StepGroup] = []
     current: list[Step] = []
     for step in steps:
-        if current and (step.wave, step.operation, step.rate_plan) != (
+        if current and (step.wave, step.rollout, step.operation, step.rate_plan) != (
             current[0].wave,
+            current[0].rollout,
             current[0].operation,
             current[0].rate_plan,
         ):
@@ -240,7 +293,15 @@ def step_groups(steps: Iterable[Step]) -> list[StepGroup]:
 
 def _group(steps: Sequence[Step]) -> StepGroup:
     first = steps[0]
-    return StepGroup(first.wave, first.operation, first.rate_plan, tuple(steps))
+    return StepGroup(first.wave, first.operation, first.rate_plan, tuple(steps), first.rollout)
+
+
+def stage_of(plan: Plan, group: StepGroup) -> RolloutStage | None:
+    """The rollout step a group of steps belongs to (None without a rollout)."""
+    for stage in plan.rollout:
+        if stage.wave == group.wave and stage.number == group.rollout:
+            return stage
+    return None
 
 
 def transition_rows(plan: Plan) -> list[tuple[str, str, int]]:

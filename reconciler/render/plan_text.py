@@ -18,13 +18,16 @@ from io import StringIO
 from rich.console import Console
 from rich.markup import escape
 
-from reconciler.model import Operation, Plan, StepSim
+from reconciler.model import Operation, Plan, RolloutStage, StepSim
 from reconciler.render.plan_summary import (
     StepGroup,
     change_text,
     cost_line,
     counts,
     read_line,
+    rollout_line,
+    stage_of,
+    stage_text,
     step_groups,
     summary_line,
 )
@@ -85,6 +88,11 @@ def render_plan_text(
 
     groups = step_groups(plan.steps)
     wave = 0
+    stage_seen: RolloutStage | None = None
+    rollout = rollout_line(plan)
+    if rollout:
+        line(escape(rollout))
+        line()
     for group in groups:
         if group.wave != wave:
             wave = group.wave
@@ -94,6 +102,10 @@ def render_plan_text(
             if wave > 1:
                 title += f" (after wave {wave - 1} finished)"
             line(f"[bold]{title}[/bold]")
+        stage = stage_of(plan, group)
+        if stage is not None and stage is not stage_seen:
+            stage_seen = stage
+            line(f" [bold cyan]{escape(stage_text(stage))}[/bold cyan]")
         _group(line, group, max_lines)
     if groups:
         line()

@@ -7,6 +7,7 @@ Only the ``${{ }}`` parts are GitHub's: the test sets the env those would fill i
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -44,7 +45,9 @@ class Runner:
             "RUNNER_TEMP": str(self.bin.parent),
         }
 
-    def step(self, workflow: str, name: str) -> subprocess.CompletedProcess[str]:
+    def step(
+        self, workflow: str, name: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         data: dict[str, Any] = yaml.safe_load(
             (self.repo / ".github" / "workflows" / workflow).read_text(encoding="utf-8")
         )
@@ -54,7 +57,7 @@ class Runner:
         return subprocess.run(
             ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
             cwd=self.repo,
-            env=self.env(),
+            env=self.env() | (env or {}),
             capture_output=True,
             text=True,
             timeout=120,
@@ -157,3 +160,30 @@ def test_install_refuses_without_a_pip_spec(runner: Runner) -> None:
     result = runner.step("fleetform-plan.yml", "Install fleetform")
     assert result.returncode == 1
     assert result.stdout.startswith("::error title=FLEETFORM_PIP_SPEC is not set::")
+
+
+def test_the_apply_workflow_passes_the_gate_a_repository_variable_names(runner: Runner) -> None:
+    fleet = runner.repo / "manifests" / "fleet.yaml"
+    text = fleet.read_text()
+    assert "  account: acme\n" in text
+    rollout = '  rollout: {steps: ["25%", "100%"], soak: 0s}\n'
+    fleet.write_text(text.replace("  account: acme\n", "  account: acme\n" + rollout, 1))
+    path = runner.repo / "manifests" / "status-active.yaml"
+    lines = path.read_text().splitlines()
+    changed = 0
+    for index, line in enumerate(lines):
+        if line.startswith('    - "') and changed < 8:
+            lines[index] = f"    - {{iccid: {line.strip()[2:]}, customFields: {{custom5: gated}}}}"
+            changed += 1
+    path.write_text("\n".join(lines) + "\n")
+    assert runner.step("fleetform-apply.yml", "Plan the merged commit").returncode == 0
+    seen = runner.repo / "gate-input.json"
+    gate = {"FLEETFORM_GATE": f"cat > {seen}; exit 1", "FLEETFORM_GATE_TIMEOUT": "30"}
+    applied = runner.step("fleetform-apply.yml", "Apply", gate)
+    assert applied.returncode == 3, applied.stdout + applied.stderr
+    assert "rollout stopped after step w1-r1" in (runner.repo / "apply-report.txt").read_text()
+    assert json.loads(seen.read_text())["step"]["sims"] == 2
+
+    # without the variable there is no gate: the rollout goes on after its re-check
+    runner.step("fleetform-apply.yml", "Plan the merged commit")
+    assert runner.step("fleetform-apply.yml", "Apply").returncode == 0

@@ -86,6 +86,17 @@ def test_a_valid_set_validates() -> None:
             ],
         ),
         (
+            "bad-rollout",
+            [
+                "bad-rollout/fleet.yaml:7:26: spec.rollout.steps[2]: step '5%' is not more than "
+                "the step before it (10%)",
+                "bad-rollout/fleet.yaml:8:11: spec.rollout.soak: '10 minutes' is not a duration: "
+                "write it like 30s, 10m, 1h or 1h30m",
+                "bad-rollout/fleet.yaml:15:28: spec.rollout.steps[1]: the last step is '90%', but "
+                'it must be "100%"',
+            ],
+        ),
+        (
             "two-fleets",
             [
                 "two-fleets/other.yaml:3:7: a second Fleet document; a manifest set has exactly "
