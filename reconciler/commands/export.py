@@ -21,14 +21,16 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from reconciler.app import Connection, open_api
+from reconciler.app import Connection, open_api, state_dir
 from reconciler.errors import ConfigError
 from reconciler.export import FLEET_FILE, ExportFile, ExportSettings, export_fleet, fleet_name_for
+from reconciler.live import refreshing
 from reconciler.manifest import SCHEMA_FILE, schema_text
 from reconciler.manifest.documents import read_documents
 from reconciler.reporting import Reporter
@@ -153,11 +155,21 @@ def export_settings(
 
 
 def read_and_render(
-    api: SmartHubApi, options: ExportOptions, existing: ExistingFleet | None = None
+    api: SmartHubApi,
+    options: ExportOptions,
+    existing: ExistingFleet | None = None,
+    reporter: Reporter | None = None,
 ) -> tuple[str, list[ExportFile]]:
+    """With a ``reporter``, the full read also refreshes the account's live-state cache."""
     account = options.account or account_of(api.enterprise())
     settings = export_settings(options, account, existing)
-    return account, export_fleet(api.iter_sims(account=account), settings)
+    if reporter is None:
+        return account, export_fleet(api.iter_sims(account=account), settings)
+    with refreshing(
+        state_dir(), endpoint=api.endpoint, account=account, reporter=reporter, clock=time.time
+    ) as tap:
+        sims = api.iter_sims(account=account)
+        return account, export_fleet(tap(sims) if tap is not None else sims, settings)
 
 
 def write_files(out: Path, files: Sequence[ExportFile], *, force: bool) -> list[Path]:
@@ -191,7 +203,7 @@ def run_export(options: ExportOptions, connection: Connection, reporter: Reporte
         name = f"name {existing.name!r} and " if existing.name and not options.name else ""
         reporter.info(f"keeping the {name}guards of the Fleet in {existing.file}")
     with open_api(connection, reporter) as api:
-        account, files = read_and_render(api, options, existing)
+        account, files = read_and_render(api, options, existing, reporter)
         requests = api.stats().requests
     # The copy of the schema the files' first line points editors at (see `schema_comment`).
     schema = ExportFile(SCHEMA_FILE, schema_text(), 0)

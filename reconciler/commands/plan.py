@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,8 +25,8 @@ from typing import TextIO
 from reconciler.app import Connection, open_api, state_dir
 from reconciler.clock import Clock, SystemClock
 from reconciler.diff import diff_fleet
-from reconciler.errors import CacheError, ManifestError, PlanError
-from reconciler.live import open_cache
+from reconciler.errors import ManifestError, PlanError
+from reconciler.live import Tap, refreshing
 from reconciler.model import DesiredFleet, FleetDiff, LiveSim, Plan, RateBudget, RatePlan
 from reconciler.planfile import seal, write_plan
 from reconciler.planner import DEFAULT_CONFIG, PlannerConfig, make_plan
@@ -116,27 +116,13 @@ def run_plan(
     return seal(plan)
 
 
-@contextmanager
 def refreshing_cache(
     api: SmartHubApi, account: str, reporter: Reporter, clock: Clock
-) -> Iterator[Callable[[Iterator[LiveSim]], Iterator[LiveSim]] | None]:
-    """A tap that streams a full read into the account's live-state cache, committed when the
-    block ends without error and the read reached its end (None when no cache can be kept)."""
-    cache = open_cache(
+) -> AbstractContextManager[Tap | None]:
+    """A tap streaming a full read into the account's live-state cache (`refreshing`)."""
+    return refreshing(
         state_dir(), endpoint=api.endpoint, account=account, reporter=reporter, clock=clock.now
     )
-    if cache is None:
-        yield None
-        return
-    try:
-        refresh = cache.full_refresh()
-        yield refresh.tap
-        try:
-            refresh.commit()
-        except CacheError as exc:
-            reporter.warn(f"the live-state cache was not updated: {exc}")
-    finally:
-        cache.close()
 
 
 def timestamp(clock: Clock) -> str:

@@ -7,14 +7,18 @@ one warning) when no cache can be kept, in which case the command reads live as 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from reconciler.errors import CacheError
 from reconciler.live.cache import FullRefresh, LiveCache, Via
+from reconciler.model import LiveSim
 from reconciler.reporting import Reporter
 
-__all__ = ["FullRefresh", "LiveCache", "Via", "open_cache"]
+__all__ = ["FullRefresh", "LiveCache", "Tap", "Via", "open_cache", "refreshing"]
+
+Tap = Callable[[Iterator[LiveSim]], Iterator[LiveSim]]
 
 
 def open_cache(
@@ -32,3 +36,30 @@ def open_cache(
     except CacheError as exc:
         reporter.warn(f"no live-state cache this run: {exc}")
         return None
+
+
+@contextmanager
+def refreshing(
+    state: Path,
+    *,
+    endpoint: str,
+    account: str,
+    reporter: Reporter,
+    clock: Callable[[], float],
+) -> Iterator[Tap | None]:
+    """A tap that streams a full read of ``account`` into its live-state cache: the cache is
+    marked complete when the block ends without error and the read reached its end. None when
+    no cache can be kept (the read goes on without)."""
+    cache = open_cache(state, endpoint=endpoint, account=account, reporter=reporter, clock=clock)
+    if cache is None:
+        yield None
+        return
+    try:
+        refresh = cache.full_refresh()
+        yield refresh.tap
+        try:
+            refresh.commit()
+        except CacheError as exc:
+            reporter.warn(f"the live-state cache was not updated: {exc}")
+    finally:
+        cache.close()
