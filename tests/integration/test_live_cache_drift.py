@@ -237,7 +237,7 @@ def test_a_cache_of_another_endpoint_is_set_aside_with_one_warning(small: Any, s
 
 
 def test_the_report_says_how_fresh_each_verdict_is_in_every_format(small: Any, state: Path) -> None:
-    sim, manifests, live = small
+    sim, manifests, _live = small
     full_plan(sim, manifests)
     for fmt in ("text", "markdown", "github"):
         out: list[str] = []
@@ -260,7 +260,7 @@ def test_the_report_says_how_fresh_each_verdict_is_in_every_format(small: Any, s
 
 def test_the_verify_rotation_goes_round_the_whole_fleet(small: Any, state: Path) -> None:
     """10 pages, 4 a run: the cursor moves on and wraps; every SIM gets re-verified."""
-    sim, manifests, live = small
+    sim, manifests, _live = small
     full_plan(sim, manifests)
     declared = sorted(declared_of(manifests))
     target = declared[-1]  # on the last page
