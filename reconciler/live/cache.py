@@ -67,6 +67,7 @@ CACHE_FOLDER = "cache"
 
 _STATUSES: tuple[Status, ...] = tuple(Status)
 _STATUS_CODE = {status: code for code, status in enumerate(_STATUSES)}
+_CUSTOM_NAMES = frozenset(CUSTOM_FIELD_NAMES)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -124,7 +125,7 @@ def encode_rest(sim: LiveSim) -> str | None:
     ``[["EU-Roaming-500MB"],[["iot.acme",1]],["berlin","ASSET-1"]]`` (custom fields by
     position, trailing empties left out; a name outside custom1..5 keeps the object form)."""
     customs: list[str | None] | dict[str, str | None]
-    if set(sim.custom_fields) <= set(CUSTOM_FIELD_NAMES):
+    if sim.custom_fields.keys() <= _CUSTOM_NAMES:
         customs = [sim.custom_fields.get(name) or None for name in CUSTOM_FIELD_NAMES]
         while customs and customs[-1] is None:
             customs.pop()
