@@ -29,7 +29,9 @@ Several writers (``fleetform webhook serve`` and ``fleetform drift`` at once). W
 go on while one writes; writers wait up to `BUSY_TIMEOUT_SECONDS`. No update is lost: a record
 replaces a row only when it was verified later than the row (``full_at``), and a change-history
 entry only changes a row whose state or rate plan was not verified after it (`SKEW_SECONDS` of
-slack for the two clocks).
+slack for the two clocks); a record read before a field of the row was written or taken from
+the history (``seen_at``) does not replace it either. Records are stamped with the time they
+were read, never the (later) time they are written.
 
 A file that is not an SQLite database (junk bytes), of another schema version, endpoint or
 account, is renamed to ``<name>.set-aside`` with one warning line and a new cache is begun.
@@ -77,8 +79,8 @@ CREATE TABLE IF NOT EXISTS sims (
     plan TEXT,
     rest TEXT,
     modified INTEGER,
-    full_at INTEGER NOT NULL,
-    seen_at INTEGER NOT NULL,
+    full_at INTEGER NOT NULL, -- epoch milliseconds
+    seen_at INTEGER NOT NULL, -- epoch milliseconds
     via INTEGER NOT NULL
 ) WITHOUT ROWID;
 """
@@ -88,7 +90,8 @@ _UPSERT = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (iccid) DO UPDATE SET st = excluded.st, "
     "plan = excluded.plan, rest = excluded.rest, modified = excluded.modified, "
     "full_at = excluded.full_at, seen_at = max(sims.seen_at, excluded.seen_at), "
-    "via = excluded.via WHERE excluded.full_at >= sims.full_at"
+    "via = excluded.via WHERE excluded.full_at >= sims.full_at "
+    "AND excluded.full_at >= sims.seen_at"
 )
 
 
@@ -326,7 +329,7 @@ class LiveCache:
 
     def coverage(self) -> Coverage:
         ((count, oldest, newest),) = self._query(
-            "SELECT COUNT(*), MIN(full_at), MAX(full_at) FROM sims"
+            "SELECT COUNT(*), MIN(full_at) / 1000, MAX(full_at) / 1000 FROM sims"
         )
         return Coverage(int(count), oldest, newest)
 
@@ -374,7 +377,7 @@ class LiveCache:
             raise CacheError(f"the live-state cache {self.path} is unreadable: {exc}") from exc
 
     def stamps(self, iccids: Iterable[str]) -> dict[str, tuple[int, int, Via]]:
-        """(full_at, seen_at, via) of the given SIMs that the cache holds."""
+        """(full_at, seen_at, via) of the given SIMs that the cache holds (epoch seconds)."""
         wanted = list(iccids)
         out: dict[str, tuple[int, int, Via]] = {}
         for start in range(0, len(wanted), 500):
@@ -383,7 +386,7 @@ class LiveCache:
             for iccid, full_at, seen_at, via in self._query(
                 f"SELECT iccid, full_at, seen_at, via FROM sims WHERE iccid IN ({marks})", chunk
             ):
-                out[iccid] = (full_at, seen_at, Via(via))
+                out[iccid] = (full_at // 1000, seen_at // 1000, Via(via))
         return out
 
     # --- writes ----------------------------------------------------------------------------
@@ -393,7 +396,7 @@ class LiveCache:
         (default: now). One transaction. A SIM of another account is dropped from the cache
         (it left this account); a row verified later than ``at`` is kept. Returns the SIMs
         taken in."""
-        stamp = int(self._clock() if at is None else at)
+        stamp = _ms(self._clock() if at is None else at)
         rows: list[tuple[Any, ...]] = []
         gone: list[tuple[str]] = []
         for sim in sims:
@@ -409,12 +412,12 @@ class LiveCache:
                     [(iccid, stamp) for (iccid,) in gone],
                 )
             if via is Via.PUSH and rows:
-                _set_meta(db, "last_push_at", str(stamp))
+                _set_meta(db, "last_push_at", str(stamp // 1000))
         return len(rows)
 
     def record_page(self, sims: Sequence[LiveSim], next_url: str | None, *, at: float) -> None:
         """A page of the verify rotation and where the rotation goes on, in one transaction."""
-        stamp = int(at)
+        stamp = _ms(at)
         with self._write() as db:
             db.executemany(
                 _UPSERT, [_row(sim, stamp, Via.LIST) for sim in sims if sim.account == self.account]
@@ -435,7 +438,7 @@ class LiveCache:
     ) -> bool:
         """Change single fields of a cached SIM (apply's own writes); False when the cache
         holds no record of it. The whole-record stamp ``full_at`` is left as it was."""
-        stamp = int(at)
+        stamp = _ms(at)
         with self._write() as db:
             row = db.execute(
                 "SELECT iccid, st, plan, rest, modified FROM sims WHERE iccid = ?", (iccid,)
@@ -491,7 +494,7 @@ class LiveCache:
                     unknown.add(entry.iccid)
                     continue
                 when = int(entry.changed_time.timestamp())
-                if when < row[5] - SKEW_SECONDS:
+                if when * 1000 < row[5] - SKEW_SECONDS * 1000:
                     continue  # verified after this change: the row already says it or later
                 sim = decode_sim(row, self.account)
                 if entry.change_type == "status":
@@ -515,7 +518,7 @@ class LiveCache:
                         sim.rate_plan,
                         encode_rest(sim),
                         when,
-                        when,
+                        when * 1000,
                         int(Via.HISTORY),
                         entry.iccid,
                     ),
@@ -567,7 +570,8 @@ class LiveCache:
     def _finish_full(self, started_at: int) -> int:
         with self._write() as db:
             gone = db.execute(
-                "DELETE FROM sims WHERE full_at < ? AND seen_at < ?", (started_at, started_at)
+                "DELETE FROM sims WHERE full_at < ? AND seen_at < ?",
+                (started_at * 1000, started_at * 1000),
             ).rowcount
             for key, value in (
                 ("complete", "1"),
@@ -602,7 +606,7 @@ class FullRefresh:
         account = self.cache.account
         for sim in sims:
             if sim.account == account:
-                self._batch.append(_row(sim, int(clock()), Via.LIST))
+                self._batch.append(_row(sim, _ms(clock()), Via.LIST))
                 if len(self._batch) >= BATCH:
                     self._flush()
             yield sim
@@ -625,6 +629,10 @@ class FullRefresh:
         with self.cache._write() as db:
             db.executemany(_UPSERT, rows)
         self.sims += len(rows)
+
+
+def _ms(epoch: float) -> int:
+    return int(epoch * 1000)
 
 
 def _connect(path: Path) -> sqlite3.Connection:

@@ -89,14 +89,14 @@ class CacheFeed:
         self._broken = True
         self._reporter.warn(f"the live-state cache is not updated by this apply: {exc}")
 
-    def _record(self, sims: Sequence[LiveSim], via: Via) -> None:
+    def _record(self, sims: Sequence[LiveSim], via: Via, at: float | None = None) -> None:
         if not sims:
             return
         cache = self._open(sims[0].account)
         if cache is None:
             return
         try:
-            cache.record(sims, via=via)
+            cache.record(sims, via=via, at=at)
         except CacheError as exc:
             with self._lock:
                 self._give_up(exc)
@@ -134,24 +134,30 @@ class CacheFeed:
         self, *, account: str | None = None, status: Status | None = None
     ) -> Iterator[LiveSim]:
         batch: list[LiveSim] = []
+        read_at = 0.0  # when the batch's first SIM was read: a write that follows wins
         for sim in self._api.iter_sims(account=account, status=status):
+            if not batch:
+                read_at = self._clock()
             batch.append(sim)
             if len(batch) >= _FLUSH:
-                self._record(batch, Via.LIST)
+                self._record(batch, Via.LIST, read_at)
                 batch = []
             yield sim
-        self._record(batch, Via.LIST)
+        self._record(batch, Via.LIST, read_at)
 
     def iter_sim_pages(
         self, *, account: str | None = None, start: str | None = None
     ) -> Iterator[SimPage]:
+        read_at = self._clock()
         for page in self._api.iter_sim_pages(account=account, start=start):
-            self._record(page.sims, Via.LIST)
+            self._record(page.sims, Via.LIST, read_at)
             yield page
+            read_at = self._clock()
 
     def get_sim(self, iccid: str) -> LiveSim:
+        read_at = self._clock()
         sim = self._api.get_sim(iccid)
-        self._record([sim], Via.GET)
+        self._record([sim], Via.GET, read_at)
         return sim
 
     def iter_change_logs(

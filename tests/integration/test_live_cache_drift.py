@@ -274,3 +274,43 @@ def test_the_verify_rotation_goes_round_the_whole_fleet(small: Any, state: Path)
             assert [s["iccid"] for s in report["sims"]] == [target]
         assert report["requests_spent"] == 1 + 4  # one page of history + the slice
     assert found_in == [2]  # pages 1-4, 5-8, then 9-10 and 1-2
+
+
+def test_apply_keeps_the_cache_up_to_date_with_its_own_writes(
+    small: Any, tmp_path: Path, state: Path
+) -> None:
+    """After apply, incremental drift (no verify slice) finds no drift: the cache holds what
+    apply re-checked and wrote, not what the earlier plan saw."""
+    from reconciler.commands.apply import ApplyOptions, run_apply
+    from reconciler.live.cache import Via
+
+    sim, manifests, _live = small
+    full_plan(sim, manifests)
+    text = (manifests / "fleet.yaml").read_text()
+    first_group = text.index("custom4: null")
+    changed = text[:first_group] + "custom4: applied" + text[first_group + len("custom4: null") :]
+    (manifests / "fleet.yaml").write_text(changed)
+    with SmartHubClient(sim.url, sim.api_key) as api:
+        report = run_apply(
+            api,
+            ApplyOptions(paths=(manifests,), auto_approve=True, force=True, poll_initial=0.05),
+            RecordingReporter(),
+            state_dir=state,
+            clock=SystemClock(),
+        )
+    touched = {s.iccid for step in report.steps for s in step.sims}
+    assert touched
+    cache = LiveCache.open(
+        state,
+        endpoint=sim.url,
+        account="acme",
+        reporter=RecordingReporter(),
+        clock=SystemClock().now,
+    )
+    stamps = cache.stamps(touched)
+    assert len(stamps) == len(touched)
+    assert Via.APPLY in {via for _, _, via in stamps.values()}  # some re-read after, by list
+    assert {s.custom_fields["custom4"] for s in cache.get(touched).values()} == {"applied"}
+    cache.close()
+    code, after, _ = drift_json(sim, manifests, verify_budget=0)
+    assert code == 0 and after["basis"]["mode"] == "incremental", after
