@@ -7,7 +7,7 @@ one warning) when no cache can be kept, in which case the command reads live as 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from reconciler.live.cache import FullRefresh, LiveCache, Via
 from reconciler.model import LiveSim
 from reconciler.reporting import Reporter
 
-__all__ = ["FullRefresh", "LiveCache", "Tap", "Via", "open_cache", "refreshing"]
+__all__ = ["FullRefresh", "LiveCache", "Tap", "Via", "open_cache", "record_read", "refreshing"]
 
 Tap = Callable[[Iterator[LiveSim]], Iterator[LiveSim]]
 
@@ -61,5 +61,32 @@ def refreshing(
             refresh.commit()
         except CacheError as exc:
             reporter.warn(f"the live-state cache was not updated: {exc}")
+    finally:
+        cache.close()
+
+
+def record_read(
+    state: Path,
+    sims: Iterable[LiveSim],
+    *,
+    via: Via,
+    endpoint: str,
+    account: str,
+    reporter: Reporter,
+    clock: Callable[[], float],
+    at: float | None = None,
+) -> int:
+    """Record SIMs read live outside a full read (a targeted read's single GETs or list pages)
+    into the account's cache, stamped ``at`` (when they were read; default now). Never fails
+    the caller: a cache that cannot be written is said and skipped. Returns the SIMs taken in.
+    """
+    cache = open_cache(state, endpoint=endpoint, account=account, reporter=reporter, clock=clock)
+    if cache is None:
+        return 0
+    try:
+        return cache.record(sims, via=via, at=at)
+    except CacheError as exc:
+        reporter.warn(f"the live-state cache was not updated: {exc}")
+        return 0
     finally:
         cache.close()

@@ -353,3 +353,37 @@ def test_history_refused_means_a_full_read(tmp_path: Path) -> None:
     )
     assert isinstance(outcome, str) and outcome.startswith("the change history refused since=")
     cache.close()
+
+
+def test_record_read_is_what_a_targeted_read_calls(tmp_path: Path) -> None:
+    from reconciler.live import record_read
+
+    reporter = RecordingReporter()
+    taken = record_read(
+        tmp_path,
+        [sim(1), sim(2, account="globex")],
+        via=Via.GET,
+        endpoint=EP,
+        account="acme",
+        reporter=reporter,
+        clock=lambda: 5_000.0,
+        at=4_000.0,
+    )
+    assert taken == 1 and reporter.warnings == []
+    cache = opened(tmp_path)
+    assert cache.stamps([sim(1).iccid]) == {sim(1).iccid: (4_000, 4_000, Via.GET)}
+    cache.close()
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    taken = record_read(
+        blocked,
+        [sim(1)],
+        via=Via.GET,
+        endpoint=EP,
+        account="acme",
+        reporter=reporter,
+        clock=lambda: 5_000.0,
+    )
+    assert taken == 0
+    (warning,) = reporter.warnings
+    assert warning.startswith("no live-state cache this run: cannot create")
