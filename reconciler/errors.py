@@ -211,4 +211,11 @@ __all__ = [
 
 
 class CacheError(FleetformError):
-    """The live-state cache cannot be read or written (set aside; the run reads live instead)."""
+    """The live-state cache cannot be read or written; the run reads live instead.
+
+    ``corrupt``: the file itself is damaged (set it aside); otherwise it was busy or the disk
+    failed, and the cache is left as it is."""
+
+    def __init__(self, message: str, *, corrupt: bool = False) -> None:
+        super().__init__(message)
+        self.corrupt = corrupt

@@ -20,7 +20,7 @@ from reconciler.clock import Clock
 from reconciler.diff import diff_fleet
 from reconciler.drift import build_drift
 from reconciler.errors import CacheError, ManifestError
-from reconciler.live import open_cache
+from reconciler.live import finish, open_cache
 from reconciler.live.incremental import IncrementalRead, read_incremental
 from reconciler.model import DesiredFleet, DriftBasis, DriftReport, LiveSim
 from reconciler.render import github
@@ -143,15 +143,18 @@ def run_drift_cached(
                     return _incremental_report(api, desired, outcome, clock=clock, start=start)
                 reason = outcome
             except CacheError as exc:
-                cache.set_aside(str(exc).split(": ", 1)[-1], reporter)
-                reason = "the live-state cache was unusable and was set aside"
-                cache = open_cache(
-                    state,
-                    endpoint=api.endpoint,
-                    account=desired.fleet.account,
-                    reporter=reporter,
-                    clock=clock.now,
-                )
+                if exc.corrupt:
+                    cache.set_aside(str(exc).split(": ", 1)[-1], reporter)
+                    reason = "the live-state cache was damaged and was set aside"
+                    cache = open_cache(
+                        state,
+                        endpoint=api.endpoint,
+                        account=desired.fleet.account,
+                        reporter=reporter,
+                        clock=clock.now,
+                    )
+                else:
+                    reason = f"the live-state cache could not be used ({exc})"
             reporter.info(f"drift: reading the whole account: {reason}")
         elif cache is None and not full:
             reason = "no live-state cache can be kept"
@@ -166,10 +169,7 @@ def run_drift_cached(
             start=start,
         )
         if refresh is not None:
-            try:
-                refresh.commit()
-            except CacheError as exc:
-                reporter.warn(f"the live-state cache was not updated: {exc}")
+            finish(refresh, reporter)
         pages = -(-report.sims_read // 100) if report.sims_read else 1
         return replace(
             report,

@@ -16,7 +16,16 @@ from reconciler.live.cache import FullRefresh, LiveCache, Via
 from reconciler.model import LiveSim
 from reconciler.reporting import Reporter
 
-__all__ = ["FullRefresh", "LiveCache", "Tap", "Via", "open_cache", "record_read", "refreshing"]
+__all__ = [
+    "FullRefresh",
+    "LiveCache",
+    "Tap",
+    "Via",
+    "finish",
+    "open_cache",
+    "record_read",
+    "refreshing",
+]
 
 Tap = Callable[[Iterator[LiveSim]], Iterator[LiveSim]]
 
@@ -57,10 +66,7 @@ def refreshing(
     try:
         refresh = cache.full_refresh()
         yield refresh.tap
-        try:
-            refresh.commit()
-        except CacheError as exc:
-            reporter.warn(f"the live-state cache was not updated: {exc}")
+        finish(refresh, reporter)
     finally:
         cache.close()
 
@@ -90,3 +96,15 @@ def record_read(
         return 0
     finally:
         cache.close()
+
+
+def finish(refresh: FullRefresh, reporter: Reporter) -> bool:
+    """Commit a full read into the cache; a cache that failed on the way is said, once."""
+    try:
+        done = refresh.commit()
+    except CacheError as exc:
+        refresh.error = exc
+        done = False
+    if refresh.error is not None:
+        reporter.warn(f"the live-state cache was not updated: {refresh.error}")
+    return done

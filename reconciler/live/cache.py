@@ -374,7 +374,9 @@ class LiveCache:
             finally:
                 reader.close()
         except sqlite3.DatabaseError as exc:
-            raise CacheError(f"the live-state cache {self.path} is unreadable: {exc}") from exc
+            raise CacheError(
+                f"the live-state cache {self.path} is unreadable: {exc}", corrupt=_corrupt(exc)
+            ) from exc
 
     def stamps(self, iccids: Iterable[str]) -> dict[str, tuple[int, int, Via]]:
         """(full_at, seen_at, via) of the given SIMs that the cache holds (epoch seconds)."""
@@ -554,7 +556,8 @@ class LiveCache:
                 self._db.execute("COMMIT")
             except sqlite3.DatabaseError as exc:
                 raise CacheError(
-                    f"the live-state cache {self.path} could not be updated: {exc}"
+                    f"the live-state cache {self.path} could not be updated: {exc}",
+                    corrupt=_corrupt(exc),
                 ) from exc
 
     def _query(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
@@ -562,7 +565,9 @@ class LiveCache:
             try:
                 return self._db.execute(sql, args).fetchall()
             except sqlite3.DatabaseError as exc:
-                raise CacheError(f"the live-state cache {self.path} is unreadable: {exc}") from exc
+                raise CacheError(
+                    f"the live-state cache {self.path} is unreadable: {exc}", corrupt=_corrupt(exc)
+                ) from exc
 
     def _meta(self) -> dict[str, str]:
         return {key: value for key, value in self._query("SELECT key, value FROM meta")}
@@ -599,6 +604,7 @@ class FullRefresh:
         self.started_at = started_at
         self.finished = False
         self.sims = 0
+        self.error: CacheError | None = None  # the cache failed: the read went on without it
         self._batch: list[tuple[Any, ...]] = []
 
     def tap(self, sims: Iterable[LiveSim]) -> Iterator[LiveSim]:
@@ -614,21 +620,34 @@ class FullRefresh:
         self.finished = True
 
     def commit(self) -> bool:
-        """Mark the cache complete if the read reached its end; False (and nothing marked)
-        otherwise."""
-        if not self.finished:
+        """Mark the cache complete if the read reached its end and every batch was written;
+        False (and nothing marked) otherwise. Raises `CacheError` if the marking fails."""
+        if not self.finished or self.error is not None:
             return False
         self._flush()
+        if self.error is not None:
+            raise self.error
         self.cache._finish_full(self.started_at)
         return True
 
     def _flush(self) -> None:
-        if not self._batch:
+        """Write the batch; a cache that fails stops being written, the read goes on."""
+        if not self._batch or self.error is not None:
+            self._batch = []
             return
         rows, self._batch = self._batch, []
-        with self.cache._write() as db:
-            db.executemany(_UPSERT, rows)
+        try:
+            with self.cache._write() as db:
+                db.executemany(_UPSERT, rows)
+        except CacheError as exc:
+            self.error = exc
+            return
         self.sims += len(rows)
+
+
+def _corrupt(exc: sqlite3.DatabaseError) -> bool:
+    """A damaged file (not a database, malformed), rather than a lock or an I/O failure."""
+    return not isinstance(exc, sqlite3.OperationalError)
 
 
 def _ms(epoch: float) -> int:

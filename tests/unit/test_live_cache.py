@@ -233,7 +233,7 @@ cache = LiveCache.open(Path({state!r}), endpoint={ep!r}, account="acme",
                        reporter=RecordingReporter(), clock=time.time)
 for round in range(1000):
     print("round", round, flush=True)
-    cache.record([sim(i, rate_plan=f"P{{round}}") for i in range(20000)], via=Via.LIST,
+    cache.record([sim(i, rate_plan=f"P{{round}}") for i in range(10000)], via=Via.LIST,
                  at=10_000 + round)
 """
 
@@ -291,7 +291,7 @@ def test_a_transaction_killed_half_way_is_all_or_nothing(tmp_path: Path) -> None
     _run_until(script, "round 2")
     cache = opened(tmp_path)
     plans = {s.rate_plan for s in cache.iter_live()}
-    assert cache.coverage().sims == 20_000
+    assert cache.coverage().sims == 10_000
     assert len(plans) == 1, plans  # every row from the same committed round
     cache.close()
 
@@ -387,3 +387,37 @@ def test_record_read_is_what_a_targeted_read_calls(tmp_path: Path) -> None:
     assert taken == 0
     (warning,) = reporter.warnings
     assert warning.startswith("no live-state cache this run: cannot create")
+
+
+def test_a_busy_cache_is_read_around_never_set_aside(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer holding the cache past the busy timeout: drift reads live and says so,
+    and the cache (someone's good data) stays where it is."""
+    import reconciler.live.cache as module
+    from reconciler.clock import FakeClock
+    from reconciler.commands.drift import run_drift_cached
+    from reconciler.manifest import load_fleet
+    from tests.fakes import FakeSmartHub, write_fleet
+
+    api = FakeSmartHub.seeded(5)
+    desired = load_fleet([write_fleet(tmp_path / "m", {"g": {"sims": sorted(api.sims)[:2]}})])
+    clock = FakeClock(1_800_000_000.0)
+    run_drift_cached(
+        api, desired, RecordingReporter(), clock=clock, state=tmp_path / "s", full=True
+    )
+    monkeypatch.setattr(module, "BUSY_TIMEOUT_SECONDS", 0.2)
+    holder = sqlite3.connect(cache_path(tmp_path / "s", "acme"), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        reporter = RecordingReporter()
+        report = run_drift_cached(api, desired, reporter, clock=clock, state=tmp_path / "s")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert report.basis is not None and report.basis.mode == "full"
+    assert "could not be used" in (report.basis.reason or "")
+    assert "database is locked" in (report.basis.reason or "")
+    assert not any("set aside" in w for w in reporter.warnings)
+    assert cache_path(tmp_path / "s", "acme").exists()
+    assert not Path(str(cache_path(tmp_path / "s", "acme")) + ".set-aside").exists()
