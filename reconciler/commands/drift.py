@@ -1,8 +1,13 @@
 """``fleetform drift``: where the live fleet differs from git, and since when.
 
-Reads the account once (the paged list, streamed into the diff), then, only when something
-drifted, the change history once (one paged read of ``changeLogs`` since ``history`` ago,
-never one read per SIM). Exit 2 when drift exists, 0 when none.
+With a usable live-state cache of the account (``drift_command``, `run_drift_cached`), drift is
+incremental: the cache brought up to date by the change history since its watermark, the
+pushes the webhook receiver recorded and a rotating verify slice of the list
+(`reconciler.live.incremental`); the report's ``basis`` says what each verdict rests on.
+Otherwise, or with ``--full``, or when the history cannot cover the gap (the report says
+why), it reads the account once (the paged list, streamed into the diff and into the cache),
+then, only when something drifted, the change history once (one paged read of ``changeLogs``
+since ``history`` ago, never one read per SIM). Exit 2 when drift exists, 0 when none.
 
 Choice: the history is read for the last 30 days by default (``history_days``); a change
 older than that shows no date rather than spending requests on the whole history.
