@@ -629,9 +629,27 @@ def apply_cli(
     show_default=True,
     help="How far back the change history is read to date drifted fields.",
 )
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Read the whole account instead of the live-state cache, the change history and a "
+    "verify slice (the default when a cache exists).",
+)
+@click.option(
+    "--verify-budget",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="List pages an incremental drift re-verifies in rotation  [default: 5% of a full read]",
+)
 @pass_globals
 def drift_cli(
-    opts: GlobalOptions, paths: tuple[Path, ...], output_format: str, history_days: float
+    opts: GlobalOptions,
+    paths: tuple[Path, ...],
+    output_format: str,
+    history_days: float,
+    full: bool,
+    verify_budget: int | None,
 ) -> int:
     """Show where the live fleet differs from git (exit 2 when it does, 0 when not)."""
     from reconciler.clock import SystemClock
@@ -645,6 +663,8 @@ def drift_cli(
         write=lambda text: click.echo(text, nl=False),
         clock=SystemClock(),
         history_days=history_days,
+        full=full,
+        verify_budget=verify_budget,
     )
 
 

@@ -20,6 +20,7 @@ from datetime import datetime
 from reconciler.model import (
     ChangeLogEntry,
     DesiredFleet,
+    DriftBasis,
     DriftField,
     DriftReport,
     DriftSim,
@@ -60,6 +61,7 @@ def build_drift(
     last_modified: Mapping[str, datetime | None] | None = None,
     history_since: datetime | None = None,
     requests_spent: int = 0,
+    basis: DriftBasis | None = None,
 ) -> DriftReport:
     """Group ``diff`` by SIM and field and date each drifted field when the history can."""
     latest = last_changes(change_logs, (d.iccid for d in diff.changed))
@@ -104,4 +106,5 @@ def build_drift(
         problems=diff.problems,
         history_since=history_since,
         requests_spent=requests_spent,
+        basis=basis,
     )

@@ -12,6 +12,7 @@
     ├── JournalError                    journal unreadable, or a resume that cannot continue
     ├── LockedError                     another apply of the same account holds the lock
     ├── BudgetExhausted                 --budget spent; the run stopped cleanly, recorded
+    ├── CacheError                      the live-state cache is unusable: set aside, read live
     └── ApiError                        SmartHub answered with a problem document
         ├── AuthenticationError         401: bad or missing key
         ├── ForbiddenError              403: resource of another enterprise
@@ -207,3 +208,14 @@ __all__ = [
     "UnsafePlanError",
     "ValidationFailed",
 ]
+
+
+class CacheError(FleetformError):
+    """The live-state cache cannot be read or written; the run reads live instead.
+
+    ``corrupt``: the file itself is damaged (set it aside); otherwise it was busy or the disk
+    failed, and the cache is left as it is."""
+
+    def __init__(self, message: str, *, corrupt: bool = False) -> None:
+        super().__init__(message)
+        self.corrupt = corrupt

@@ -624,6 +624,30 @@ class DriftSim:
 
 
 @dataclass(frozen=True, slots=True)
+class DriftBasis:
+    """What a drift report's verdicts rest on and how fresh each is.
+
+    ``mode`` "full": the whole account was read (``reason`` says why when incremental drift
+    was the default but could not be used). "incremental": the live-state cache, brought up to
+    date by the change history (state and rate plan, up to ``history_until``), the pushes the
+    webhook receiver recorded (APN status and the rest of a pushed SIM, last at
+    ``last_push``), and a rotating slice of the list (every field; the record verified longest
+    ago is ``oldest_verified``)."""
+
+    mode: str  # "full" | "incremental"
+    reason: str | None = None
+    read_at: datetime | None = None  # the full read (or the cache's last full read) began
+    history_until: datetime | None = None
+    history_entries: int = 0
+    last_push: datetime | None = None
+    oldest_verified: datetime | None = None
+    verified_pages: int = 0
+    verify_budget: int = 0
+    single_reads: int = 0  # declared SIMs the cache did not hold, read one by one
+    full_read_requests: int = 0  # what reading the whole list costs
+
+
+@dataclass(frozen=True, slots=True)
 class DriftReport:
     """Where the live fleet differs from git: the plan's diff without the steps."""
 
@@ -638,6 +662,7 @@ class DriftReport:
     problems: tuple[Problem, ...] = ()
     history_since: datetime | None = None  # the change history was read from this time on
     requests_spent: int = 0
+    basis: DriftBasis | None = None  # what the verdicts rest on (None: a plain full read)
 
     @property
     def has_drift(self) -> bool:

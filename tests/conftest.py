@@ -30,3 +30,11 @@ def sim_factory(tmp_path: Path) -> Iterator[object]:
 def sim(sim_factory) -> RunningSimulator:  # type: ignore[no-untyped-def]
     """A simulator with the default seeded fleet (250 SIMs), fast batch jobs."""
     return sim_factory(sims=250, job_delay=0.05)  # type: ignore[no-any-return]
+
+
+@pytest.fixture(autouse=True)
+def _own_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test keeps fleetform's local state (live-state cache, journal, ...) in its own
+    folder unless it points FLEETFORM_STATE_DIR elsewhere: a cache left by one test must never
+    be read by another."""
+    monkeypatch.setenv("FLEETFORM_STATE_DIR", str(tmp_path / "fleetform-state"))

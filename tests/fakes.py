@@ -36,7 +36,7 @@ from reconciler.model import (
     SmsStatus,
     Status,
 )
-from reconciler.smarthub.api import RequestStats
+from reconciler.smarthub.api import RequestStats, SimPage
 
 PAGE = 100
 
@@ -188,6 +188,21 @@ class FakeSmartHub:
             page += 1
             if page * PAGE >= len(selected):
                 return
+
+    def iter_sim_pages(
+        self, *, account: str | None = None, start: str | None = None
+    ) -> Iterator[SimPage]:
+        page = int(start) if start is not None else 0
+        while True:
+            self._spend("list", str(page + 1))
+            with self._lock:
+                selected = [s for _, s in sorted(self.sims.items()) if account in (None, s.account)]
+            chunk = selected[page * PAGE : (page + 1) * PAGE]
+            more = (page + 1) * PAGE < len(selected)
+            yield SimPage(tuple(chunk), str(page + 1) if more else None, str(page))
+            if not more:
+                return
+            page += 1
 
     def get_sim(self, iccid: str) -> LiveSim:
         self._spend("get_sim", iccid)

@@ -33,6 +33,7 @@ from reconciler.applier import Applier
 from reconciler.clock import Clock
 from reconciler.errors import ConfigError, FleetformError, JournalError, StalePlanError
 from reconciler.journal import ApplyLock, Journal, JournalStore
+from reconciler.live.feed import CacheFeed
 from reconciler.model import ApplyReport, Plan
 from reconciler.planfile import load_plan, plan_from_json, plan_to_json, seal
 from reconciler.planner import raise_if_unsafe
@@ -99,7 +100,37 @@ def run_apply(
     show_plan: Callable[[Plan], None] = lambda plan: None,
     confirm: Callable[[Plan], bool] = lambda plan: False,
 ) -> ApplyReport:
-    """Apply a plan file, the manifests under ``paths``, or resume; see the module docstring."""
+    """Apply a plan file, the manifests under ``paths``, or resume; see the module docstring.
+
+    What apply reads live and writes also goes into the account's live-state cache
+    (`reconciler.live.feed.CacheFeed`); apply never reads the cache."""
+    feed = CacheFeed(api, state_dir, reporter, clock.now)
+    try:
+        return _run_apply(
+            feed,
+            options,
+            reporter,
+            state_dir=state_dir,
+            clock=clock,
+            embedded=embedded,
+            show_plan=show_plan,
+            confirm=confirm,
+        )
+    finally:
+        feed.close()
+
+
+def _run_apply(
+    api: SmartHubApi,
+    options: ApplyOptions,
+    reporter: Reporter,
+    *,
+    state_dir: Path,
+    clock: Clock,
+    embedded: bool,
+    show_plan: Callable[[Plan], None],
+    confirm: Callable[[Plan], bool],
+) -> ApplyReport:
     store = JournalStore(state_dir)
     if options.resume:
         if options.plan_file is not None:

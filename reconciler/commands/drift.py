@@ -1,8 +1,13 @@
 """``fleetform drift``: where the live fleet differs from git, and since when.
 
-Reads the account once (the paged list, streamed into the diff), then, only when something
-drifted, the change history once (one paged read of ``changeLogs`` since ``history`` ago,
-never one read per SIM). Exit 2 when drift exists, 0 when none.
+With a usable live-state cache of the account (``drift_command``, `run_drift_cached`), drift is
+incremental: the cache brought up to date by the change history since its watermark, the
+pushes the webhook receiver recorded and a rotating verify slice of the list
+(`reconciler.live.incremental`); the report's ``basis`` says what each verdict rests on.
+Otherwise, or with ``--full``, or when the history cannot cover the gap (the report says
+why), it reads the account once (the paged list, streamed into the diff and into the cache),
+then, only when something drifted, the change history once (one paged read of ``changeLogs``
+since ``history`` ago, never one read per SIM). Exit 2 when drift exists, 0 when none.
 
 Choice: the history is read for the last 30 days by default (``history_days``); a change
 older than that shows no date rather than spending requests on the whole history.
@@ -11,15 +16,18 @@ older than that shows no date rather than spending requests on the whole history
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from reconciler.app import Connection, open_api
+from reconciler.app import Connection, open_api, state_dir
 from reconciler.clock import Clock
 from reconciler.diff import diff_fleet
 from reconciler.drift import build_drift
-from reconciler.errors import ManifestError
-from reconciler.model import DesiredFleet, DriftReport, LiveSim
+from reconciler.errors import CacheError, ManifestError
+from reconciler.live import finish, open_cache
+from reconciler.live.incremental import IncrementalRead, read_incremental
+from reconciler.model import DesiredFleet, DriftBasis, DriftReport, LiveSim
 from reconciler.render import github
 from reconciler.render.drift_json import render_drift_json
 from reconciler.render.drift_markdown import render_drift_markdown
@@ -69,12 +77,18 @@ def run_drift(
     *,
     clock: Clock,
     history_days: float = HISTORY_DAYS,
+    tap: Callable[[Iterator[LiveSim]], Iterator[LiveSim]] | None = None,
+    basis: DriftBasis | None = None,
+    start: int | None = None,
 ) -> DriftReport:
-    start = api.stats().requests
+    """A full read: the whole list, then the history of what drifted. ``tap`` sees the live
+    SIMs on their way to the diff (the live-state cache's `FullRefresh.tap`)."""
+    start = api.stats().requests if start is None else start
     account = desired.fleet.account
     reporter.info(f"Reading account {account!r} at {api.endpoint} ...")
     checked_at = datetime.fromtimestamp(clock.now(), UTC)
-    watch = _Watch(api.iter_sims(account=account))
+    sims = api.iter_sims(account=account)
+    watch = _Watch(tap(sims) if tap is not None else sims)
     diff = diff_fleet(desired, watch)
     since: datetime | None = None
     history = []
@@ -91,6 +105,112 @@ def run_drift(
         last_modified={d.iccid: watch.last_modified.get(d.iccid) for d in diff.changed},
         history_since=since,
         requests_spent=api.stats().requests - start,
+        basis=basis,
+    )
+
+
+def run_drift_cached(
+    api: SmartHubApi,
+    desired: DesiredFleet,
+    reporter: Reporter,
+    *,
+    clock: Clock,
+    state: Path,
+    full: bool = False,
+    verify_budget: int | None = None,
+    history_days: float = HISTORY_DAYS,
+) -> DriftReport:
+    """Drift over the live-state cache of the account (`reconciler.live.incremental`) unless
+    ``full`` is asked, no usable cache exists or the history cannot cover the gap; a full read
+    refreshes the cache. The report's ``basis`` says which and why."""
+    start = api.stats().requests
+    cache = open_cache(
+        state,
+        endpoint=api.endpoint,
+        account=desired.fleet.account,
+        reporter=reporter,
+        clock=clock.now,
+    )
+    reason: str | None = None
+    try:
+        if cache is not None and not full:
+            try:
+                outcome = read_incremental(
+                    api,
+                    cache,
+                    desired,
+                    reporter,
+                    clock=clock,
+                    verify_budget=verify_budget,
+                    history_days=history_days,
+                )
+                if isinstance(outcome, IncrementalRead):
+                    return _incremental_report(api, desired, outcome, clock=clock, start=start)
+                reason = outcome
+            except CacheError as exc:
+                if exc.corrupt:
+                    cache.set_aside(str(exc).split(": ", 1)[-1], reporter)
+                    reason = "the live-state cache was damaged and was set aside"
+                    cache = open_cache(
+                        state,
+                        endpoint=api.endpoint,
+                        account=desired.fleet.account,
+                        reporter=reporter,
+                        clock=clock.now,
+                    )
+                else:
+                    reason = f"the live-state cache could not be used ({exc})"
+            reporter.info(f"drift: reading the whole account: {reason}")
+        elif cache is None and not full:
+            reason = "no live-state cache can be kept"
+        refresh = cache.full_refresh() if cache is not None else None
+        report = run_drift(
+            api,
+            desired,
+            reporter,
+            clock=clock,
+            history_days=history_days,
+            tap=refresh.tap if refresh is not None else None,
+            start=start,
+        )
+        if refresh is not None:
+            finish(refresh, reporter)
+        pages = -(-report.sims_read // 100) if report.sims_read else 1
+        return replace(
+            report,
+            basis=DriftBasis(
+                mode="full",
+                reason=reason,
+                read_at=report.checked_at,
+                full_read_requests=pages,
+            ),
+        )
+    finally:
+        if cache is not None:
+            cache.close()
+
+
+def _incremental_report(
+    api: SmartHubApi,
+    desired: DesiredFleet,
+    read: IncrementalRead,
+    *,
+    clock: Clock,
+    start: int,
+) -> DriftReport:
+    checked_at = datetime.fromtimestamp(clock.now(), UTC)
+    watch = _Watch(read.sims())
+    diff = diff_fleet(desired, watch)
+    return build_drift(
+        desired,
+        diff,
+        endpoint=api.endpoint,
+        checked_at=checked_at,
+        change_logs=read.history,
+        last_modified={d.iccid: watch.last_modified.get(d.iccid) for d in diff.changed},
+        history_since=read.history_since,
+        requests_spent=api.stats().requests - start,
+        basis=read.basis,
     )
 
 
@@ -103,6 +223,9 @@ def drift_command(
     write: Callable[[str], None],
     clock: Clock,
     history_days: float = HISTORY_DAYS,
+    full: bool = False,
+    verify_budget: int | None = None,
+    state: Path | None = None,
 ) -> int:
     """Load the manifests, compare them with the live account, write the report; exit code."""
     try:
@@ -112,7 +235,16 @@ def drift_command(
             write(github.manifest_error_github(exc, workspace=github.workspace_from()))
         raise
     with open_api(connection, reporter, clock=clock) as api:
-        report = run_drift(api, desired, reporter, clock=clock, history_days=history_days)
+        report = run_drift_cached(
+            api,
+            desired,
+            reporter,
+            clock=clock,
+            state=state if state is not None else state_dir(),
+            full=full,
+            verify_budget=verify_budget,
+            history_days=history_days,
+        )
     managed = len(desired.sims) - len(report.missing)
     if fmt == "github":
         rendered = github.drift_github(report, workspace=github.workspace_from(), managed=managed)

@@ -25,15 +25,17 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from reconciler.app import Connection, open_api
+from reconciler.app import Connection, open_api, state_dir
 from reconciler.errors import ConfigError, ForbiddenError
 from reconciler.export import FLEET_FILE, ExportFile, ExportSettings, export_fleet, fleet_name_for
+from reconciler.live import refreshing
 from reconciler.manifest import SCHEMA_FILE, schema_text
 from reconciler.manifest.documents import read_documents
 from reconciler.model import LiveSim
@@ -184,6 +186,7 @@ def read_and_render(
     existing: ExistingFleet | None = None,
     reporter: Reporter | None = None,
 ) -> tuple[str, list[ExportFile]]:
+    """With a ``reporter``, the full read also refreshes the account's live-state cache."""
     account = options.account or account_of(api.enterprise())
     sims: Iterable[LiveSim]
     if account is None:  # the enterprise names none: the SIMs' own accountName decides
@@ -198,7 +201,12 @@ def read_and_render(
     else:
         sims = api.iter_sims(account=account)
     settings = export_settings(options, account, existing)
-    return account, export_fleet(sims, settings)
+    if reporter is None:
+        return account, export_fleet(sims, settings)
+    with refreshing(
+        state_dir(), endpoint=api.endpoint, account=account, reporter=reporter, clock=time.time
+    ) as tap:
+        return account, export_fleet(tap(sims) if tap is not None else sims, settings)
 
 
 def write_files(out: Path, files: Sequence[ExportFile], *, force: bool) -> list[Path]:
@@ -232,6 +240,7 @@ def run_export(options: ExportOptions, connection: Connection, reporter: Reporte
         name = f"name {existing.name!r} and " if existing.name and not options.name else ""
         reporter.info(f"keeping the {name}guards of the Fleet in {existing.file}")
     with open_api(connection, reporter) as api:
+<<<<<<< HEAD
         try:
             account, files = read_and_render(api, options, existing, reporter)
         except ForbiddenError as exc:
@@ -242,6 +251,9 @@ def run_export(options: ExportOptions, connection: Connection, reporter: Reporte
                 "(403 Access forbidden): pass --account with an account of the key's enterprise "
                 "(leave it out to use the enterprise's only one), or use that enterprise's key"
             ) from exc
+=======
+        account, files = read_and_render(api, options, existing, reporter)
+>>>>>>> i10b
         requests = api.stats().requests
     # The copy of the schema the files' first line points editors at (see `schema_comment`).
     schema = ExportFile(SCHEMA_FILE, schema_text(), 0)

@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from reconciler.app import Connection, open_api
+from reconciler.app import Connection, open_api, state_dir
 from reconciler.clock import Clock, SystemClock
 from reconciler.diff import diff_fleet
 from reconciler.errors import ManifestError, PlanError
+from reconciler.live import Tap, refreshing
 from reconciler.model import DesiredFleet, FleetDiff, LiveSim, Plan, RateBudget, RatePlan
 from reconciler.planfile import seal, write_plan
 from reconciler.planner import DEFAULT_CONFIG, PlannerConfig, make_plan
@@ -48,13 +50,22 @@ class LiveRead:
     rate_budget: RateBudget | None
 
 
-def read_live(api: SmartHubApi, desired: DesiredFleet, reporter: Reporter) -> LiveRead:
-    """Read the Fleet's account (paged list + catalogue) and diff it against ``desired``."""
+def read_live(
+    api: SmartHubApi,
+    desired: DesiredFleet,
+    reporter: Reporter,
+    tap: Callable[[Iterator[LiveSim]], Iterator[LiveSim]] | None = None,
+) -> LiveRead:
+    """Read the Fleet's account (paged list + catalogue) and diff it against ``desired``.
+
+    ``tap`` sees the live SIMs on their way to the diff (the live-state cache's
+    `reconciler.live.FullRefresh.tap`)."""
     account = desired.fleet.account
     start = api.stats().requests
     reporter.info(f"Reading account {account!r} at {api.endpoint} ...")
     catalogue = tuple(api.service_packages(account))
-    counter = _Counter(api.iter_sims(account=account))
+    sims = api.iter_sims(account=account)
+    counter = _Counter(tap(sims) if tap is not None else sims)
     diff = diff_fleet(desired, counter)
     requests = api.stats().requests - start
     budget = api.rate_budget()
@@ -87,9 +98,10 @@ def run_plan(
     *,
     created_at: str,
     config: PlannerConfig = DEFAULT_CONFIG,
+    tap: Callable[[Iterator[LiveSim]], Iterator[LiveSim]] | None = None,
 ) -> Plan:
     """Read, diff and plan; the returned plan is sealed (its checksum filled in)."""
-    live = read_live(api, desired, reporter)
+    live = read_live(api, desired, reporter, tap)
     plan = make_plan(
         desired,
         live.diff,
@@ -102,6 +114,15 @@ def run_plan(
         config=config,
     )
     return seal(plan)
+
+
+def refreshing_cache(
+    api: SmartHubApi, account: str, reporter: Reporter, clock: Clock
+) -> AbstractContextManager[Tap | None]:
+    """A tap streaming a full read into the account's live-state cache (`refreshing`)."""
+    return refreshing(
+        state_dir(), endpoint=api.endpoint, account=account, reporter=reporter, clock=clock.now
+    )
 
 
 def timestamp(clock: Clock) -> str:
@@ -152,8 +173,11 @@ def plan_command(
             write(github.manifest_error_github(exc, workspace=github.workspace_from()))
         raise
     clock = clock or SystemClock()
-    with open_api(connection, reporter, clock=clock) as api:
-        plan = run_plan(api, desired, reporter, created_at=timestamp(clock), config=config)
+    with (
+        open_api(connection, reporter, clock=clock) as api,
+        refreshing_cache(api, desired.fleet.account, reporter, clock) as tap,
+    ):
+        plan = run_plan(api, desired, reporter, created_at=timestamp(clock), config=config, tap=tap)
     if options.fmt == "github":
         rendered = github.plan_github(plan, workspace=github.workspace_from(), width=options.width)
         github.emit(rendered, write)

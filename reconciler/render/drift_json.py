@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from reconciler.model import DriftReport
+from reconciler.render.drift_basis import basis_to_dict
 
 DRIFT_FORMAT = "fleetform.drift/v1"
 
@@ -26,6 +27,7 @@ def drift_to_dict(report: DriftReport) -> dict[str, Any]:
         "sims_read": report.sims_read,
         "requests_spent": report.requests_spent,
         "history_since": _time(report.history_since),
+        "basis": basis_to_dict(report),
         "sims": [
             {
                 "iccid": sim.iccid,

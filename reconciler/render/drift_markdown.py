@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from reconciler.model import DriftReport
+from reconciler.render.drift_basis import basis_lines
 from reconciler.render.drift_text import LISTED_UNMANAGED, headline, show, when
 from reconciler.render.markdown_escape import code_span, escape_markdown
 
@@ -118,6 +119,8 @@ def _render(report: DriftReport, limits: _Limits, *, shortened: bool, managed: i
             f"Unmanaged (not drift): {len(report.unmanaged):,}: {shown_unmanaged}"
             + _more(len(report.unmanaged) - count),
         ]
+    if report.basis is not None:
+        lines += ["", *(escape_basis(line) for line in basis_lines(report))]
     if shortened:
         lines += [
             "",
@@ -126,6 +129,12 @@ def _render(report: DriftReport, limits: _Limits, *, shortened: bool, managed: i
             "has all._",
         ]
     return "\n".join(lines) + "\n"
+
+
+def escape_basis(line: str) -> str:
+    if line.startswith("- "):
+        return "- " + escape_markdown(line[2:])
+    return escape_markdown(line)
 
 
 def _changed(last_changed: datetime | None, sim_last_modified: datetime | None) -> str:

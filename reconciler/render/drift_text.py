@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from reconciler.model import DriftReport
+from reconciler.render.drift_basis import basis_lines
 
 LISTED_UNMANAGED = 20
 
@@ -79,5 +80,7 @@ def render_drift_text(report: DriftReport, *, managed: int | None = None) -> str
         )
     if report.history_since is not None:
         sections.append([f"Change history read from {when(report.history_since)}."])
+    if report.basis is not None:
+        sections.append(basis_lines(report))
     sections.append([headline(report, managed)])
     return "\n\n".join("\n".join(block) for block in sections) + "\n"

@@ -38,6 +38,16 @@ class RequestStats:
     # for the reset while the others wait on it, so this is wall-clock time)
 
 
+@dataclass(frozen=True, slots=True)
+class SimPage:
+    """One page of the SIM list: its SIMs, the URL it was read from and the ``Link: rel=next``
+    URL as the server gave it (None on the last page)."""
+
+    sims: tuple[LiveSim, ...]
+    next_url: str | None
+    url: str = ""
+
+
 class SmartHubApi(Protocol):
     @property
     def endpoint(self) -> str:
@@ -55,6 +65,13 @@ class SmartHubApi(Protocol):
         self, *, account: str | None = None, status: Status | None = None
     ) -> Iterator[LiveSim]:
         """Every SIM of the list endpoint at size=100, page by page following ``Link: next``."""
+        ...
+
+    def iter_sim_pages(
+        self, *, account: str | None = None, start: str | None = None
+    ) -> Iterator[SimPage]:
+        """The list page by page from ``start`` (a next URL handed out before) or the first
+        page; the live-state cache's verify rotation resumes where it stopped."""
         ...
 
     def get_sim(self, iccid: str) -> LiveSim: ...

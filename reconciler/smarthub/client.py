@@ -75,7 +75,7 @@ from reconciler.model import (
     Status,
 )
 from reconciler.smarthub import wire
-from reconciler.smarthub.api import RequestStats
+from reconciler.smarthub.api import RequestStats, SimPage
 from reconciler.smarthub.limiter import OnWait, RateLimiter
 
 T = TypeVar("T")
@@ -218,6 +218,39 @@ class SmartHubClient:
 
     def get_sim(self, iccid: str) -> LiveSim:
         return self._get(wire.sim_path(iccid), wire.parse_sim)
+
+    def iter_sim_pages(
+        self, *, account: str | None = None, start: str | None = None
+    ) -> Iterator[SimPage]:
+        """The SIM list one page at a time, each with the ``Link: rel=next`` URL as given.
+
+        ``start`` is a next URL an earlier call handed out (the live-state cache's rotating
+        cursor); None starts at the first page. Stops after a page without a next link or an
+        empty page; a next link that points back to a page read in this call ends it too.
+        """
+        url = (
+            httpx.URL(start)
+            if start is not None
+            else self._url(wire.SIMS_PATH, wire.list_params(account=account, status=None))
+        )
+        seen: set[str] = set()
+        while True:
+            seen.add(str(url))
+            response = self._call("GET", url)
+            sims = self._parse(response, wire.parse_sim_page)
+            target = wire.link_rel(response.headers.get(wire.LINK_HEADER), "next")
+            following: str | None = None
+            if target is not None and sims:
+                try:
+                    joined = response.url.join(target)
+                except httpx.InvalidURL:
+                    joined = None
+                if joined is not None and joined.scheme in ("http", "https"):
+                    following = str(joined) if str(joined) not in seen else None
+            yield SimPage(tuple(sims), following, str(url))
+            if following is None:
+                return
+            url = httpx.URL(following)
 
     def iter_change_logs(
         self, *, iccid: str | None = None, since: datetime | None = None

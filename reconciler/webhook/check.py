@@ -99,6 +99,8 @@ class ManifestCheck:
     api: SmartHubApi
     fleet: Callable[[], DesiredFleet]
     clock: Clock
+    # Sees every SIM re-read after a push (the live-state cache records it, `Via.PUSH`).
+    on_read: Callable[[LiveSim], None] | None = None
     reads: int = field(default=0, init=False)
 
     def __call__(self, giccid: str) -> DriftRecord | None:
@@ -163,6 +165,9 @@ class ManifestCheck:
     def _read(self, giccid: str) -> LiveSim | None:
         self.reads += 1
         try:
-            return self.api.get_sim(giccid)
+            live = self.api.get_sim(giccid)
         except (NotFoundError, ForbiddenError):  # unknown, or another enterprise's SIM
             return None
+        if self.on_read is not None:
+            self.on_read(live)
+        return live

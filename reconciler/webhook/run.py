@@ -14,7 +14,8 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -24,9 +25,10 @@ import uvicorn
 
 from reconciler.app import Connection, open_api, state_dir
 from reconciler.clock import Clock, SystemClock
-from reconciler.errors import ConfigError, FleetformError
+from reconciler.errors import CacheError, ConfigError, FleetformError
+from reconciler.live import Via, open_cache
 from reconciler.manifest import load_fleet
-from reconciler.model import DesiredFleet
+from reconciler.model import DesiredFleet, LiveSim
 from reconciler.reporting import Reporter
 from reconciler.smarthub.api import SmartHubApi
 from reconciler.webhook.check import DriftRecord, ManifestCheck
@@ -323,11 +325,14 @@ def _serve(
     stop: threading.Event,
     on_ready: Callable[[str], None] | None,
 ) -> None:
-    with open_api(connection, reporter, clock=clock) as api:
+    with (
+        open_api(connection, reporter, clock=clock) as api,
+        _push_cache(api, fleet().fleet.account, state, reporter, clock) as on_read,
+    ):
         metrics = Metrics(api_requests=lambda: _requests(api))
         stack = build_receiver(
             push_key=options.push_key,
-            check=ManifestCheck(api=api, fleet=fleet, clock=clock),
+            check=ManifestCheck(api=api, fleet=fleet, clock=clock, on_read=on_read),
             state=state,
             reporter=reporter,
             clock=clock,
@@ -363,6 +368,32 @@ def _serve(
             reporter.info("webhook: shutting down")
             running.stop()
             stack.close()
+
+
+@contextmanager
+def _push_cache(
+    api: SmartHubApi, account: str, state: Path, reporter: Reporter, clock: Clock
+) -> Iterator[Callable[[LiveSim], None] | None]:
+    """Records each SIM re-read after a push into the account's live-state cache, where
+    ``fleetform drift`` takes it in; a failure to record is said and never stops the
+    receiver."""
+    cache = open_cache(
+        state, endpoint=api.endpoint, account=account, reporter=reporter, clock=clock.now
+    )
+    if cache is None:
+        yield None
+        return
+
+    def record(sim: LiveSim) -> None:
+        try:
+            cache.record([sim], via=Via.PUSH)
+        except CacheError as exc:
+            reporter.warn(f"webhook: {exc}")
+
+    try:
+        yield record
+    finally:
+        cache.close()
 
 
 def _requests(api: SmartHubApi) -> int:

@@ -146,7 +146,8 @@ def test_a_failing_plan_is_recorded_not_hidden(runner: Runner) -> None:
 def test_the_fleet_name_step_reads_the_fleet_manifest(runner: Runner) -> None:
     result = runner.step("fleetform-drift.yml", "Fleet name")
     assert result.returncode == 0, result.stderr
-    assert runner.outputs() == {"name": "trackers"}  # init named it; export --force kept it
+    # init named it; export --force kept it; the account keys the live-state cache
+    assert runner.outputs() == {"name": "trackers", "account": "acme"}
 
 
 def test_the_fleet_name_step_fails_without_a_fleet(runner: Runner) -> None:
