@@ -240,7 +240,6 @@ def run_export(options: ExportOptions, connection: Connection, reporter: Reporte
         name = f"name {existing.name!r} and " if existing.name and not options.name else ""
         reporter.info(f"keeping the {name}guards of the Fleet in {existing.file}")
     with open_api(connection, reporter) as api:
-<<<<<<< HEAD
         try:
             account, files = read_and_render(api, options, existing, reporter)
         except ForbiddenError as exc:
@@ -251,9 +250,6 @@ def run_export(options: ExportOptions, connection: Connection, reporter: Reporte
                 "(403 Access forbidden): pass --account with an account of the key's enterprise "
                 "(leave it out to use the enterprise's only one), or use that enterprise's key"
             ) from exc
-=======
-        account, files = read_and_render(api, options, existing, reporter)
->>>>>>> i10b
         requests = api.stats().requests
     # The copy of the schema the files' first line points editors at (see `schema_comment`).
     schema = ExportFile(SCHEMA_FILE, schema_text(), 0)
