@@ -206,7 +206,7 @@ def read_and_render(
     with refreshing(
         state_dir(), endpoint=api.endpoint, account=account, reporter=reporter, clock=time.time
     ) as tap:
-        return account, export_fleet(tap(sims) if tap is not None else sims, settings)
+        return account, export_fleet(tap(iter(sims)) if tap is not None else sims, settings)
 
 
 def write_files(out: Path, files: Sequence[ExportFile], *, force: bool) -> list[Path]:
