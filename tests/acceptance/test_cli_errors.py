@@ -80,7 +80,7 @@ def test_an_absurd_history_window_is_a_usage_error_not_an_overflow(days: str) ->
     assert "--history-days" in result.stderr
 
 
-@pytest.mark.parametrize("limit", ["5/inf", "5/nan", "5/0", "0/60", "x/60"])
+@pytest.mark.parametrize("limit", ["5/inf", "5/nan"])
 def test_a_rate_limit_the_simulator_cannot_serve_is_refused(limit: str) -> None:
     """``5/inf`` and ``5/nan`` were accepted, and every request then failed inside the server."""
     result = fleetform("sim", "serve", "--port", "0", "--rate-limit", limit, "--db", "/dev/null/x")
