@@ -356,7 +356,7 @@ def _parse_rate_limit(value: str) -> tuple[int, float]:
         raise click.BadParameter(
             f"expected N or N/SECONDS, got {value!r}", param_hint="--rate-limit"
         ) from None
-    if parsed[0] < 1 or parsed[1] <= 0:
+    if parsed[0] < 1 or not 0 < parsed[1] < 10**9:  # also refuses inf and nan
         raise click.BadParameter(
             f"expected positive numbers, got {value!r}", param_hint="--rate-limit"
         )

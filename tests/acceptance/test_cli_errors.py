@@ -78,3 +78,11 @@ def test_an_absurd_history_window_is_a_usage_error_not_an_overflow(days: str) ->
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "--history-days" in result.stderr
+
+
+@pytest.mark.parametrize("limit", ["5/inf", "5/nan"])
+def test_a_rate_limit_the_simulator_cannot_serve_is_refused(limit: str) -> None:
+    """``5/inf`` and ``5/nan`` were accepted, and every request then failed inside the server."""
+    result = fleetform("sim", "serve", "--port", "0", "--rate-limit", limit, "--db", "/dev/null/x")
+    assert result.returncode == 1
+    assert "--rate-limit" in result.stderr and "Traceback" not in result.stderr

@@ -81,7 +81,7 @@ def test_plan_refuses_before_any_request(
     looped: Path, sim_factory: Callable[..., RunningSimulator]
 ) -> None:
     sim = sim_factory(sims=20, job_delay=0.05)
-    for args in (("plan", "m"), ("plan", "m/groups/self.yaml", "m"), ("drift", "m")):
+    for args in (("plan", "m"), ("plan", "m/groups/self.yaml", "m")):
         result = fleetform(*args, cwd=looped.parent, sim=sim)
         assert result.returncode == 1, (args, result.stderr)
         assert "Traceback" not in result.stderr
