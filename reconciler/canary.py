@@ -104,8 +104,8 @@ def _stratum(sims: Sequence[tuple[Operation, StepSim]]) -> tuple[object, ...]:
     if len(sims) == 1:  # the common case: one change
         op, sim = sims[0]
         after = sim.after.get(RATE_PLAN)
-        plans = ((sim.before.get(RATE_PLAN) or "", after),) if after is not None else ()
-        return (sim.group, (op.value,), plans)
+        single = ((sim.before.get(RATE_PLAN) or "", after),) if after is not None else ()
+        return (sim.group, (op.value,), single)
     ops = tuple(sorted({op.value for op, _ in sims}))
     plans = tuple(
         (s.before.get(RATE_PLAN) or "", s.after.get(RATE_PLAN) or "")
