@@ -40,7 +40,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from deepdiff import DeepDiff
 
@@ -239,6 +239,9 @@ class Applier:
         )
         run.steps_done = sum(1 for s in plan.steps if s.id in prior.steps_done)
         stopped: str | None = None
+        stopped_at: str | None = None  # the rollout step that stopped the run
+        if not plan.rollout and self.rollout.gate is not None:
+            self.reporter.warn("--gate has no effect: the plan has no rollout (spec.rollout)")
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="apply") as pool:
             try:
                 for stage, steps in plan.units:
@@ -247,6 +250,7 @@ class Applier:
                     if stage is not None and stage.checked:
                         stopped = self._after_stage(run, pool, stage, steps)
                         if stopped is not None:
+                            stopped_at = stage.id
                             break
             except BudgetExhausted as exc:
                 stopped = (
@@ -271,6 +275,8 @@ class Applier:
             self.journal.aborted(stopped)
             self.reporter.warn(stopped)
         report = self._report(run, start_requests=start, started_at=started_at, stopped=stopped)
+        if stopped_at is not None:
+            report = replace(report, rollout_stopped_at=stopped_at)
         if stopped is None:
             self.journal.finished(complete=report.complete)
         self._progress(run, "finished" if stopped is None else "stopped")

@@ -63,17 +63,17 @@ class StageInfo:
         return self.max_failed is not None
 
 
-def _hash(iccid: str) -> str:
-    return hashlib.sha256(iccid.encode("ascii", "replace")).hexdigest()
+def _hash(iccid: str) -> bytes:
+    return hashlib.sha256(iccid.encode("ascii", "replace")).digest()
 
 
-def _spread(members: Mapping[str, object]) -> list[str]:
+def _spread(members: Mapping[str, object], hashes: Mapping[str, bytes]) -> list[str]:
     """Systematic sampling: ``members`` (iccid -> stratum) ordered so that every prefix holds
     each stratum in proportion (the j-th of n by hash sits at ``(j + 0.5) / n``)."""
-    by_stratum: dict[object, list[tuple[str, str]]] = {}
+    by_stratum: dict[object, list[tuple[bytes, str]]] = {}
     for iccid, key in members.items():
-        by_stratum.setdefault(key, []).append((_hash(iccid), iccid))
-    ranked: list[tuple[float, str, str]] = []
+        by_stratum.setdefault(key, []).append((hashes[iccid], iccid))
+    ranked: list[tuple[float, bytes, str]] = []
     for found in by_stratum.values():
         found.sort()
         n = len(found)
@@ -85,18 +85,27 @@ def _spread(members: Mapping[str, object]) -> list[str]:
 def canary_order(strata: Mapping[str, tuple[object, ...]]) -> list[str]:
     """The ICCIDs of ``strata`` (iccid -> (group, change...)) in canary order: spread across
     groups first, and within each group across its changes (plans)."""
+    hashes = {iccid: _hash(iccid) for iccid in strata}
     groups: dict[object, dict[str, object]] = {}
     for iccid, key in strata.items():
         groups.setdefault(key[0], {})[iccid] = key[1:]
-    within = {
-        iccid: rank for members in groups.values() for rank, iccid in enumerate(_spread(members))
-    }
-    sizes = {group: len(members) for group, members in groups.items()}
-    ranked = sorted(((within[i] + 0.5) / sizes[key[0]], _hash(i), i) for i, key in strata.items())
+    ranked: list[tuple[float, bytes, str]] = []
+    for members in groups.values():
+        n = len(members)
+        ranked.extend(
+            ((rank + 0.5) / n, hashes[iccid], iccid)
+            for rank, iccid in enumerate(_spread(members, hashes))
+        )
+    ranked.sort()
     return [iccid for _, _, iccid in ranked]
 
 
 def _stratum(sims: Sequence[tuple[Operation, StepSim]]) -> tuple[object, ...]:
+    if len(sims) == 1:  # the common case: one change
+        op, sim = sims[0]
+        after = sim.after.get(RATE_PLAN)
+        single = ((sim.before.get(RATE_PLAN) or "", after),) if after is not None else ()
+        return (sim.group, (op.value,), single)
     ops = tuple(sorted({op.value for op, _ in sims}))
     plans = tuple(
         (s.before.get(RATE_PLAN) or "", s.after.get(RATE_PLAN) or "")
@@ -113,49 +122,51 @@ def split_stages(
     """The planner's groups split by rollout step, and the steps' descriptions in run order.
 
     Without any policy every key gets rollout step 0 and there are no stages."""
+    if not any(policy_of(sim.iccid) is not None for sims in groups.values() for sim in sims):
+        return {(w, 0, op, plan): list(sims) for (w, op, plan), sims in groups.items()}, []
     waves: dict[int, dict[str, list[tuple[Operation, StepSim]]]] = {}
     for (wave, operation, _plan), sims in groups.items():
+        per_wave = waves.setdefault(wave, {})
         for sim in sims:
-            waves.setdefault(wave, {}).setdefault(sim.iccid, []).append((operation, sim))
-    policies = {iccid: policy_of(iccid) for per_wave in waves.values() for iccid in per_wave}
-    if not any(p is not None for p in policies.values()):
-        return {(w, 0, op, plan): list(sims) for (w, op, plan), sims in groups.items()}, []
+            entry = per_wave.get(sim.iccid)
+            if entry is None:
+                per_wave[sim.iccid] = [(operation, sim)]
+            else:
+                entry.append((operation, sim))
 
-    stage_of: dict[tuple[int, str], int] = {}
+    stage_of: dict[int, dict[str, int]] = {}  # wave -> iccid -> rollout step number
     infos: list[StageInfo] = []
     for wave in sorted(waves):
+        per_wave = waves[wave]
         raw: dict[str, int] = {}  # iccid -> the policy's step index (0-based)
         found: dict[int, StageInfo] = {}
         by_policy: dict[RolloutPolicy | None, list[str]] = {}
-        for iccid in waves[wave]:
-            by_policy.setdefault(policies[iccid], []).append(iccid)
+        for iccid in per_wave:
+            by_policy.setdefault(policy_of(iccid), []).append(iccid)
         for policy, iccids in by_policy.items():
             if policy is None:
-                for iccid in iccids:
-                    raw[iccid] = 0
+                raw.update(dict.fromkeys(iccids, 0))
                 found.setdefault(0, StageInfo(wave, 0)).iccids.update(iccids)
                 found[0].shares.append("all")
                 continue
-            retiring = {
-                i for i in iccids if any(op is Operation.RETIRE for op, _ in waves[wave][i])
-            }
-            order = canary_order({i: _stratum(waves[wave][i]) for i in iccids if i not in retiring})
+            retiring = {i for i in iccids if any(op is Operation.RETIRE for op, _ in per_wave[i])}
+            order = canary_order({i: _stratum(per_wave[i]) for i in iccids if i not in retiring})
             # the shares are of the SIMs a step may hold: retirements all wait for the last
             targets = policy.targets(len(order))
-            order.extend(sorted(retiring, key=_hash))
             last = len(targets) - 1
-            index = 0
-            for position, iccid in enumerate(order):
-                while index < last and position >= targets[index]:
-                    index += 1
-                step = last if iccid in retiring else index
-                raw[iccid] = step
-                info = found.setdefault(step, StageInfo(wave, step))
-                info.iccids.add(iccid)
-            for step in {raw[i] for i in iccids}:
-                info = found[step]
-                if policy.steps[step] not in info.shares:
-                    info.shares.append(policy.steps[step])
+            start = 0
+            for index, end in enumerate(targets):
+                chunk = order[start:end] if index < last else order[start:]
+                start = max(start, end)
+                if index == last:
+                    chunk = [*chunk, *sorted(retiring, key=_hash)]
+                if not chunk:
+                    continue
+                raw.update(dict.fromkeys(chunk, index))
+                info = found.setdefault(index, StageInfo(wave, index))
+                info.iccids.update(chunk)
+                if policy.steps[index] not in info.shares:
+                    info.shares.append(policy.steps[index])
                 info.soak_seconds = max(info.soak_seconds, policy.soak_seconds)
                 info.max_failed = (
                     policy.max_failed
@@ -168,13 +179,18 @@ def split_stages(
             info.number = numbering[step]
             info.of = len(numbering)
             infos.append(info)
-        for iccid, step in raw.items():
-            stage_of[(wave, iccid)] = numbering[step]
+        stage_of[wave] = {iccid: numbering[step] for iccid, step in raw.items()}
 
     split: dict[StageKey, list[StepSim]] = {}
     for (wave, operation, plan), sims in groups.items():
+        numbers = stage_of[wave]
         for sim in sims:
-            split.setdefault((wave, stage_of[(wave, sim.iccid)], operation, plan), []).append(sim)
+            key = (wave, numbers[sim.iccid], operation, plan)
+            found_list = split.get(key)
+            if found_list is None:
+                split[key] = [sim]
+            else:
+                found_list.append(sim)
     return split, infos
 
 

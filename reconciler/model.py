@@ -567,6 +567,7 @@ class ApplyReport:
     duration_seconds: float = 0.0
     stopped: str | None = None  # why the run stopped before the end (e.g. --budget spent)
     resumed: bool = False
+    rollout_stopped_at: str | None = None  # the rollout step whose check or gate stopped it
 
     @property
     def totals(self) -> tuple[OperationTotals, ...]:

@@ -28,6 +28,11 @@ def apply_report_to_dict(report: ApplyReport) -> dict[str, Any]:
         "complete": report.complete,
         "resumed": report.resumed,
         "stopped": report.stopped,
+        **(
+            {"rollout_stopped_at": report.rollout_stopped_at}
+            if report.rollout_stopped_at is not None
+            else {}
+        ),
         "requests_spent": report.requests_spent,
         "waited_seconds": round(report.waited_seconds, 3),
         "rate_limited": report.rate_limited,

@@ -21,6 +21,7 @@ from reconciler.clock import SystemClock
 from reconciler.commands.apply import ApplyOptions, apply_exit_code, run_apply
 from reconciler.journal import iter_journal_lines
 from reconciler.model import ApplyReport, Outcome
+from reconciler.render.apply_json import render_apply_json
 from reconciler.reporting import RecordingReporter
 from reconciler.simulator import RunningSimulator
 from reconciler.simulator.fleet import seed_fleet
@@ -132,6 +133,8 @@ def test_a_step_failing_over_max_failed_stops_the_rollout(
     assert apply_exit_code(report) == 3
     assert report.stopped is not None
     assert "rollout stopped after step w1-r1" in report.stopped
+    assert report.rollout_stopped_at == "w1-r1"
+    assert json.loads(render_apply_json(report))["rollout_stopped_at"] == "w1-r1"
     assert "10 of 10 SIMs failed (100.0%), more than maxFailed 0.0%" in report.stopped
     assert report.count(Outcome.FAILED) == 10
     assert report.count(Outcome.NOT_RUN) == 90  # the 100% step never ran
@@ -279,3 +282,16 @@ def test_the_gate_reads_the_step_report_and_resume_asks_it_again(
     assert clock.soaks == pytest.approx([SOAK, SOAK], abs=5)
     records = journal_kinds(tmp_path)
     assert [r["stage"] for r in records if r["kind"] == "stage_passed"] == ["w1-r1", "w1-r2"]
+
+
+def test_a_gate_without_a_rollout_is_said_to_have_no_effect(
+    sim: RunningSimulator, client_for: Callable[..., SmartHubClient], tmp_path: Path
+) -> None:
+    path = write_fleet(tmp_path / "m", {"all": {"ratePlan": "IoT-Unlimited", "sims": SIMS[:20]}})
+    ran = tmp_path / "ran"
+    report, reporter = apply(
+        client_for(sim), tmp_path, SoakClock(), paths=(path,), gate=f"touch {ran}"
+    )
+    assert report.complete
+    assert "--gate has no effect: the plan has no rollout (spec.rollout)" in reporter.warnings
+    assert not ran.exists()
