@@ -150,6 +150,27 @@ def validate_command(paths: tuple[Path, ...], output_format: str) -> int:
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none."
 )
+@click.option(
+    "--markdown-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the markdown rendering (the pull-request comment) to this file.",
+)
+@click.option(
+    "--allow-retire", is_flag=True, help="Lift the allowRetire guard in this plan (shown in it)."
+)
+@click.option(
+    "--max-changes",
+    type=click.IntRange(min=0),
+    help="Replace maxChanges for this plan (shown in it).",
+)
+@click.option(
+    "--force", is_flag=True, help="Lift the massDisable guard in this plan (shown in it)."
+)
+@click.option(
+    "--override-note",
+    metavar="TEXT",
+    help="Why guards are lifted, shown beside each lifted guard (e.g. the pull-request label).",
+)
 @pass_globals
 def plan_cli(
     opts: GlobalOptions,
@@ -157,11 +178,22 @@ def plan_cli(
     out: Path | None,
     output_format: str,
     detailed_exitcode: bool,
+    markdown_out: Path | None,
+    allow_retire: bool,
+    max_changes: int | None,
+    force: bool,
+    override_note: str | None,
 ) -> int:
-    """Show what apply would change in the live account, in which order, at what cost."""
+    """Show what apply would change in the live account, in which order, at what cost.
+
+    A guard that would stop apply fails the plan (exit 1) with the reason, unless lifted here
+    with the flag apply takes; a lifted guard is shown in the plan. With -v, the text lists
+    every SIM.
+    """
     import shutil
 
     from reconciler.commands.plan import PlanOptions, plan_command, wants_color
+    from reconciler.guard_lift import GuardOverrides
 
     color = wants_color(sys.stdout)
     options = PlanOptions(
@@ -171,6 +203,9 @@ def plan_cli(
         detailed_exitcode=detailed_exitcode,
         color=color,
         width=shutil.get_terminal_size((100, 24)).columns,
+        overrides=GuardOverrides(allow_retire, max_changes, force, override_note),
+        verbose=opts.verbose,
+        markdown_out=markdown_out,
     )
 
     def write(text: str) -> None:
@@ -461,6 +496,11 @@ def sim_serve_command(
     "--budget", type=click.IntRange(min=1), help="Spend at most N requests, then stop cleanly."
 )
 @click.option("--resume", is_flag=True, help="Continue the interrupted apply from its journal.")
+@click.option(
+    "--reviewed-digest",
+    metavar="DIGEST",
+    help="Refuse unless the plan's changes digest is this one (the plan reviewed on the PR).",
+)
 @report_format("Format of the report on stdout (github: annotations and a job summary).")
 @click.option(
     "--concurrency",
@@ -481,6 +521,7 @@ def apply_cli(
     resume: bool,
     output_format: str,
     concurrency: int,
+    reviewed_digest: str | None,
 ) -> int:
     """Make the live account match a plan file or the manifests (PLANFILE | PATH...)."""
     import contextlib
@@ -538,6 +579,7 @@ def apply_cli(
         budget=budget,
         resume=resume,
         concurrency=concurrency,
+        reviewed_digest=reviewed_digest or None,
     )
     connection = opts.connection()
     with contextlib.ExitStack() as stack:

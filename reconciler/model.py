@@ -131,6 +131,7 @@ class FleetSpec:
     max_changes: int | None = None  # absolute cap on SIMs changed
     max_changes_percent: float | None = None  # or a share of the fleet ("10%")
     allow_retire: bool = False
+    mass_disable_percent: float | None = None  # guards.massDisable: the share that trips it
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,10 +372,11 @@ def steps_by_wave(steps: Sequence[Step]) -> tuple[tuple[Step, ...], ...]:
 class Guard:
     """A safety check of the plan; ``blocking`` ones stop apply unless overridden."""
 
-    name: str  # "allow_retire" | "max_changes" | "mass_disable"
+    name: str  # "allowRetire" | "maxChanges" | "massDisable": the manifest's spelling
     blocking: bool
     message: str
     override: str | None = None  # the flag that lifts it, e.g. "--allow-retire"
+    lifted_by: str | None = None  # tripped but lifted for this plan, e.g. "--allow-retire"
 
 
 @dataclass(frozen=True, slots=True)

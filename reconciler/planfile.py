@@ -10,7 +10,8 @@ Layout (keys in this order; ``before``/``after`` maps sorted by field path)::
       "summary": {...}, "guards": [...], "problems": [...], "warnings": [...],
       "unmanaged": [...], "missing": [...],
       "steps": [{"id", "wave", "operation", "batch", "rate_plan", "requests",
-                 "sims": [{"iccid", "group", "before": {...}, "after": {...}}]}]
+                 "sims": [{"iccid", "group", "before": {...}, "after": {...}}]}],
+      "changes_digest": "sha256:..."  # over the changes only (`changes_digest`); not read back
     }
 
 No API key is ever in a plan: the `Plan` record holds none, and the endpoint is stored as the
@@ -78,6 +79,18 @@ def _summary_to_dict(s: PlanSummary) -> dict[str, Any]:
     }
 
 
+def _guard_to_dict(g: Guard) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "name": g.name,
+        "blocking": g.blocking,
+        "message": g.message,
+        "override": g.override,
+    }
+    if g.lifted_by is not None:  # only then: plans without a lifted guard keep their checksum
+        data["lifted_by"] = g.lifted_by
+    return data
+
+
 def _step_to_dict(step: Step) -> dict[str, Any]:
     return {
         "id": step.id,
@@ -106,6 +119,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "created_at": plan.created_at,
         "checksum": _checksum_of(body),
         **body,
+        "changes_digest": changes_digest(plan),
     }
 
 
@@ -117,10 +131,7 @@ def _content(plan: Plan) -> dict[str, Any]:
         "fleet": plan.fleet,
         "manifest_digest": plan.manifest_digest,
         "summary": _summary_to_dict(plan.summary),
-        "guards": [
-            {"name": g.name, "blocking": g.blocking, "message": g.message, "override": g.override}
-            for g in plan.guards
-        ],
+        "guards": [_guard_to_dict(g) for g in plan.guards],
         "problems": [
             {
                 "message": p.message,
@@ -145,6 +156,29 @@ def _checksum_of(content: Mapping[str, Any]) -> str:
 def plan_checksum(plan: Plan) -> str:
     """sha256 over the canonical JSON of the plan, created_at and checksum excluded."""
     return _checksum_of(_content(plan))
+
+
+def changes_digest(plan: Plan) -> str:
+    """sha256 over what the plan would change, and nothing else: the account, and per SIM and
+    operation the values it expects and sets (sorted, so the step layout does not count).
+
+    Two plans with the same digest make the same changes, however they were read: it leaves out
+    ``created_at``, the endpoint, the counts and costs of the live read, guards and warnings.
+    The apply workflow compares the merged commit's digest with the one reviewed on the pull
+    request (``apply --reviewed-digest``).
+    """
+    changes = sorted(
+        [
+            sim.iccid,
+            step.operation.value,
+            step.rate_plan or "",
+            json.dumps(_values(sim.before), separators=(",", ":")),
+            json.dumps(_values(sim.after), separators=(",", ":")),
+        ]
+        for step in plan.steps
+        for sim in step.sims
+    )
+    return _checksum_of({"account": plan.account, "changes": changes})
 
 
 def seal(plan: Plan) -> Plan:
@@ -301,6 +335,7 @@ def plan_from_dict(data: Any, *, origin: str = "plan") -> Plan:
             blocking=r.get(g, "blocking", bool, at),
             message=r.get(g, "message", str, at),
             override=r.optional(g, "override", str, at),
+            lifted_by=r.optional(g, "lifted_by", str, at),
         )
 
     def problem(value: Any, at: str) -> Problem:
@@ -360,6 +395,7 @@ def load_plan(path: Path) -> Plan:
 
 __all__ = [
     "PLAN_FORMAT",
+    "changes_digest",
     "load_plan",
     "plan_checksum",
     "plan_from_dict",

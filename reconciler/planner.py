@@ -77,9 +77,10 @@ from reconciler.model import (
     steps_by_wave,
 )
 
-GUARD_ALLOW_RETIRE = "allow_retire"
-GUARD_MAX_CHANGES = "max_changes"
-GUARD_MASS_DISABLE = "mass_disable"
+# Named as the manifest spells the setting (``guards.allowRetire`` ...), in every report.
+GUARD_ALLOW_RETIRE = "allowRetire"
+GUARD_MAX_CHANGES = "maxChanges"
+GUARD_MASS_DISABLE = "massDisable"
 
 _OPERATION_ORDER: Mapping[Operation, int] = {op: i for i, op in enumerate(Operation)}
 _STATUS_OPERATIONS = frozenset({Operation.ACTIVATE, Operation.SUSPEND, Operation.RETIRE})
@@ -461,7 +462,12 @@ def _guards(
             )
         )
     else:
-        mass = share > config.mass_disable_share
+        limit_share = (
+            config.mass_disable_share
+            if spec.mass_disable_percent is None
+            else spec.mass_disable_percent / 100
+        )
+        mass = share > limit_share
         guards.append(
             Guard(
                 GUARD_MASS_DISABLE,
@@ -470,10 +476,14 @@ def _guards(
                     f"{len(disabled):,} of {managed:,} managed SIMs ({share:.0%}) would be "
                     f"suspended or retired"
                     + (
-                        f", more than {config.mass_disable_share:.0%} of the fleet: an emptied "
+                        f", more than {limit_share:.0%} of the fleet: an emptied "
                         "manifest or a bad merge?"
                         if mass
-                        else ""
+                        else (
+                            f" (massDisable in the Fleet allows {limit_share:.0%})"
+                            if spec.mass_disable_percent is not None and share > 0
+                            else ""
+                        )
                     )
                 ),
                 override="--force" if mass else None,
@@ -657,10 +667,12 @@ def raise_if_unsafe(
     """Refuse a plan that has problems or a blocking guard the flags do not lift.
 
     - problems (unknown plans, missing SIMs, illegal moves) → `PlanError`: no flag lifts them;
-    - ``allow_retire`` guard → lifted by ``--allow-retire`` (or allowRetire in the Fleet);
-    - ``max_changes`` guard → ``--max-changes N`` replaces the manifest's limit (the plan must
+    - ``allowRetire`` guard → lifted by ``--allow-retire`` (or allowRetire in the Fleet);
+    - ``maxChanges`` guard → ``--max-changes N`` replaces the manifest's limit (the plan must
       change at most N SIMs);
-    - ``mass_disable`` guard → only ``--force`` lifts it.
+    - ``massDisable`` guard → ``--force`` (or a higher massDisable share in the Fleet).
+    A guard lifted when the plan was made (``plan --allow-retire``, shown to the reviewer as
+    ``lifted_by``) is not blocking in the plan any more.
     """
     if plan.problems:
         count = len(plan.problems)
@@ -671,7 +683,7 @@ def raise_if_unsafe(
         if guard.name == GUARD_MAX_CHANGES and max_changes is not None:
             if plan.summary.to_change > max_changes:
                 refusals.append(
-                    f"max_changes: {plan.summary.to_change:,} SIMs change, more than "
+                    f"{GUARD_MAX_CHANGES}: {plan.summary.to_change:,} SIMs change, more than "
                     f"--max-changes {max_changes:,}"
                 )
             continue

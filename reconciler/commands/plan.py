@@ -6,17 +6,20 @@ catalogue; nothing is read per SIM. The live list is streamed into the diff, so 
 outlives its comparison.
 
 Exit codes: 0 nothing to change (or changes without ``--detailed-exitcode``), 2 changes with
-``--detailed-exitcode``. A plan with problems (unknown rate plan, declared SIMs missing from the
-account, a move out of retired, an impossible subscribe) is still printed (and written with
-``--out``) so a reviewer sees everything, and then `PlanError` is raised, which the CLI turns
-into ``Error: ...`` and exit 1 -- apply would refuse that plan anyway.
+``--detailed-exitcode``, 1 when apply would refuse the plan. A plan with problems (unknown rate
+plan, declared SIMs missing from the account, a move out of retired, an impossible subscribe)
+is still printed (and written with ``--out``) so a reviewer sees everything, and then
+`PlanError` is raised (naming the problems), which the CLI turns into ``Error: ...`` and exit
+1 -- apply would refuse that plan anyway. The same for a guard that stops apply
+(`UnsafePlanError`), unless lifted with the flag apply takes (`reconciler.guard_lift`): a pull
+request whose plan apply would refuse fails its check, not the apply on merge.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -24,7 +27,8 @@ from typing import TextIO
 from reconciler.app import Connection, open_api
 from reconciler.clock import Clock, SystemClock
 from reconciler.diff import diff_fleet
-from reconciler.errors import ManifestError, PlanError
+from reconciler.errors import ManifestError, PlanError, UnsafePlanError
+from reconciler.guard_lift import GuardOverrides, blocking_reasons, lift_guards
 from reconciler.model import DesiredFleet, FleetDiff, LiveSim, Plan, RateBudget, RatePlan
 from reconciler.planfile import seal, write_plan
 from reconciler.planner import DEFAULT_CONFIG, PlannerConfig, make_plan
@@ -34,6 +38,7 @@ from reconciler.smarthub.api import SmartHubApi
 
 EXIT_OK = 0
 EXIT_CHANGES = 2
+_LISTED_PROBLEMS = 20  # in the error message; the rendering has them all
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +109,13 @@ def run_plan(
     return seal(plan)
 
 
+def _write_text(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise PlanError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
 def timestamp(clock: Clock) -> str:
     """ISO 8601 UTC to the second, e.g. ``2026-11-25T13:30:14Z`` (a plan's ``created_at``)."""
     return datetime.fromtimestamp(clock.now(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -125,6 +137,10 @@ class PlanOptions:
     detailed_exitcode: bool = False
     color: bool = False
     width: int = 100
+    # plan --allow-retire / --max-changes / --force: lifted guards, shown in the plan
+    overrides: GuardOverrides = field(default_factory=GuardOverrides)
+    verbose: bool = False  # text: every SIM of every step, nothing folded
+    markdown_out: Path | None = None  # also write the markdown rendering (the PR comment)
 
 
 def plan_command(
@@ -154,11 +170,22 @@ def plan_command(
     clock = clock or SystemClock()
     with open_api(connection, reporter, clock=clock) as api:
         plan = run_plan(api, desired, reporter, created_at=timestamp(clock), config=config)
+    plan = lift_guards(plan, options.overrides)
     if options.fmt == "github":
         rendered = github.plan_github(plan, workspace=github.workspace_from(), width=options.width)
         github.emit(rendered, write)
     else:
-        write(render_plan(plan, options.fmt, color=options.color, width=options.width))
+        write(
+            render_plan(
+                plan,
+                options.fmt,
+                color=options.color,
+                width=options.width,
+                verbose=options.verbose,
+            )
+        )
+    if options.markdown_out is not None:
+        _write_text(options.markdown_out, render_plan(plan, "markdown"))
     if options.out is not None:
         write_plan(plan, options.out)
         reporter.info(
@@ -166,9 +193,19 @@ def plan_command(
         )
     if plan.problems:
         count = len(plan.problems)
+        # stdout may be a file (a PR comment, a job log): name the problems here too
+        listed = "".join(f"\n  {p}" for p in plan.problems[:_LISTED_PROBLEMS])
+        more = count - _LISTED_PROBLEMS
         raise PlanError(
-            f"the plan has {count} problem{'' if count == 1 else 's'} (listed above); "
+            f"the plan has {count} problem{'' if count == 1 else 's'}; "
             "apply would refuse it: fix the manifests and plan again"
+            + listed
+            + (f"\n  ... and {more} more (see the plan)" if more > 0 else "")
+        )
+    reasons = blocking_reasons(plan)
+    if reasons:
+        raise UnsafePlanError(
+            "apply would refuse this plan (a guard stops it):\n  " + "\n  ".join(reasons)
         )
     if options.detailed_exitcode and plan.has_changes:
         return EXIT_CHANGES

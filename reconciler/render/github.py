@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from reconciler.errors import ManifestError
+from reconciler.guard_lift import lift_hint
 from reconciler.model import (
     ApplyReport,
     DriftReport,
@@ -177,9 +178,12 @@ def plan_annotations(plan: Plan, *, workspace: str | None = None) -> list[Annota
     annotations = problem_annotations(plan.problems, workspace)
     for guard in plan.guards:  # the others passed: the summary lists them
         if guard.blocking:
-            hint = f" (override: {guard.override})" if guard.override else ""
+            hint = f" (lift with {lift_hint(guard)})" if guard.override else ""
             message = f"apply will refuse: {guard.message}{hint}"
             annotations.append(Annotation("error", message, title=f"guard {guard.name}"))
+        elif guard.lifted_by:
+            message = f"{guard.message}: lifted by {guard.lifted_by}"
+            annotations.append(Annotation("notice", message, title=f"guard {guard.name} lifted"))
     annotations += [Annotation("warning", w, title="fleetform plan") for w in plan.warnings]
     annotations += _missing(plan.missing, plan.account)
     s = plan.summary

@@ -253,7 +253,9 @@ def test_a_blocking_guard_is_an_error(fleet: tuple[DesiredFleet, list[LiveSim]])
     desired, sims = fleet
     strict = dataclasses.replace(desired, fleet=dataclasses.replace(desired.fleet, max_changes=1))
     plan = _plan(strict, [dataclasses.replace(s, rate_plan="IoT-5GB") for s in sims[:3]], CATALOGUE)
-    (guard,) = [a for a in plan_annotations(plan) if a.title == "guard max_changes"]
+    (guard,) = [a for a in plan_annotations(plan) if a.title == "guard maxChanges"]
     assert guard.level == "error"
     assert guard.message.startswith("apply will refuse: 3 SIMs change, maxChanges allows 1")
-    assert guard.message.endswith("(override: --max-changes)")
+    assert guard.message.endswith(
+        "(lift with --max-changes or a higher guards.maxChanges in the Fleet)"
+    )
