@@ -24,6 +24,7 @@ from click.decorators import FC
 from reconciler.app import Connection, build_connection
 from reconciler.errors import FleetformError
 from reconciler.reporting import Progress
+from reconciler.wording import counted
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -46,7 +47,8 @@ class StderrReporter:
     def progress(self, update: Progress) -> None:
         head = (
             f"[{update.steps_done}/{update.steps_total} steps, "
-            f"{update.sims_done}/{update.sims_total} SIMs, {update.requests_spent} requests]"
+            f"{update.sims_done}/{update.sims_total} SIMs, "
+            f"{counted(update.requests_spent, 'request')}]"
         )
         click.echo(f"{head} {update.message}".rstrip(), err=True)
 

@@ -76,6 +76,7 @@ from reconciler.model import (
     parse_field,
     steps_by_wave,
 )
+from reconciler.wording import counted
 
 # Named as the manifest spells the setting (``guards.allowRetire`` ...), in every report.
 GUARD_ALLOW_RETIRE = "allowRetire"
@@ -204,6 +205,9 @@ def _source(want: DesiredSim, path: str) -> SourceRef:
     return want.field_sources.get(path, want.source)
 
 
+_VALID_PLANS_LISTED = 12
+
+
 def _check_catalogue(
     want: DesiredSim,
     change: FieldChange,
@@ -219,11 +223,19 @@ def _check_catalogue(
     found = catalogue.get(name)
     if found is not None and found.type is expected:
         return True
+    valid = sorted(p.name for p in catalogue.values() if p.type is expected)
+    shown = ", ".join(valid[:_VALID_PLANS_LISTED]) + (
+        f" and {len(valid) - _VALID_PLANS_LISTED} more" if len(valid) > _VALID_PLANS_LISTED else ""
+    )
+    choose = f"; the account's {expected.value} plans: {shown}" if valid else ""
     if found is None:
-        message = f"unknown rate plan {name!r}: not in the account's catalogue"
+        message = f"unknown rate plan {name!r}: not in the account's catalogue{choose}"
         tag = "unknown_plan"
     else:
-        message = f"rate plan {name!r} is {found.type.value}, but {change.field} needs a {expected}"
+        message = (
+            f"rate plan {name!r} is {found.type.value}, but {change.field} needs a {expected}"
+            + choose
+        )
         tag = "plan_type"
     collector.problem(
         tag,
@@ -439,7 +451,8 @@ def _guards(
 
     limit = max_changes_limit(desired)
     if limit is None:
-        guards.append(Guard(GUARD_MAX_CHANGES, False, f"{to_change:,} SIMs change (no maxChanges)"))
+        changing = f"{counted(to_change, 'SIM')} change{'s' if to_change == 1 else ''}"
+        guards.append(Guard(GUARD_MAX_CHANGES, False, f"{changing} (no maxChanges)"))
     else:
         over = to_change > limit
         guards.append(
@@ -649,7 +662,8 @@ def _missing_problems(
         first = desired.sims[iccids[0]]
         problems.append(
             Problem(
-                f"{len(iccids):,} SIMs declared in this file are not in account {account!r}, "
+                f"{counted(len(iccids), 'SIM')} declared in this file "
+                f"{'is' if len(iccids) == 1 else 'are'} not in account {account!r}, "
                 f"{first.iccid} first (a wrong account, or SIMs moved away?)",
                 iccid=first.iccid,
                 source=first.source,
@@ -683,7 +697,8 @@ def raise_if_unsafe(
         if guard.name == GUARD_MAX_CHANGES and max_changes is not None:
             if plan.summary.to_change > max_changes:
                 refusals.append(
-                    f"{GUARD_MAX_CHANGES}: {plan.summary.to_change:,} SIMs change, more than "
+                    f"{GUARD_MAX_CHANGES}: {counted(plan.summary.to_change, 'SIM')} "
+                    f"change{'s' if plan.summary.to_change == 1 else ''}, more than "
                     f"--max-changes {max_changes:,}"
                 )
             continue

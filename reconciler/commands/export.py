@@ -33,6 +33,7 @@ from reconciler.manifest import SCHEMA_FILE, schema_text
 from reconciler.manifest.documents import read_documents
 from reconciler.reporting import Reporter
 from reconciler.smarthub.api import SmartHubApi
+from reconciler.wording import counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +211,7 @@ def run_export(options: ExportOptions, connection: Connection, reporter: Reporte
     if sims == 0:
         reporter.warn(f"account {account} has no SIMs: only {written[0]} (a Fleet) was written")
     reporter.info(
-        f"exported {sims} SIMs of account {account} into {len(written)} files under "
-        f"{options.out} ({requests} requests)"
+        f"exported {counted(sims, 'SIM')} of account {account} into "
+        f"{counted(len(written), 'file')} under {options.out} ({counted(requests, 'request')})"
     )
     return ExportResult(account=account, sims=sims, files=tuple(written), requests=requests)

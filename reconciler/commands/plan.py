@@ -35,6 +35,7 @@ from reconciler.planner import DEFAULT_CONFIG, PlannerConfig, make_plan
 from reconciler.render import PLAN_FORMATS, github, render_plan
 from reconciler.reporting import Reporter
 from reconciler.smarthub.api import SmartHubApi
+from reconciler.wording import counted
 
 EXIT_OK = 0
 EXIT_CHANGES = 2
@@ -64,7 +65,8 @@ def read_live(api: SmartHubApi, desired: DesiredFleet, reporter: Reporter) -> Li
     requests = api.stats().requests - start
     budget = api.rate_budget()
     reporter.info(
-        f"Read {counter.count:,} SIMs and the rate-plan catalogue in {requests:,} requests"
+        f"Read {counted(counter.count, 'SIM')} and the rate-plan catalogue in "
+        f"{counted(requests, 'request')}"
     )
     if budget is not None:
         reporter.info(

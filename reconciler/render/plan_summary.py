@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from reconciler.model import STATE, Operation, Plan, Step, StepSim, parse_field
+from reconciler.wording import counted
 
 STATUS_OPERATIONS = frozenset({Operation.ACTIVATE, Operation.SUSPEND, Operation.RETIRE})
 
@@ -144,7 +145,8 @@ def read_line(plan: Plan) -> str:
     held = held_back(plan)
     problems = f"{held:,} held back by problems, " if held or plan.problems else ""
     return (
-        f"Read {s.sims_read:,} SIMs with {s.requests_read:,} requests: {s.unchanged:,} unchanged, "
+        f"Read {counted(s.sims_read, 'SIM')} with {counted(s.requests_read, 'request')}: "
+        f"{s.unchanged:,} unchanged, "
         f"{s.to_change:,} to change, {problems}{s.unmanaged:,} unmanaged, {s.missing:,} declared "
         "but missing."
     )
