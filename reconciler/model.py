@@ -349,6 +349,10 @@ class StepSim:
     group: str
     before: Mapping[str, str | None]
     after: Mapping[str, str | None]
+    # field path in ``after`` -> "file:line:column" of the manifest line that declared the
+    # desired value (a group, the Fleet's defaults, the SIM's own entry): why the plan
+    # touches a field the pull request did not edit
+    sources: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,6 +79,18 @@ def _summary_to_dict(s: PlanSummary) -> dict[str, Any]:
     }
 
 
+def _sim_to_dict(sim: StepSim) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "iccid": sim.iccid,
+        "group": sim.group,
+        "before": _values(sim.before),
+        "after": _values(sim.after),
+    }
+    if sim.sources:  # where each desired value was declared (`reconciler.plan_sources`)
+        data["sources"] = {k: sim.sources[k] for k in sorted(sim.sources)}
+    return data
+
+
 def _guard_to_dict(g: Guard) -> dict[str, Any]:
     data: dict[str, Any] = {
         "name": g.name,
@@ -99,15 +111,7 @@ def _step_to_dict(step: Step) -> dict[str, Any]:
         "batch": step.batch,
         "rate_plan": step.rate_plan,
         "requests": step.requests,
-        "sims": [
-            {
-                "iccid": sim.iccid,
-                "group": sim.group,
-                "before": _values(sim.before),
-                "after": _values(sim.after),
-            }
-            for sim in step.sims
-        ],
+        "sims": [_sim_to_dict(sim) for sim in step.sims],
     }
 
 
@@ -291,6 +295,13 @@ def _parse_summary(r: _Reader, value: Any, where: str) -> PlanSummary:
     )
 
 
+def _sources(r: _Reader, value: Any, where: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    data = r.values(value, where)
+    return {k: v for k, v in data.items() if v is not None}
+
+
 def _parse_step(r: _Reader, value: Any, where: str) -> Step:
     d = r.obj(value, where)
     op_name = r.get(d, "operation", str, where)
@@ -306,6 +317,7 @@ def _parse_step(r: _Reader, value: Any, where: str) -> Step:
             group=r.get(s, "group", str, at),
             before=r.values(r.get(s, "before", dict, at), f"{at}.before"),
             after=r.values(r.get(s, "after", dict, at), f"{at}.after"),
+            sources=_sources(r, s.get("sources"), f"{at}.sources"),
         )
 
     return Step(

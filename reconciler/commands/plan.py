@@ -30,7 +30,8 @@ from reconciler.diff import diff_fleet
 from reconciler.errors import ManifestError, PlanError, UnsafePlanError
 from reconciler.guard_lift import GuardOverrides, blocking_reasons, lift_guards
 from reconciler.model import DesiredFleet, FleetDiff, LiveSim, Plan, RateBudget, RatePlan
-from reconciler.planfile import seal, write_plan
+from reconciler.plan_sources import attach_sources
+from reconciler.planfile import write_plan
 from reconciler.planner import DEFAULT_CONFIG, PlannerConfig, make_plan
 from reconciler.render import PLAN_FORMATS, github, render_plan
 from reconciler.reporting import Reporter
@@ -108,7 +109,7 @@ def run_plan(
         created_at=created_at,
         config=config,
     )
-    return seal(plan)
+    return attach_sources(plan, desired)  # sealed
 
 
 def _write_text(path: Path, text: str) -> None:

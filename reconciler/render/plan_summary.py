@@ -160,9 +160,11 @@ def _value(path: str, value: str | None) -> str:
 
 
 def change_text(sim: StepSim) -> str:
-    """``ratePlan: IoT-1GB → IoT-5GB, customFields.custom1: (empty) → berlin``."""
+    """``ratePlan: IoT-1GB → IoT-5GB (from g.yaml:7:3), customFields.custom1: (empty) → x``:
+    each change with the manifest line that declared its value, when the plan knows it."""
     return ", ".join(
         f"{path}: {_value(path, sim.before.get(path))} → {_value(path, sim.after[path])}"
+        + (f" (from {sim.sources[path]})" if path in sim.sources else "")
         for path in sorted(sim.after)
     )
 
