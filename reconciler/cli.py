@@ -24,6 +24,7 @@ from click.decorators import FC
 from reconciler.app import Connection, build_connection
 from reconciler.errors import FleetformError
 from reconciler.reporting import Progress
+from reconciler.wording import counted
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -46,7 +47,8 @@ class StderrReporter:
     def progress(self, update: Progress) -> None:
         head = (
             f"[{update.steps_done}/{update.steps_total} steps, "
-            f"{update.sims_done}/{update.sims_total} SIMs, {update.requests_spent} requests]"
+            f"{update.sims_done}/{update.sims_total} SIMs, "
+            f"{counted(update.requests_spent, 'request')}]"
         )
         click.echo(f"{head} {update.message}".rstrip(), err=True)
 
@@ -84,7 +86,97 @@ def report_format(help: str) -> Callable[[FC], FC]:
 pass_globals = click.make_pass_decorator(GlobalOptions)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Each command's --help ends with its exit codes (design.md); a command not listed here gets
+# the general table.
+EXIT_CODES: dict[str, tuple[str, ...]] = {
+    "validate": ("0  the manifests are valid", "1  problems (listed as file:line:column) or error"),
+    "plan": (
+        "0  nothing to change (or changes, without --detailed-exitcode)",
+        "2  changes pending (with --detailed-exitcode)",
+        "1  error, or apply would refuse the plan: problems, or a guard that stops",
+        "   apply (lift it with --allow-retire, --max-changes N or --force)",
+    ),
+    "apply": (
+        "0  every change done, or nothing (left) to do",
+        "3  finished with some steps failed or stale, or stopped at --budget",
+        "   (all recorded: fleetform apply --resume continues)",
+        "1  refused or error: nothing done, or only work recorded in the journal",
+    ),
+    "drift": ("0  the live fleet matches git", "2  drift found", "1  error"),
+    "export": ("0  manifests written", "1  error (e.g. a file exists, without --force)"),
+    "init": ("0  repository scaffolded (or nothing missing)", "1  error"),
+    "sim serve": ("0  stopped with Ctrl+C", "1  error (e.g. the port is taken)"),
+    "webhook serve": ("0  stopped with Ctrl+C", "1  error (e.g. no push key)"),
+}
+_GENERAL_EXIT_CODES = (
+    "0  success, nothing (left) to change",
+    "1  error",
+    "2  changes pending or drift found",
+    "3  apply finished with some steps failed or stale",
+)
+
+
+def _exit_codes_epilog(name: str) -> str:
+    lines = EXIT_CODES.get(name, _GENERAL_EXIT_CODES)
+    return "\b\nExit codes:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def _late_global(ctx: click.Context, param: click.Parameter, value: object) -> None:
+    """A global option given after the command: ``fleetform plan --endpoint URL ...``."""
+    if value is None or value is False:
+        return
+    options = ctx.find_object(GlobalOptions)
+    if options is not None and param.name is not None:
+        setattr(options, param.name, value)
+
+
+def _late_global_options() -> list[click.Option]:
+    common: dict[str, object] = {"expose_value": False, "callback": _late_global}
+    return [
+        click.Option(
+            ["-v", "--verbose"],
+            is_flag=True,
+            help="Show tracebacks and more detail (also before the command).",
+            **common,  # type: ignore[arg-type]
+        ),
+        click.Option(
+            ["--endpoint"],
+            metavar="URL",
+            help="SmartHub base URL ending in /v1 (also before the command).",
+            **common,  # type: ignore[arg-type]
+        ),
+        click.Option(
+            ["--api-key-file"],
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="File holding the API key (also before the command).",
+            **common,  # type: ignore[arg-type]
+        ),
+    ]
+
+
+class FleetformGroup(click.Group):
+    """Adds to every command its exit codes in --help and, except for the simulator's, the
+    global options, so they work after the command name as well as before it."""
+
+    group_class = type  # subgroups (sim, webhook) are FleetformGroups too
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        super().add_command(cmd, name)
+        if isinstance(cmd, click.Group):
+            return
+        full = cmd.name if self.parent_names == "" else f"{self.parent_names} {cmd.name}"
+        if cmd.epilog is None:
+            cmd.epilog = _exit_codes_epilog(full or "")
+        if self.name != "sim":
+            taken = {opt for p in cmd.params for opt in getattr(p, "opts", [])}
+            cmd.params.extend(o for o in _late_global_options() if not set(o.opts) & taken)
+
+    @property
+    def parent_names(self) -> str:
+        return "" if self.name in (None, "cli") else str(self.name)
+
+
+@click.group(cls=FleetformGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks and more detail.")
 @click.option(
     "--endpoint",
@@ -150,6 +242,27 @@ def validate_command(paths: tuple[Path, ...], output_format: str) -> int:
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none."
 )
+@click.option(
+    "--markdown-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the markdown rendering (the pull-request comment) to this file.",
+)
+@click.option(
+    "--allow-retire", is_flag=True, help="Lift the allowRetire guard in this plan (shown in it)."
+)
+@click.option(
+    "--max-changes",
+    type=click.IntRange(min=0),
+    help="Replace maxChanges for this plan (shown in it).",
+)
+@click.option(
+    "--force", is_flag=True, help="Lift the massDisable guard in this plan (shown in it)."
+)
+@click.option(
+    "--override-note",
+    metavar="TEXT",
+    help="Why guards are lifted, shown beside each lifted guard (e.g. the pull-request label).",
+)
 @pass_globals
 def plan_cli(
     opts: GlobalOptions,
@@ -157,11 +270,22 @@ def plan_cli(
     out: Path | None,
     output_format: str,
     detailed_exitcode: bool,
+    markdown_out: Path | None,
+    allow_retire: bool,
+    max_changes: int | None,
+    force: bool,
+    override_note: str | None,
 ) -> int:
-    """Show what apply would change in the live account, in which order, at what cost."""
+    """Show what apply would change in the live account, in which order, at what cost.
+
+    A guard that would stop apply fails the plan (exit 1) with the reason, unless lifted here
+    with the flag apply takes; a lifted guard is shown in the plan. With -v, the text lists
+    every SIM.
+    """
     import shutil
 
     from reconciler.commands.plan import PlanOptions, plan_command, wants_color
+    from reconciler.guard_lift import GuardOverrides
 
     color = wants_color(sys.stdout)
     options = PlanOptions(
@@ -171,6 +295,9 @@ def plan_cli(
         detailed_exitcode=detailed_exitcode,
         color=color,
         width=shutil.get_terminal_size((100, 24)).columns,
+        overrides=GuardOverrides(allow_retire, max_changes, force, override_note),
+        verbose=opts.verbose,
+        markdown_out=markdown_out,
     )
 
     def write(text: str) -> None:
@@ -378,8 +505,14 @@ def _parse_push_urls(values: tuple[str, ...]) -> dict[str, str]:
 
 
 @sim_group.command("serve")
-@click.option("--port", type=int, default=8080, show_default=True, help="0 picks a free port.")
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--port",
+    type=int,
+    default=8080,
+    show_default=True,
+    help="Port to listen on; 0 picks a free one.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--db",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -392,11 +525,29 @@ def _parse_push_urls(values: tuple[str, ...]) -> dict[str, str]:
     show_default=True,
     help="SIMs of the primary enterprise, seeded when the database is new.",
 )
-@click.option("--seed", type=int, default=1, show_default=True)
+@click.option(
+    "--seed",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Seed of the generated fleet: the same seed gives the same SIMs.",
+)
 @click.option("--api-key", help="API key of the primary enterprise (default: stored or generated).")
 @click.option("--other-api-key", help="API key of the second enterprise, globex (same default).")
-@click.option("--rate-limit", default="5000/3600", show_default=True, metavar="N/SECONDS")
-@click.option("--job-delay", type=click.FloatRange(0), default=0.5, show_default=True)
+@click.option(
+    "--rate-limit",
+    default="5000/3600",
+    show_default=True,
+    metavar="N/SECONDS",
+    help="Requests allowed per fixed window of SECONDS, per account (429 beyond).",
+)
+@click.option(
+    "--job-delay",
+    type=click.FloatRange(0),
+    default=0.5,
+    show_default=True,
+    help="Seconds a batch job waits before its background worker runs it.",
+)
 @click.option("--latency", type=click.FloatRange(0), default=0.0, help="Seconds per request.")
 @click.option("--error-rate", type=click.FloatRange(0, 1), default=0.0, help="Share of 503s.")
 @click.option(
@@ -405,7 +556,12 @@ def _parse_push_urls(values: tuple[str, ...]) -> dict[str, str]:
     default=0.0,
     help="Share of requests whose connection is closed without an answer.",
 )
-@click.option("--batch-failure-rate", type=click.FloatRange(0, 1), default=0.0)
+@click.option(
+    "--batch-failure-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    help="Share of the SIMs in a batch job that fail (the job finishes partly failed).",
+)
 @click.option(
     "--push-url",
     "push_urls",
@@ -413,7 +569,11 @@ def _parse_push_urls(values: tuple[str, ...]) -> dict[str, str]:
     metavar="[EVENT=]URL",
     help="Where to POST push events (EVENT e.g. SIM_STATUS_CHANGE; none: all).",
 )
-@click.option("--push-key-file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--push-key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File holding the key that signs pushes (the receiver's SMARTHUB_PUSH_KEY).",
+)
 @click.option(
     "--enterprise-accounts",
     type=click.Choice(["objects", "names", "none"]),
@@ -440,7 +600,13 @@ def sim_serve_command(
     push_key_file: Path | None,
     enterprise_accounts: str,
 ) -> int:
-    """Serve the SmartHub simulator until Ctrl+C."""
+    """Serve the SmartHub simulator until Ctrl+C.
+
+    Besides the SmartHub API under /v1 it serves admin endpoints under /admin (same X-API-Key):
+    GET/POST /admin/faults, GET /admin/counters, POST /admin/counters/reset,
+    POST /admin/rate-limit/reset, GET/PATCH /admin/sims/GICCID, GET /admin/batchJobs
+    (see README.md, "The simulator's admin endpoints").
+    """
     from reconciler.app import state_dir
     from reconciler.simulator import SimulatorConfig, SimulatorError, serve
 
@@ -499,6 +665,11 @@ def sim_serve_command(
     "--budget", type=click.IntRange(min=1), help="Spend at most N requests, then stop cleanly."
 )
 @click.option("--resume", is_flag=True, help="Continue the interrupted apply from its journal.")
+@click.option(
+    "--reviewed-digest",
+    metavar="DIGEST",
+    help="Refuse unless the plan's changes digest is this one (the plan reviewed on the PR).",
+)
 @report_format("Format of the report on stdout (github: annotations and a job summary).")
 @click.option(
     "--concurrency",
@@ -535,6 +706,7 @@ def apply_cli(
     concurrency: int,
     gate: str | None,
     gate_timeout: float,
+    reviewed_digest: str | None,
 ) -> int:
     """Make the live account match a plan file or the manifests (PLANFILE | PATH...)."""
     import contextlib
@@ -594,6 +766,7 @@ def apply_cli(
         concurrency=concurrency,
         gate=gate,
         gate_timeout=gate_timeout,
+        reviewed_digest=reviewed_digest or None,
     )
     connection = opts.connection()
     with contextlib.ExitStack() as stack:

@@ -133,6 +133,7 @@ class FleetSpec:
     max_changes_percent: float | None = None  # or a share of the fleet ("10%")
     allow_retire: bool = False
     rollout: RolloutPolicy | None = None  # ``spec.rollout`` of the Fleet
+    mass_disable_percent: float | None = None  # guards.massDisable: the share that trips it
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,6 +390,10 @@ class StepSim:
     group: str
     before: Mapping[str, str | None]
     after: Mapping[str, str | None]
+    # field path in ``after`` -> "file:line:column" of the manifest line that declared the
+    # desired value (a group, the Fleet's defaults, the SIM's own entry): why the plan
+    # touches a field the pull request did not edit
+    sources: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -443,10 +448,11 @@ def steps_by_wave(steps: Sequence[Step]) -> tuple[tuple[Step, ...], ...]:
 class Guard:
     """A safety check of the plan; ``blocking`` ones stop apply unless overridden."""
 
-    name: str  # "allow_retire" | "max_changes" | "mass_disable"
+    name: str  # "allowRetire" | "maxChanges" | "massDisable": the manifest's spelling
     blocking: bool
     message: str
     override: str | None = None  # the flag that lifts it, e.g. "--allow-retire"
+    lifted_by: str | None = None  # tripped but lifted for this plan, e.g. "--allow-retire"
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,10 @@ Layout (keys in this order; ``before``/``after`` maps sorted by field path)::
       "summary": {...}, "guards": [...], "problems": [...], "warnings": [...],
       "unmanaged": [...], "missing": [...],
       "steps": [{"id", "wave", "operation", "batch", "rate_plan", "requests", "rollout"?,
-                 "sims": [{"iccid", "group", "before": {...}, "after": {...}}]}],
+                 "sims": [{"iccid", "group", "before": {...}, "after": {...}, "sources"?}]}],
       "rollout": [{"id", "wave", "number", "of", "share", "sims", "step_ids", "requests",
-                   "seconds", "soak_seconds", "max_failed", "checked"}]   # only with a rollout
+                   "seconds", "soak_seconds", "max_failed", "checked"}],  # only with a rollout
+      "changes_digest": "sha256:..."  # over the changes only (`changes_digest`); not read back
     }
 
 A plan without a rollout has neither ``rollout`` key (the layout and checksums of earlier
@@ -85,6 +86,30 @@ def _summary_to_dict(s: PlanSummary) -> dict[str, Any]:
     }
 
 
+def _sim_to_dict(sim: StepSim) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "iccid": sim.iccid,
+        "group": sim.group,
+        "before": _values(sim.before),
+        "after": _values(sim.after),
+    }
+    if sim.sources:  # where each desired value was declared (`reconciler.plan_sources`)
+        data["sources"] = {k: sim.sources[k] for k in sorted(sim.sources)}
+    return data
+
+
+def _guard_to_dict(g: Guard) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "name": g.name,
+        "blocking": g.blocking,
+        "message": g.message,
+        "override": g.override,
+    }
+    if g.lifted_by is not None:  # only then: plans without a lifted guard keep their checksum
+        data["lifted_by"] = g.lifted_by
+    return data
+
+
 def _step_to_dict(step: Step) -> dict[str, Any]:
     return {
         "id": step.id,
@@ -94,15 +119,7 @@ def _step_to_dict(step: Step) -> dict[str, Any]:
         "rate_plan": step.rate_plan,
         "requests": step.requests,
         **({"rollout": step.rollout} if step.rollout else {}),
-        "sims": [
-            {
-                "iccid": sim.iccid,
-                "group": sim.group,
-                "before": _values(sim.before),
-                "after": _values(sim.after),
-            }
-            for sim in step.sims
-        ],
+        "sims": [_sim_to_dict(sim) for sim in step.sims],
     }
 
 
@@ -114,6 +131,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "created_at": plan.created_at,
         "checksum": _checksum_of(body),
         **body,
+        "changes_digest": changes_digest(plan),
     }
 
 
@@ -125,10 +143,7 @@ def _content(plan: Plan) -> dict[str, Any]:
         "fleet": plan.fleet,
         "manifest_digest": plan.manifest_digest,
         "summary": _summary_to_dict(plan.summary),
-        "guards": [
-            {"name": g.name, "blocking": g.blocking, "message": g.message, "override": g.override}
-            for g in plan.guards
-        ],
+        "guards": [_guard_to_dict(g) for g in plan.guards],
         "problems": [
             {
                 "message": p.message,
@@ -177,6 +192,29 @@ def _checksum_of(content: Mapping[str, Any]) -> str:
 def plan_checksum(plan: Plan) -> str:
     """sha256 over the canonical JSON of the plan, created_at and checksum excluded."""
     return _checksum_of(_content(plan))
+
+
+def changes_digest(plan: Plan) -> str:
+    """sha256 over what the plan would change, and nothing else: the account, and per SIM and
+    operation the values it expects and sets (sorted, so the step layout does not count).
+
+    Two plans with the same digest make the same changes, however they were read: it leaves out
+    ``created_at``, the endpoint, the counts and costs of the live read, guards and warnings.
+    The apply workflow compares the merged commit's digest with the one reviewed on the pull
+    request (``apply --reviewed-digest``).
+    """
+    changes = sorted(
+        [
+            sim.iccid,
+            step.operation.value,
+            step.rate_plan or "",
+            json.dumps(_values(sim.before), separators=(",", ":")),
+            json.dumps(_values(sim.after), separators=(",", ":")),
+        ]
+        for step in plan.steps
+        for sim in step.sims
+    )
+    return _checksum_of({"account": plan.account, "changes": changes})
 
 
 def seal(plan: Plan) -> Plan:
@@ -290,6 +328,13 @@ def _parse_summary(r: _Reader, value: Any, where: str) -> PlanSummary:
     )
 
 
+def _sources(r: _Reader, value: Any, where: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    data = r.values(value, where)
+    return {k: v for k, v in data.items() if v is not None}
+
+
 def _parse_step(r: _Reader, value: Any, where: str) -> Step:
     d = r.obj(value, where)
     op_name = r.get(d, "operation", str, where)
@@ -305,6 +350,7 @@ def _parse_step(r: _Reader, value: Any, where: str) -> Step:
             group=r.get(s, "group", str, at),
             before=r.values(r.get(s, "before", dict, at), f"{at}.before"),
             after=r.values(r.get(s, "after", dict, at), f"{at}.after"),
+            sources=_sources(r, s.get("sources"), f"{at}.sources"),
         )
 
     return Step(
@@ -355,6 +401,7 @@ def plan_from_dict(data: Any, *, origin: str = "plan") -> Plan:
             blocking=r.get(g, "blocking", bool, at),
             message=r.get(g, "message", str, at),
             override=r.optional(g, "override", str, at),
+            lifted_by=r.optional(g, "lifted_by", str, at),
         )
 
     def problem(value: Any, at: str) -> Problem:
@@ -424,6 +471,7 @@ def load_plan(path: Path) -> Plan:
 
 __all__ = [
     "PLAN_FORMAT",
+    "changes_digest",
     "load_plan",
     "plan_checksum",
     "plan_from_dict",

@@ -84,10 +84,12 @@ from reconciler.model import (
     steps_by_wave,
 )
 from reconciler.smarthub.wire import PAGE_SIZE  # the one page size of the client
+from reconciler.wording import counted
 
-GUARD_ALLOW_RETIRE = "allow_retire"
-GUARD_MAX_CHANGES = "max_changes"
-GUARD_MASS_DISABLE = "mass_disable"
+# Named as the manifest spells the setting (``guards.allowRetire`` ...), in every report.
+GUARD_ALLOW_RETIRE = "allowRetire"
+GUARD_MAX_CHANGES = "maxChanges"
+GUARD_MASS_DISABLE = "massDisable"
 
 _OPERATION_ORDER: Mapping[Operation, int] = {op: i for i, op in enumerate(Operation)}
 _STATUS_OPERATIONS = frozenset({Operation.ACTIVATE, Operation.SUSPEND, Operation.RETIRE})
@@ -212,6 +214,9 @@ def _source(want: DesiredSim, path: str) -> SourceRef:
     return want.field_sources.get(path, want.source)
 
 
+_VALID_PLANS_LISTED = 12
+
+
 def _check_catalogue(
     want: DesiredSim,
     change: FieldChange,
@@ -227,11 +232,19 @@ def _check_catalogue(
     found = catalogue.get(name)
     if found is not None and found.type is expected:
         return True
+    valid = sorted(p.name for p in catalogue.values() if p.type is expected)
+    shown = ", ".join(valid[:_VALID_PLANS_LISTED]) + (
+        f" and {len(valid) - _VALID_PLANS_LISTED} more" if len(valid) > _VALID_PLANS_LISTED else ""
+    )
+    choose = f"; the account's {expected.value} plans: {shown}" if valid else ""
     if found is None:
-        message = f"unknown rate plan {name!r}: not in the account's catalogue"
+        message = f"unknown rate plan {name!r}: not in the account's catalogue{choose}"
         tag = "unknown_plan"
     else:
-        message = f"rate plan {name!r} is {found.type.value}, but {change.field} needs a {expected}"
+        message = (
+            f"rate plan {name!r} is {found.type.value}, but {change.field} needs a {expected}"
+            + choose
+        )
         tag = "plan_type"
     collector.problem(
         tag,
@@ -448,7 +461,8 @@ def _guards(
 
     limit = max_changes_limit(desired)
     if limit is None:
-        guards.append(Guard(GUARD_MAX_CHANGES, False, f"{to_change:,} SIMs change (no maxChanges)"))
+        changing = f"{counted(to_change, 'SIM')} change{'s' if to_change == 1 else ''}"
+        guards.append(Guard(GUARD_MAX_CHANGES, False, f"{changing} (no maxChanges)"))
     else:
         over = to_change > limit
         guards.append(
@@ -471,7 +485,12 @@ def _guards(
             )
         )
     else:
-        mass = share > config.mass_disable_share
+        limit_share = (
+            config.mass_disable_share
+            if spec.mass_disable_percent is None
+            else spec.mass_disable_percent / 100
+        )
+        mass = share > limit_share
         guards.append(
             Guard(
                 GUARD_MASS_DISABLE,
@@ -480,10 +499,14 @@ def _guards(
                     f"{len(disabled):,} of {managed:,} managed SIMs ({share:.0%}) would be "
                     f"suspended or retired"
                     + (
-                        f", more than {config.mass_disable_share:.0%} of the fleet: an emptied "
+                        f", more than {limit_share:.0%} of the fleet: an emptied "
                         "manifest or a bad merge?"
                         if mass
-                        else ""
+                        else (
+                            f" (massDisable in the Fleet allows {limit_share:.0%})"
+                            if spec.mass_disable_percent is not None and share > 0
+                            else ""
+                        )
                     )
                 ),
                 override="--force" if mass else None,
@@ -680,7 +703,8 @@ def _missing_problems(
         first = desired.sims[iccids[0]]
         problems.append(
             Problem(
-                f"{len(iccids):,} SIMs declared in this file are not in account {account!r}, "
+                f"{counted(len(iccids), 'SIM')} declared in this file "
+                f"{'is' if len(iccids) == 1 else 'are'} not in account {account!r}, "
                 f"{first.iccid} first (a wrong account, or SIMs moved away?)",
                 iccid=first.iccid,
                 source=first.source,
@@ -698,10 +722,12 @@ def raise_if_unsafe(
     """Refuse a plan that has problems or a blocking guard the flags do not lift.
 
     - problems (unknown plans, missing SIMs, illegal moves) → `PlanError`: no flag lifts them;
-    - ``allow_retire`` guard → lifted by ``--allow-retire`` (or allowRetire in the Fleet);
-    - ``max_changes`` guard → ``--max-changes N`` replaces the manifest's limit (the plan must
+    - ``allowRetire`` guard → lifted by ``--allow-retire`` (or allowRetire in the Fleet);
+    - ``maxChanges`` guard → ``--max-changes N`` replaces the manifest's limit (the plan must
       change at most N SIMs);
-    - ``mass_disable`` guard → only ``--force`` lifts it.
+    - ``massDisable`` guard → ``--force`` (or a higher massDisable share in the Fleet).
+    A guard lifted when the plan was made (``plan --allow-retire``, shown to the reviewer as
+    ``lifted_by``) is not blocking in the plan any more.
     """
     if plan.problems:
         count = len(plan.problems)
@@ -712,7 +738,8 @@ def raise_if_unsafe(
         if guard.name == GUARD_MAX_CHANGES and max_changes is not None:
             if plan.summary.to_change > max_changes:
                 refusals.append(
-                    f"max_changes: {plan.summary.to_change:,} SIMs change, more than "
+                    f"{GUARD_MAX_CHANGES}: {counted(plan.summary.to_change, 'SIM')} "
+                    f"change{'s' if plan.summary.to_change == 1 else ''}, more than "
                     f"--max-changes {max_changes:,}"
                 )
             continue

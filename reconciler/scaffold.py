@@ -47,6 +47,8 @@ class TemplateFile:
 class ScaffoldResult:
     root: Path
     written: tuple[Path, ...]
+    kept: tuple[Path, ...] = ()  # existed and were left as they are (no --force)
+    extended: tuple[Path, ...] = ()  # existed and got only the lines they lacked (.gitignore)
 
 
 def fleet_name_for(directory: Path) -> str:
@@ -105,25 +107,42 @@ def scaffold(
 ) -> ScaffoldResult:
     """Write the fleet repository into ``root`` (created if missing).
 
-    Refuses, before writing anything, when a file it would write exists, unless ``force``;
-    other files in ``root`` are left alone, so ``init`` also works in an existing git checkout.
+    In an existing repository only what is missing is added: a file that exists is kept as it
+    is (README, manifests, workflows), and an existing ``.gitignore`` gets only the lines it
+    lacks. ``force`` replaces every file instead. Other files in ``root`` are left alone.
     """
     if root.exists() and not root.is_dir():
         raise ConfigError(f"{root} exists and is not a directory")
     files = render_templates(name or fleet_name_for(root), account or DEFAULT_ACCOUNT)
-    targets = [(root / Path(*f.path.parts), f) for f in files]
-    if not force:
-        existing = [str(path) for path, _ in targets if path.exists()]
-        if existing:
-            raise ConfigError(
-                "refusing to overwrite existing files (use --force): " + ", ".join(existing)
-            )
-    written = []
-    for path, template in targets:
+    written: list[Path] = []
+    kept: list[Path] = []
+    extended: list[Path] = []
+    for path, template in [(root / Path(*f.path.parts), f) for f in files]:
         try:
+            if path.exists() and not force:
+                if path.name == ".gitignore" and _add_missing_lines(path, template.text):
+                    extended.append(path)
+                else:
+                    kept.append(path)
+                continue
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(template.text, encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"cannot write {path}: {exc.strerror}") from exc
         written.append(path)
-    return ScaffoldResult(root=root, written=tuple(written))
+    return ScaffoldResult(root, tuple(written), tuple(kept), tuple(extended))
+
+
+def _add_missing_lines(path: Path, template: str) -> bool:
+    """Append the template's ignore patterns that ``path`` lacks; True when it added any."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return False  # not ours to rewrite
+    have = {line.strip() for line in text.splitlines()}
+    missing = [line for line in template.splitlines() if line.strip() and line.strip() not in have]
+    if not any(not line.startswith("#") for line in missing):
+        return False
+    head = "" if not text or text.endswith("\n") else "\n"
+    path.write_text(text + head + "\n".join(missing) + "\n", encoding="utf-8")
+    return True

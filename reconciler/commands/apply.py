@@ -19,6 +19,8 @@ Choices where the contract is silent:
   manifests is not the plan that was interrupted. Without ``--resume``, a plan
   whose journal holds an unfinished run is resumed all the same (and said so): a CI retry
   after a crash must not submit the SIMs of a still-pending batch job again (see `_run`).
+- ``--reviewed-digest`` (the apply workflow passes the digest of the plan reviewed on the pull
+  request) refuses a plan whose changes differ from the reviewed ones, naming both digests.
 - The lock (``apply-<account>.lock``) is taken before planning, so a second apply of the same
   account is refused before it spends a request.
 """
@@ -35,7 +37,7 @@ from reconciler.errors import ConfigError, FleetformError, JournalError, StalePl
 from reconciler.journal import ApplyLock, Journal, JournalStore
 from reconciler.live.feed import CacheFeed
 from reconciler.model import ApplyReport, Plan
-from reconciler.planfile import load_plan, plan_from_json, plan_to_json, seal
+from reconciler.planfile import changes_digest, load_plan, plan_from_json, plan_to_json, seal
 from reconciler.planner import raise_if_unsafe
 from reconciler.reporting import Reporter
 from reconciler.rollout import CommandGate, StageCheck
@@ -58,6 +60,7 @@ class ApplyOptions:
     budget: int | None = None
     resume: bool = False
     concurrency: int = 8
+    reviewed_digest: str | None = None  # the changes digest of the plan reviewed on the PR
     poll_initial: float = 1.0
     poll_max: float = 30.0
     orphan_grace: float = 10.0
@@ -86,6 +89,23 @@ def _check_endpoint(plan: Plan, api: SmartHubApi, embedded: bool, reporter: Repo
     raise StalePlanError(
         f"the plan was made against {plan.endpoint}, but the connection is {api.endpoint}: "
         "plan again against this endpoint"
+    )
+
+
+def check_reviewed(plan: Plan, reviewed_digest: str | None, reporter: Reporter) -> None:
+    """Refuse a plan whose changes are not the ones reviewed (`changes_digest`)."""
+    if reviewed_digest is None:
+        return
+    digest = changes_digest(plan)
+    if digest == reviewed_digest.strip():
+        reporter.info(f"the plan's changes are the ones reviewed (changes digest {digest[:19]})")
+        return
+    n = plan.summary.to_change
+    raise StalePlanError(
+        f"the plan to apply is not the plan that was reviewed: its changes digest is "
+        f"{digest}, the reviewed plan's is {reviewed_digest.strip()} (it would change "
+        f"{n:,} SIM{'' if n == 1 else 's'}; live state or the manifests moved since the "
+        "review). Nothing was changed: plan again, review that plan, then apply it"
     )
 
 
@@ -158,6 +178,7 @@ def _run_apply(
     if options.plan_file is not None:
         plan = load_plan(options.plan_file)
         _check_endpoint(plan, api, embedded, reporter)
+        check_reviewed(plan, options.reviewed_digest, reporter)
         raise_if_unsafe(
             plan,
             allow_retire=options.allow_retire,
@@ -178,6 +199,7 @@ def _run_apply(
         if not plan.checksum:
             plan = seal(plan)
         show_plan(plan)
+        check_reviewed(plan, options.reviewed_digest, reporter)
         # before the no-change shortcut: a plan whose every change is held back by a problem
         # has no steps, and must still fail
         raise_if_unsafe(

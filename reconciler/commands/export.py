@@ -42,6 +42,7 @@ from reconciler.model import LiveSim
 from reconciler.reporting import Reporter
 from reconciler.smarthub import wire
 from reconciler.smarthub.api import SmartHubApi
+from reconciler.wording import counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,7 +269,7 @@ def run_export(options: ExportOptions, connection: Connection, reporter: Reporte
     if sims == 0:
         reporter.warn(f"account {account} has no SIMs: only {written[0]} (a Fleet) was written")
     reporter.info(
-        f"exported {sims} SIMs of account {account} into {len(written)} files under "
-        f"{options.out} ({requests} requests)"
+        f"exported {counted(sims, 'SIM')} of account {account} into "
+        f"{counted(len(written), 'file')} under {options.out} ({counted(requests, 'request')})"
     )
     return ExportResult(account=account, sims=sims, files=tuple(written), requests=requests)

@@ -24,6 +24,12 @@ def run_init(options: InitOptions, reporter: Reporter) -> int:
     )
     for path in result.written:
         reporter.info(f"wrote {path}")
+    for path in result.extended:
+        reporter.info(f"added fleetform's missing lines to {path}")
+    for path in result.kept:
+        reporter.info(f"kept {path} (it exists; --force replaces it)")
+    if not result.written and not result.extended:
+        reporter.info("nothing to add: every file of a fleet repository is already there")
     if options.account is None:
         reporter.warn(
             f"no --account given: the Fleet uses {DEFAULT_ACCOUNT!r}, the embedded simulator's "

@@ -6,10 +6,13 @@ catalogue; nothing is read per SIM. The live list is streamed into the diff, so 
 outlives its comparison.
 
 Exit codes: 0 nothing to change (or changes without ``--detailed-exitcode``), 2 changes with
-``--detailed-exitcode``. A plan with problems (unknown rate plan, declared SIMs missing from the
-account, a move out of retired, an impossible subscribe) is still printed (and written with
-``--out``) so a reviewer sees everything, and then `PlanError` is raised, which the CLI turns
-into ``Error: ...`` and exit 1 -- apply would refuse that plan anyway.
+``--detailed-exitcode``, 1 when apply would refuse the plan. A plan with problems (unknown rate
+plan, declared SIMs missing from the account, a move out of retired, an impossible subscribe)
+is still printed (and written with ``--out``) so a reviewer sees everything, and then
+`PlanError` is raised (naming the problems), which the CLI turns into ``Error: ...`` and exit
+1 -- apply would refuse that plan anyway. The same for a guard that stops apply
+(`UnsafePlanError`), unless lifted with the flag apply takes (`reconciler.guard_lift`): a pull
+request whose plan apply would refuse fails its check, not the apply on merge.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -25,17 +28,21 @@ from typing import TextIO
 from reconciler.app import Connection, open_api, state_dir
 from reconciler.clock import Clock, SystemClock
 from reconciler.diff import diff_fleet
-from reconciler.errors import ManifestError, PlanError
+from reconciler.errors import ManifestError, PlanError, UnsafePlanError
+from reconciler.guard_lift import GuardOverrides, blocking_reasons, lift_guards
 from reconciler.live import Tap, refreshing
 from reconciler.model import DesiredFleet, FleetDiff, LiveSim, Plan, RateBudget, RatePlan
-from reconciler.planfile import seal, write_plan
+from reconciler.plan_sources import attach_sources
+from reconciler.planfile import write_plan
 from reconciler.planner import DEFAULT_CONFIG, PlannerConfig, make_plan
 from reconciler.render import PLAN_FORMATS, github, render_plan
 from reconciler.reporting import Reporter
 from reconciler.smarthub.api import SmartHubApi
+from reconciler.wording import counted
 
 EXIT_OK = 0
 EXIT_CHANGES = 2
+_LISTED_PROBLEMS = 20  # in the error message; the rendering has them all
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +77,8 @@ def read_live(
     requests = api.stats().requests - start
     budget = api.rate_budget()
     reporter.info(
-        f"Read {counter.count:,} SIMs and the rate-plan catalogue in {requests:,} requests"
+        f"Read {counted(counter.count, 'SIM')} and the rate-plan catalogue in "
+        f"{counted(requests, 'request')}"
     )
     if budget is not None:
         reporter.info(
@@ -113,7 +121,14 @@ def run_plan(
         created_at=created_at,
         config=config,
     )
-    return seal(plan)
+    return attach_sources(plan, desired)  # sealed
+
+
+def _write_text(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise PlanError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def refreshing_cache(
@@ -146,6 +161,10 @@ class PlanOptions:
     detailed_exitcode: bool = False
     color: bool = False
     width: int = 100
+    # plan --allow-retire / --max-changes / --force: lifted guards, shown in the plan
+    overrides: GuardOverrides = field(default_factory=GuardOverrides)
+    verbose: bool = False  # text: every SIM of every step, nothing folded
+    markdown_out: Path | None = None  # also write the markdown rendering (the PR comment)
 
 
 def plan_command(
@@ -178,11 +197,22 @@ def plan_command(
         refreshing_cache(api, desired.fleet.account, reporter, clock) as tap,
     ):
         plan = run_plan(api, desired, reporter, created_at=timestamp(clock), config=config, tap=tap)
+    plan = lift_guards(plan, options.overrides)
     if options.fmt == "github":
         rendered = github.plan_github(plan, workspace=github.workspace_from(), width=options.width)
         github.emit(rendered, write)
     else:
-        write(render_plan(plan, options.fmt, color=options.color, width=options.width))
+        write(
+            render_plan(
+                plan,
+                options.fmt,
+                color=options.color,
+                width=options.width,
+                verbose=options.verbose,
+            )
+        )
+    if options.markdown_out is not None:
+        _write_text(options.markdown_out, render_plan(plan, "markdown"))
     if options.out is not None:
         write_plan(plan, options.out)
         reporter.info(
@@ -190,9 +220,19 @@ def plan_command(
         )
     if plan.problems:
         count = len(plan.problems)
+        # stdout may be a file (a PR comment, a job log): name the problems here too
+        listed = "".join(f"\n  {p}" for p in plan.problems[:_LISTED_PROBLEMS])
+        more = count - _LISTED_PROBLEMS
         raise PlanError(
-            f"the plan has {count} problem{'' if count == 1 else 's'} (listed above); "
+            f"the plan has {count} problem{'' if count == 1 else 's'}; "
             "apply would refuse it: fix the manifests and plan again"
+            + listed
+            + (f"\n  ... and {more} more (see the plan)" if more > 0 else "")
+        )
+    reasons = blocking_reasons(plan)
+    if reasons:
+        raise UnsafePlanError(
+            "apply would refuse this plan (a guard stops it):\n  " + "\n  ".join(reasons)
         )
     if options.detailed_exitcode and plan.has_changes:
         return EXIT_CHANGES

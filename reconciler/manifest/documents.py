@@ -379,6 +379,15 @@ def _compose_all(loader: _ExactLoader | yaml.SafeLoader | yaml.CSafeLoader) -> I
         loader.dispose()
 
 
+def _char_at(data: bytes, line: int, column: int) -> str | None:
+    """The character at a 1-based line and column of ``data``, if it is there."""
+    lines = data.split(b"\n", line)
+    if len(lines) < line:
+        return None
+    text = lines[line - 1].decode("utf-8", errors="replace")
+    return text[column - 1] if 0 < column <= len(text) else None
+
+
 def _read_documents(data: bytes, file: str, *, exact: bool) -> Parsed:
     documents: list[Document] = []
     problems: list[ManifestProblem] = []
@@ -398,6 +407,11 @@ def _read_documents(data: bytes, file: str, *, exact: bool) -> Parsed:
             text = exc.problem or exc.context or "invalid YAML"
             if exc.context and exc.problem:
                 text = f"{exc.problem} ({exc.context})"
+            if _char_at(data, line, column) == "\t":
+                text = (
+                    "a tab character: YAML indents with spaces only, and a tab cannot start a "
+                    "value (replace the tab with spaces)"
+                )
             problems.append(ManifestProblem(file, line, column, f"YAML syntax error: {text}"))
             parsed.complete = False
             break

@@ -375,6 +375,20 @@ class _Loader:
                     ("spec", "guards", "maxChanges"),
                     f"spec.guards.maxChanges: {limit!r} is more than 100%",
                 )
+        mass_percent: float | None = None
+        mass = guards.get("massDisable")
+        if isinstance(mass, str) and mass.endswith("%"):
+            try:
+                mass_percent = float(mass[:-1])
+            except ValueError:
+                mass_percent = None  # the schema reported it
+            if mass_percent is not None and mass_percent > 100:
+                self.problem(
+                    doc,
+                    ("spec", "guards", "massDisable"),
+                    f"spec.guards.massDisable: {mass!r} is more than 100%",
+                )
+                mass_percent = None
         unmanaged = spec.get("unmanaged")
         return FleetSpec(
             name=name if isinstance(name, str) else "",
@@ -385,6 +399,7 @@ class _Loader:
             max_changes_percent=max_percent,
             allow_retire=guards.get("allowRetire") is True,
             rollout=self.rollout(doc, spec),
+            mass_disable_percent=mass_percent,
         )
 
     def defaults(self) -> Settings:

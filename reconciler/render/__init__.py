@@ -11,11 +11,16 @@ from reconciler.model import Plan
 PLAN_FORMATS: tuple[str, ...] = ("text", "markdown", "json")
 
 
-def render_plan(plan: Plan, fmt: str, *, color: bool = False, width: int = 100) -> str:
-    """Render ``plan`` as ``text`` (colour only if asked), ``markdown`` or ``json``."""
+def render_plan(
+    plan: Plan, fmt: str, *, color: bool = False, width: int = 100, verbose: bool = False
+) -> str:
+    """Render ``plan`` as ``text`` (colour only if asked; ``verbose``: every SIM), ``markdown``
+    or ``json``."""
     if fmt == "text":
-        from reconciler.render.plan_text import render_plan_text
+        from reconciler.render.plan_text import ALL_LINES, render_plan_text
 
+        if verbose:
+            return render_plan_text(plan, color=color, width=width, max_lines=ALL_LINES)
         return render_plan_text(plan, color=color, width=width)
     if fmt == "markdown":
         from reconciler.render.plan_markdown import render_plan_markdown

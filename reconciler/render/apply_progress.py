@@ -17,6 +17,7 @@ from rich.progress import Progress as RichProgress
 
 from reconciler.clock import Clock
 from reconciler.reporting import Progress
+from reconciler.wording import counted
 
 _ALWAYS = ("wave", "batch job", "finished", "stopped")
 
@@ -57,7 +58,8 @@ class PlainApplyReporter:
             self._last = now
         self._line(
             f"[{update.steps_done}/{update.steps_total} steps, {update.sims_done}/"
-            f"{update.sims_total} SIMs, {update.requests_spent} requests{_budget(update)}] "
+            f"{update.sims_total} SIMs, {counted(update.requests_spent, 'request')}"
+            f"{_budget(update)}] "
             f"{update.message}".rstrip()
         )
 
@@ -108,7 +110,8 @@ class RichApplyReporter:
         if update.waiting_seconds == 0:
             self._last = update
         detail = (
-            f"steps {update.steps_done}/{update.steps_total} · {update.requests_spent} requests"
+            f"steps {update.steps_done}/{update.steps_total} · "
+            f"{counted(update.requests_spent, 'request')}"
             f"{_budget(update)}"
         )
         if update.waiting_seconds > 0:

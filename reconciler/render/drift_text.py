@@ -6,6 +6,7 @@ from datetime import datetime
 
 from reconciler.model import DriftReport
 from reconciler.render.drift_basis import basis_lines
+from reconciler.wording import counted
 
 LISTED_UNMANAGED = 20
 
@@ -35,7 +36,10 @@ def headline(report: DriftReport, managed: int | None = None) -> str:
     parts = []
     if report.sims:
         fields = sum(len(s.fields) for s in report.sims)
-        parts.append(f"{len(report.sims)} SIMs differ from git in {fields} fields")
+        differ = "differs" if len(report.sims) == 1 else "differ"
+        parts.append(
+            f"{counted(len(report.sims), 'SIM')} {differ} from git in {counted(fields, 'field')}"
+        )
     if report.missing:
         parts.append(f"{len(report.missing)} declared SIMs are missing")
     if report.problems:

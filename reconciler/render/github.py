@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from reconciler.errors import ConfigError, ManifestError
+from reconciler.guard_lift import lift_hint
 from reconciler.model import (
     ApplyReport,
     DriftReport,
@@ -44,6 +45,7 @@ from reconciler.render.drift_text import render_drift_text, show, when
 from reconciler.render.plan_markdown import render_plan_markdown
 from reconciler.render.plan_summary import held_back
 from reconciler.render.plan_text import render_plan_text
+from reconciler.wording import counted
 
 MAX_ANNOTATIONS = 50  # GitHub shows no more per job
 SUMMARY_LIMIT = 1_000_000  # characters; GitHub refuses a step summary over 1 MiB
@@ -177,9 +179,12 @@ def plan_annotations(plan: Plan, *, workspace: str | None = None) -> list[Annota
     annotations = problem_annotations(plan.problems, workspace)
     for guard in plan.guards:  # the others passed: the summary lists them
         if guard.blocking:
-            hint = f" (override: {guard.override})" if guard.override else ""
+            hint = f" (lift with {lift_hint(guard)})" if guard.override else ""
             message = f"apply will refuse: {guard.message}{hint}"
             annotations.append(Annotation("error", message, title=f"guard {guard.name}"))
+        elif guard.lifted_by:
+            message = f"{guard.message}: lifted by {guard.lifted_by}"
+            annotations.append(Annotation("notice", message, title=f"guard {guard.name} lifted"))
     annotations += [Annotation("warning", w, title="fleetform plan") for w in plan.warnings]
     annotations += _missing(plan.missing, plan.account)
     s = plan.summary
@@ -188,15 +193,17 @@ def plan_annotations(plan: Plan, *, workspace: str | None = None) -> list[Annota
     annotations.append(
         Annotation(
             "notice",
-            f"{s.to_change} SIMs to change, {s.unchanged} unchanged{held_text}, about "
-            f"{s.requests_estimated} requests to apply"
+            f"{counted(s.to_change, 'SIM')} to change, {s.unchanged:,} unchanged{held_text}, about "
+            f"{counted(s.requests_estimated, 'request')} to apply"
             + (
                 f" in {len(plan.rollout)} rollout steps "
                 f"({' → '.join(stage.share for stage in plan.rollout)})"
                 if plan.rollout
                 else ""
             )
-            + (f"; plan invalid: {len(plan.problems)} problems" if plan.problems else ""),
+            + (
+                f"; plan invalid: {counted(len(plan.problems), 'problem')}" if plan.problems else ""
+            ),
             title=f"fleetform plan: {plan.fleet}",
         )
     )
@@ -230,7 +237,10 @@ def drift_annotations(report: DriftReport, *, workspace: str | None = None) -> l
         else:
             iccids = [iccid for iccid, _, _ in sims]
             lives = sorted({show(live) for _, live, _ in sims})
-            detail = f"{len(sims)} SIMs ({_sims(iccids)}): live {', '.join(lives[:LISTED_SIMS])}"
+            detail = (
+                f"{counted(len(sims), 'SIM')} ({_sims(iccids)}): "
+                f"live {', '.join(lives[:LISTED_SIMS])}"
+            )
         message = f"drift in {field}: git says {show(desired)}; {detail}"
         annotations.append(_note("error", message, f"fleetform drift: {field}", where))
     annotations += problem_annotations(report.problems, workspace)
@@ -276,7 +286,7 @@ def apply_annotations(
     annotations = []
     for (level, operation, outcome, reason, where), iccids in folded.items():
         why = f": {reason}" if reason else ""
-        message = f"{operation} {outcome} for {len(iccids)} SIMs ({_sims(iccids)}){why}"
+        message = f"{operation} {outcome} for {counted(len(iccids), 'SIM')} ({_sims(iccids)}){why}"
         annotations.append(_note(level, message, f"fleetform apply: {outcome}", where))
     if report.stopped:
         annotations.append(Annotation("warning", report.stopped, title="fleetform apply stopped"))

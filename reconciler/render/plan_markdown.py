@@ -5,11 +5,13 @@ and cost; problems; irreversible steps; guards that stop apply; warnings; a tabl
 transitions per group ("1,200 SIMs active → suspended in berlin-warehouse"); then each wave's
 operations in collapsible ``<details>`` with sample SIMs.
 
-Fitting: the comment is rendered with generous limits (samples per operation, table rows,
-problems listed) and, while it is over ``max_chars`` (GitHub refuses comments over 65,536),
-again with smaller ones. Every fold says what it left out ("… and 1,180 more"), and a last
-line says the comment was shortened. If even the smallest limits do not fit, the text is cut
-at a line boundary with a note (it needs thousands of step groups to come to that).
+Fitting: the comment is first rendered with every SIM of every step named (when the SIMs can
+fit at all), then with generous limits (samples per operation, table rows, problems listed)
+and, while it is over ``max_chars`` (GitHub refuses comments over 65,536), again with smaller
+ones. Every fold says what it left out ("… and 1,180 more"), and a last line says the comment
+was shortened and where the full list is (the JSON plan, uploaded by the plan workflow as the
+``fleetform-plan`` artifact). If even the smallest limits do not fit, the text is cut at a line
+boundary with a note (it needs thousands of step groups to come to that).
 
 Every live or manifest value goes through `reconciler.render.markdown_escape` (no HTML, no
 broken table, no ``@`` mention from a custom field).
@@ -20,7 +22,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from reconciler.guard_lift import join_ways, lift_ways
 from reconciler.model import Operation, Plan
+from reconciler.planfile import changes_digest
 from reconciler.render.markdown_escape import code_span, escape_html, escape_markdown
 from reconciler.render.plan_summary import (
     StepGroup,
@@ -37,6 +41,12 @@ from reconciler.render.plan_summary import (
 )
 
 GITHUB_COMMENT_LIMIT = 65_000
+# Where a folded comment's full list is: the plan file, which the plan workflow uploads.
+FULL_LIST = (
+    "The full list of SIMs is in the JSON plan (`plan --out plan.json`; in CI, the "
+    "`fleetform-plan` artifact of the workflow run)."
+)
+DIGEST_MARKER_PREFIX = "<!-- fleetform-changes-digest: "
 
 Add = Callable[[str], None]
 
@@ -48,7 +58,12 @@ class _Limits:
     items: int  # problems, warnings, unmanaged listed
 
 
+ALL = 2**62  # no fold: every SIM, row and problem named
+# Below this many characters per named SIM the first, unfolded level cannot fit: not tried.
+_MIN_ROW_CHARS = 40
+
 _LIMITS = (
+    _Limits(ALL, ALL, ALL),
     _Limits(10, 50, 25),
     _Limits(5, 25, 15),
     _Limits(3, 15, 10),
@@ -60,7 +75,10 @@ _LIMITS = (
 def render_plan_markdown(plan: Plan, *, max_chars: int = GITHUB_COMMENT_LIMIT) -> str:
     """The plan as markdown of at most ``max_chars`` characters, saying what was folded."""
     text = ""
+    named = sum(len(step.sims) for step in plan.steps) + len(plan.problems) + len(plan.warnings)
     for level, limits in enumerate(_LIMITS):
+        if limits.samples == ALL and named * _MIN_ROW_CHARS > max_chars:
+            continue  # cannot fit: do not build a huge text only to throw it away
         text = _render(plan, limits, shortened=level > 0)
         if len(text) <= max_chars:
             return text
@@ -80,6 +98,10 @@ def _render(plan: Plan, limits: _Limits, *, shortened: bool) -> str:
         add(f"Cost: {escape_markdown(cost_line(plan))}.  ")
     add(f"{escape_markdown(read_line(plan))}  ")
     add(f"Endpoint {code_span(plan.endpoint)} · manifests {code_span(plan.manifest_digest[:19])}")
+    digest = changes_digest(plan)
+    if plan.has_changes:
+        add(f"Changes digest {code_span(digest[:19])} (apply on merge checks it)")
+    add(f"{DIGEST_MARKER_PREFIX}{digest} -->")
     add("")
 
     if plan.problems:
@@ -106,8 +128,20 @@ def _render(plan: Plan, limits: _Limits, *, shortened: bool) -> str:
         add("#### ⛔ Guards that stop apply")
         add("")
         for guard in blocking:
-            lift = f" — lift with {code_span(guard.override)}" if guard.override else ""
+            ways = join_ways(lift_ways(guard), code_span)
+            lift = f" — lift with {ways}" if guard.override else ""
             add(f"- **{guard.name}**: {escape_markdown(guard.message)}{lift}")
+        add("")
+
+    lifted = [g for g in plan.guards if g.lifted_by]
+    if lifted:
+        add("#### 🔓 Guards lifted for this plan (review the override)")
+        add("")
+        for guard in lifted:
+            add(
+                f"- **{guard.name}**: {escape_markdown(guard.message)} — lifted by "
+                f"{code_span(guard.lifted_by or '')}"
+            )
         add("")
 
     if plan.warnings:
@@ -161,7 +195,7 @@ def _render(plan: Plan, limits: _Limits, *, shortened: bool) -> str:
     if shortened:
         add(
             f"_Shortened to stay under the comment size limit: {limits.samples} sample SIMs per "
-            f"operation, {limits.rows} table rows. The JSON plan (`--format json`) has all._"
+            f"operation, {limits.rows} table rows. {FULL_LIST}_"
         )
     return "\n".join(out).rstrip("\n") + "\n"
 
@@ -188,7 +222,7 @@ def _group(add: Add, group: StepGroup, samples: int) -> None:
             )
             shown += 1
         add("")
-    _more(add, group.sims - shown, "SIMs")
+    _more(add, group.sims - shown, "SIMs (all in the JSON plan)")
     add("</details>")
     add("")
 

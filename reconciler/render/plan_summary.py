@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from reconciler.model import STATE, Operation, Plan, RolloutStage, Step, StepSim, parse_field
+from reconciler.wording import counted
 
 STATUS_OPERATIONS = frozenset({Operation.ACTIVATE, Operation.SUSPEND, Operation.RETIRE})
 
@@ -210,7 +211,8 @@ def read_line(plan: Plan) -> str:
     held = held_back(plan)
     problems = f"{held:,} held back by problems, " if held or plan.problems else ""
     return (
-        f"Read {s.sims_read:,} SIMs with {s.requests_read:,} requests: {s.unchanged:,} unchanged, "
+        f"Read {counted(s.sims_read, 'SIM')} with {counted(s.requests_read, 'request')}: "
+        f"{s.unchanged:,} unchanged, "
         f"{s.to_change:,} to change, {problems}{s.unmanaged:,} unmanaged, {s.missing:,} declared "
         "but missing."
     )
@@ -224,9 +226,11 @@ def _value(path: str, value: str | None) -> str:
 
 
 def change_text(sim: StepSim) -> str:
-    """``ratePlan: IoT-1GB → IoT-5GB, customFields.custom1: (empty) → berlin``."""
+    """``ratePlan: IoT-1GB → IoT-5GB (from g.yaml:7:3), customFields.custom1: (empty) → x``:
+    each change with the manifest line that declared its value, when the plan knows it."""
     return ", ".join(
         f"{path}: {_value(path, sim.before.get(path))} → {_value(path, sim.after[path])}"
+        + (f" (from {sim.sources[path]})" if path in sim.sources else "")
         for path in sorted(sim.after)
     )
 

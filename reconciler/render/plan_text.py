@@ -18,6 +18,7 @@ from io import StringIO
 from rich.console import Console
 from rich.markup import escape
 
+from reconciler.guard_lift import lift_hint
 from reconciler.model import Operation, Plan, RolloutStage, StepSim
 from reconciler.render.plan_summary import (
     StepGroup,
@@ -40,6 +41,7 @@ _MARKS = {
 _FIELD_MARK = ("~", "yellow")
 
 Line = Callable[[str], None]
+ALL_LINES = 2**62  # ``max_lines`` that folds nothing (``plan -v``)
 
 
 def render_plan_text(
@@ -114,8 +116,17 @@ def render_plan_text(
     if blocking:
         line("[bold]Guards that stop apply:[/bold]")
         for guard in blocking:
-            lift = f" — lift with {guard.override}" if guard.override else ""
+            lift = f" — lift with {lift_hint(guard)}" if guard.override else ""
             line(f"  [red]✗[/red] {guard.name}: {escape(guard.message)}{escape(lift)}")
+        line()
+    lifted = [g for g in plan.guards if g.lifted_by]
+    if lifted:
+        line("[bold]Guards lifted for this plan:[/bold]")
+        for guard in lifted:
+            line(
+                f"  [yellow]![/yellow] {guard.name}: {escape(guard.message)} "
+                f"— lifted by {escape(guard.lifted_by or '')}"
+            )
         line()
 
     if plan.warnings:
@@ -150,7 +161,7 @@ def _group(line: Line, group: StepGroup, max_lines: int) -> None:
     for sim in sample:
         text = f"{sim.iccid}  {sim.group:<{pad}}  {change_text(sim)}"
         line(f"      [{colour}]{mark}[/{colour}] {escape(text)}")
-    _fold(line, group.sims - shown, "SIMs", indent="        ")
+    _fold(line, group.sims - shown, "SIMs (-v lists all)", indent="        ")
 
 
 def _fold(line: Line, more: int, what: str, *, indent: str = "  ") -> None:

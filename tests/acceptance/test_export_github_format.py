@@ -91,7 +91,7 @@ def test_plan_in_github_format_keeps_its_exit_codes(sim: RunningSimulator, expor
         cwd=exported, sim=sim, summary=summary,
     )  # fmt: skip
     assert changed.returncode == 2, changed.stderr
-    assert "::notice title=fleetform plan%3A acme::1 SIMs to change" in changed.stdout
+    assert "::notice title=fleetform plan%3A acme::1 SIM to change" in changed.stdout
     assert summary.read_text().count("fleetform plan") >= 2  # appended, run after run
 
 

@@ -59,13 +59,28 @@ def test_the_written_workflows_pass_the_workflow_schema(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_init_twice_refuses_without_force_and_shows_no_traceback(tmp_path: Path) -> None:
+def test_init_twice_keeps_what_exists_and_force_replaces_it(tmp_path: Path) -> None:
     assert fleetform("init", "--name", "f1", cwd=tmp_path).returncode == 0
     again = fleetform("init", "--name", "f2", cwd=tmp_path)
-    assert again.returncode == 1
-    assert again.stderr.startswith("Error: refusing to overwrite existing files (use --force)")
-    assert "Traceback" not in again.stderr
+    assert again.returncode == 0, again.stderr
+    assert "kept manifests/fleet.yaml (it exists; --force replaces it)" in again.stderr
+    assert "nothing to add" in again.stderr and "Traceback" not in again.stderr
     assert "name: f1" in (tmp_path / "manifests" / "fleet.yaml").read_text()
+
+
+def test_init_in_an_existing_repository_adds_only_what_is_missing(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("# our fleet\n")
+    (tmp_path / ".gitignore").write_text("*.pyc\n.fleetform/")  # no newline at the end
+    result = fleetform("init", "--name", "f1", "--account", "acme", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "README.md").read_text() == "# our fleet\n"
+    ignore = (tmp_path / ".gitignore").read_text().splitlines()
+    assert ignore[:2] == ["*.pyc", ".fleetform/"] and ignore.count(".fleetform/") == 1
+    assert "plan.json" in ignore and "apply.log" in ignore
+    assert "kept README.md (it exists" in result.stderr
+    assert "added fleetform's missing lines to .gitignore" in result.stderr
+    assert (tmp_path / "manifests" / "fleet.yaml").exists()
+    assert (tmp_path / ".github" / "workflows" / "fleetform-plan.yml").exists()
 
     forced = fleetform("init", "--name", "f2", "--force", cwd=tmp_path)
     assert forced.returncode == 0, forced.stderr

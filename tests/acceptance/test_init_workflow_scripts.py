@@ -45,9 +45,7 @@ class Runner:
             "RUNNER_TEMP": str(self.bin.parent),
         }
 
-    def step(
-        self, workflow: str, name: str, env: dict[str, str] | None = None
-    ) -> subprocess.CompletedProcess[str]:
+    def step(self, workflow: str, name: str, **env: str) -> subprocess.CompletedProcess[str]:
         data: dict[str, Any] = yaml.safe_load(
             (self.repo / ".github" / "workflows" / workflow).read_text(encoding="utf-8")
         )
@@ -57,7 +55,7 @@ class Runner:
         return subprocess.run(
             ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
             cwd=self.repo,
-            env=self.env() | (env or {}),
+            env=self.env() | env,
             capture_output=True,
             text=True,
             timeout=120,
@@ -180,7 +178,7 @@ def test_the_apply_workflow_passes_the_gate_a_repository_variable_names(runner: 
     assert runner.step("fleetform-apply.yml", "Plan the merged commit").returncode == 0
     seen = runner.repo / "gate-input.json"
     gate = {"FLEETFORM_GATE": f"cat > {seen}; exit 1", "FLEETFORM_GATE_TIMEOUT": "30"}
-    applied = runner.step("fleetform-apply.yml", "Apply", gate)
+    applied = runner.step("fleetform-apply.yml", "Apply", **gate)
     assert applied.returncode == 3, applied.stdout + applied.stderr
     assert "rollout stopped after step w1-r1" in (runner.repo / "apply-report.txt").read_text()
     assert json.loads(seen.read_text())["step"]["sims"] == 2
@@ -188,3 +186,58 @@ def test_the_apply_workflow_passes_the_gate_a_repository_variable_names(runner: 
     # without the variable there is no gate: the rollout goes on after its re-check
     runner.step("fleetform-apply.yml", "Plan the merged commit")
     assert runner.step("fleetform-apply.yml", "Apply").returncode == 0
+
+
+def _retire_one_sim(repo: Path) -> str:
+    path = repo / "manifests" / "status-active.yaml"
+    lines = path.read_text().splitlines()
+    index = next(i for i, line in enumerate(lines) if line.startswith('    - "'))
+    iccid = lines[index].strip()[2:]
+    lines[index] = f"    - {{iccid: {iccid}, state: retired}}"
+    path.write_text("\n".join(lines) + "\n")
+    return iccid.strip('"')
+
+
+def test_a_guard_fails_the_pull_request_unless_a_label_lifts_it(runner: Runner) -> None:
+    _retire_one_sim(runner.repo)
+    stopped = runner.step("fleetform-plan.yml", "Plan")
+    assert stopped.returncode == 0  # the comment step still runs; the last step fails the job
+    assert runner.outputs() == {"exitcode": "1"}
+    log = (runner.repo / "plan.log").read_text()
+    assert "Error: apply would refuse this plan (a guard stops it):" in log
+    assert "fleetform:allow-retire" in log
+    assert "::error title=guard allowRetire::apply will refuse" in stopped.stdout
+    assert "#### ⛔ Guards that stop apply" in (runner.repo / "plan.md").read_text()
+
+    lifted = runner.step("fleetform-plan.yml", "Plan", ALLOW_RETIRE="true")
+    assert lifted.returncode == 0, lifted.stderr
+    assert runner.outputs() == {"exitcode": "2"}
+    md = (runner.repo / "plan.md").read_text()
+    assert "lifted by `--allow-retire (pull-request label fleetform:allow-retire)`" in md
+    digest = md.split("<!-- fleetform-changes-digest: ")[1].split(" -->")[0]
+
+    # on merge: the same label lifts the guard; a digest other than the reviewed one refuses
+    assert runner.step("fleetform-apply.yml", "Plan the merged commit").returncode == 1
+    planned = runner.step("fleetform-apply.yml", "Plan the merged commit", ALLOW_RETIRE="true")
+    assert planned.returncode == 0, planned.stderr
+    other = "sha256:" + "0" * 64
+    refused = runner.step("fleetform-apply.yml", "Apply", REVIEWED_DIGEST=other)
+    assert refused.returncode == 1
+    assert runner.outputs() == {"exitcode": "1"}
+    assert "::error title=fleetform apply refused or failed::Error: the plan to apply is not " in (
+        refused.stdout
+    )
+    applied = runner.step("fleetform-apply.yml", "Apply", REVIEWED_DIGEST=digest)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert "the plan's changes are the ones reviewed" in (runner.repo / "apply.log").read_text()
+
+
+def test_a_plan_with_problems_shows_them_in_the_comment_and_on_the_lines(runner: Runner) -> None:
+    path = runner.repo / "manifests" / "status-active.yaml"
+    text = path.read_text()
+    path.write_text(text.replace("ratePlan: ", "ratePlan: IoT-Nope-", 1))
+    result = runner.step("fleetform-plan.yml", "Plan")
+    assert runner.outputs() == {"exitcode": "1"}
+    assert "::error file=manifests/status-active.yaml,line=" in result.stdout
+    md = (runner.repo / "plan.md").read_text()
+    assert "#### ❌ Problems" in md and "unknown rate plan" in md

@@ -55,28 +55,49 @@ def test_in_sync_fleet_exits_0_with_detailed_exitcode(
 def test_changes_are_printed_and_exit_2_with_detailed_exitcode(
     sim: RunningSimulator, tmp_path: Path
 ) -> None:
-    result = fleetform("plan", str(DATA / "changes"), "--detailed-exitcode", sim=sim, cwd=tmp_path)
+    args = ("plan", str(DATA / "changes"), "--allow-retire", "--override-note", "PR label x")
+    result = fleetform(*args, "--detailed-exitcode", sim=sim, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     out = result.stdout
     assert "Plan: 1 to activate, 1 to suspend, 1 to retire, 4 with field changes." in out
     assert "Irreversible: 1 SIM will be retired" in out
     assert "8944500000000000014  hamburg-port  state: suspended → retired" in out
-    assert "allow_retire: 1 SIM would be retired" in out and "--allow-retire" in out
+    assert "Guards lifted for this plan:" in out
+    assert "allowRetire: 1 SIM would be retired, which is final — lifted by --allow-retire " in out
+    assert "(PR label x)" in out
     assert "\x1b[" not in out  # no colour when not a terminal
     assert out.index("Wave 1") < out.index("Wave 2") < out.index("\nPlan: ")
 
-    plain = fleetform("plan", str(DATA / "changes"), sim=sim, cwd=tmp_path)
+    plain = fleetform(*args, sim=sim, cwd=tmp_path)
     assert plain.returncode == 0
+
+
+def test_a_plan_apply_would_refuse_fails_with_the_reason(
+    sim: RunningSimulator, tmp_path: Path
+) -> None:
+    result = fleetform("plan", str(DATA / "changes"), "--detailed-exitcode", sim=sim, cwd=tmp_path)
+    assert result.returncode == 1  # not 2: a PR check on this plan fails, not the apply on merge
+    assert "Guards that stop apply:" in result.stdout  # the plan is still shown in full
+    assert "Plan: 1 to activate, 1 to suspend, 1 to retire" in result.stdout
+    assert "Error: apply would refuse this plan (a guard stops it):" in result.stderr
+    assert "allowRetire: 1 SIM would be retired, which is final (lift with --allow-retire" in (
+        result.stderr
+    )
+    assert "the pull-request label fleetform:allow-retire" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_out_writes_the_plan_file_without_the_key(sim: RunningSimulator, tmp_path: Path) -> None:
     out = tmp_path / "plan.json"
-    result = fleetform(
-        "plan", str(DATA / "changes"), "--format", "json", "--out", str(out), sim=sim, cwd=tmp_path
-    )
+    args = ("--format", "json", "--out", str(out), "--allow-retire")
+    result = fleetform("plan", str(DATA / "changes"), *args, sim=sim, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     saved = out.read_text(encoding="utf-8")
     assert saved == result.stdout
+    data = json.loads(saved)
+    assert data["changes_digest"].startswith("sha256:")
+    (retire,) = [g for g in data["guards"] if g["name"] == "allowRetire"]
+    assert retire["lifted_by"] == "--allow-retire" and retire["blocking"] is False
     assert sim.api_key not in saved and sim.api_key not in result.stderr
     plan = load_plan(out)
     assert plan.account == "acme" and plan.endpoint == sim.url
@@ -89,11 +110,34 @@ def test_out_writes_the_plan_file_without_the_key(sim: RunningSimulator, tmp_pat
 
 def test_markdown_for_a_pull_request(sim: RunningSimulator, tmp_path: Path) -> None:
     result = fleetform("plan", str(DATA / "changes"), "--format", "markdown", sim=sim, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # the retire guard stops apply
     md = result.stdout
     assert md.startswith("### fleetform plan: `acme-trackers` on account `acme`")
     assert "> [!CAUTION]" in md and "<details>" in md
     assert "| 1 | active → retired | hamburg-port |" in md
+    assert "#### ⛔ Guards that stop apply" in md
+    assert "lift with `--allow-retire`, `guards.allowRetire: true` in the Fleet or the " in md
+    assert "pull-request label `fleetform:allow-retire`" in md
+    assert "<!-- fleetform-changes-digest: sha256:" in md
+
+
+def test_plan_problems_reach_the_pull_request_comment_and_the_manifest_lines(
+    sim: RunningSimulator, tmp_path: Path
+) -> None:
+    args = ("--format", "github", "--markdown-out", "plan.md", "--out", "plan.json")
+    result = fleetform("plan", str(DATA / "problems"), *args, sim=sim, cwd=tmp_path)
+    assert result.returncode == 1
+    # annotations on the manifest lines (stdout of --format github)
+    assert "::error file=" in result.stdout and "fleet.yaml,line=13,col=48," in result.stdout
+    assert "unknown rate plan 'IoT-2GB'" in result.stdout
+    # the comment's markdown holds the problems themselves
+    md = (tmp_path / "plan.md").read_text(encoding="utf-8")
+    assert "#### ❌ Problems (2)" in md and "unknown rate plan" in md
+    assert "8944500000000000097" in md
+    # and the error names them too, not only "listed above"
+    assert "Error: the plan has 2 problems" in result.stderr
+    assert "unknown rate plan 'IoT-2GB'" in result.stderr
+    assert "listed above" not in result.stderr
 
 
 def test_plan_problems_name_the_manifest_line_and_exit_1(

@@ -104,7 +104,7 @@ def test_an_activated_sim_declared_retired_is_suspended_then_retired(
         (1, Operation.SUSPEND, target.iccid),
         (2, Operation.RETIRE, target.iccid),
     ]
-    guard = next(g for g in plan.guards if g.name == "allow_retire")
+    guard = next(g for g in plan.guards if g.name == "allowRetire")
     assert guard.blocking
 
 

@@ -111,7 +111,7 @@ def test_renderers_name_the_sim_the_field_and_when() -> None:
     assert f"{A} (group g, suspended)" in text
     assert "state: git active, live suspended  changed 2026-11-20T08:30:00Z" in text
     assert "customFields.custom1: git berlin, live moved" in text
-    assert "Drift: 1 SIMs differ from git in 2 fields." in text
+    assert "Drift: 1 SIM differs from git in 2 fields." in text  # singular right
     markdown = render_drift_markdown(report)
     assert f"| `{A}` | g | `state` | active | suspended | 2026-11-20T08:30:00Z |" in markdown
     data = json.loads(render_drift_json(report))
@@ -158,7 +158,7 @@ def test_drift_markdown_of_many_sims_stays_under_the_issue_limit_and_says_what_i
     assert len(markdown) < 65_000
     assert "… and 4,900 more drifted fields; 4,900 SIMs not shown" in markdown
     assert "Shortened to stay under the issue size limit" in markdown
-    assert "**Drift: 5000 SIMs differ from git in 5000 fields" in markdown  # the headline stays
+    assert "**Drift: 5,000 SIMs differ from git in 5,000 fields" in markdown  # the headline stays
     small = _hostile_report(2)
     assert "Shortened" not in small and "more drifted fields" not in small
 

@@ -52,6 +52,7 @@ def desired(
     allow_retire: bool = False,
     max_changes: int | None = None,
     max_changes_percent: float | None = None,
+    mass_disable_percent: float | None = None,
 ) -> DesiredFleet:
     spec = FleetSpec(
         "acme-trackers",
@@ -60,6 +61,7 @@ def desired(
         allow_retire=allow_retire,
         max_changes=max_changes,
         max_changes_percent=max_changes_percent,
+        mass_disable_percent=mass_disable_percent,
     )
     return DesiredFleet(spec, {s.iccid: s for s in sims}, digest="sha256:d")
 
@@ -255,9 +257,9 @@ def test_guards_as_the_manifest_sets_them_and_the_flags_that_lift_them() -> None
     ]
     plan = plan_of(wants, [live(i) for i in range(20)], max_changes=10)
     guards = {g.name: g for g in plan.guards}
-    assert guards["allow_retire"].blocking and guards["allow_retire"].override == "--allow-retire"
-    assert guards["max_changes"].blocking and "12 SIMs change" in guards["max_changes"].message
-    assert guards["mass_disable"].blocking and guards["mass_disable"].override == "--force"
+    assert guards["allowRetire"].blocking and guards["allowRetire"].override == "--allow-retire"
+    assert guards["maxChanges"].blocking and "12 SIMs change" in guards["maxChanges"].message
+    assert guards["massDisable"].blocking and guards["massDisable"].override == "--force"
 
     with pytest.raises(UnsafePlanError) as caught:
         raise_if_unsafe(plan)
@@ -271,14 +273,14 @@ def test_guards_as_the_manifest_sets_them_and_the_flags_that_lift_them() -> None
 def test_max_changes_as_a_share_of_the_declared_fleet() -> None:
     wants = [want(i, custom_fields={"custom1": "x"}) for i in range(40)]
     plan = plan_of(wants, [live(i) for i in range(40)], max_changes_percent=10.0)
-    guard = next(g for g in plan.guards if g.name == "max_changes")
+    guard = next(g for g in plan.guards if g.name == "maxChanges")
     assert guard.blocking and "maxChanges allows 4" in guard.message
-    assert not next(g for g in plan.guards if g.name == "mass_disable").blocking
+    assert not next(g for g in plan.guards if g.name == "massDisable").blocking
 
 
 def test_tiny_fleets_skip_the_mass_disable_guard() -> None:
     plan = plan_of([want(1, state=DesiredState.SUSPENDED)], [live(1)])
-    guard = next(g for g in plan.guards if g.name == "mass_disable")
+    guard = next(g for g in plan.guards if g.name == "massDisable")
     assert not guard.blocking and "not checked below 10" in guard.message
     raise_if_unsafe(plan)
 
@@ -290,7 +292,7 @@ def test_mass_disable_counts_the_managed_fleet_not_the_whole_account() -> None:
         want(i) for i in range(15, 20)
     ]
     plan = plan_of(wants, [live(i) for i in range(1000)], max_changes_percent=100.0)
-    guard = next(g for g in plan.guards if g.name == "mass_disable")
+    guard = next(g for g in plan.guards if g.name == "massDisable")
     assert guard.blocking and guard.override == "--force"
     assert "15 of 20 managed SIMs (75%)" in guard.message
     with pytest.raises(UnsafePlanError, match="--force"):
@@ -302,7 +304,7 @@ def test_a_few_managed_sims_in_a_large_account_skip_the_mass_disable_guard() -> 
     plan = plan_of(
         [want(i, state=DesiredState.SUSPENDED) for i in range(4)], [live(i) for i in range(500)]
     )
-    guard = next(g for g in plan.guards if g.name == "mass_disable")
+    guard = next(g for g in plan.guards if g.name == "massDisable")
     assert not guard.blocking and "4 of 4 managed SIMs" in guard.message
 
 

@@ -260,7 +260,7 @@ def test_markdown_of_50000_changed_sims_stays_under_the_limit() -> None:
     md = render_plan_markdown(plan)
     assert len(md) < 65_000
     assert "Besides: 8,333 to activate, 8,334 to suspend" in md.splitlines()[2]
-    assert "more SIMs_" in md  # says what was folded
+    assert "more SIMs (all in the JSON plan)_" in md  # says what was folded, and where
     assert len(plan_to_json(plan)) > 10 * len(md)
 
 

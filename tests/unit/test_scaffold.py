@@ -99,12 +99,12 @@ def test_scaffold_writes_into_a_new_folder(tmp_path: Path) -> None:
     assert "name: f1" in (tmp_path / "fleet" / "manifests" / "fleet.yaml").read_text()
 
 
-def test_scaffold_refuses_to_overwrite_and_writes_nothing(tmp_path: Path) -> None:
+def test_scaffold_keeps_existing_files_and_adds_the_rest(tmp_path: Path) -> None:
     (tmp_path / "README.md").write_text("mine\n")
-    with pytest.raises(ConfigError, match=r"refusing to overwrite.*--force.*README\.md"):
-        scaffold(tmp_path)
+    result = scaffold(tmp_path)
     assert (tmp_path / "README.md").read_text() == "mine\n"
-    assert not (tmp_path / "manifests").exists()
+    assert result.kept == (tmp_path / "README.md",)
+    assert (tmp_path / "manifests" / "fleet.yaml").exists()
 
 
 def test_scaffold_force_overwrites_and_leaves_other_files(tmp_path: Path) -> None:

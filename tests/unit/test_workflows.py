@@ -139,7 +139,7 @@ def test_project_examples_are_the_init_templates(init_workflows: Path, name: str
 EXPECTED_PERMISSIONS = {
     "ci.yml": {"contents": "read"},
     "fleetform-plan.yml": {"contents": "read", "pull-requests": "write"},
-    "fleetform-apply.yml": {"contents": "read"},
+    "fleetform-apply.yml": {"contents": "read", "pull-requests": "write"},
     "fleetform-drift.yml": {"contents": "read", "issues": "write"},
 }
 

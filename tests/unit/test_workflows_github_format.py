@@ -170,7 +170,7 @@ def test_plan_output_has_annotations_text_and_markdown(
     output = plan_github(plan)
     lines = output.stdout.splitlines()
     assert lines[0] == (
-        f"::notice title=fleetform plan%3A acme::1 SIMs to change, 10 unchanged, about "
+        f"::notice title=fleetform plan%3A acme::1 SIM to change, 10 unchanged, about "
         f"{plan.summary.requests_estimated} requests to apply"
     )
     assert "::" not in "\n".join(lines[1:])  # then the plain text, no colour codes
@@ -212,7 +212,7 @@ def test_apply_failures_are_folded_by_reason() -> None:
         f"({giccid_for(0)}, {giccid_for(1)}): illegal_status"
     )
     assert lines[1] == (
-        "::warning title=fleetform apply%3A stale::set_rate_plan stale for 1 SIMs "
+        "::warning title=fleetform apply%3A stale::set_rate_plan stale for 1 SIM "
         f"({giccid_for(2)}): state now suspended"
     )
     assert not lines[2].startswith("::")
@@ -260,7 +260,9 @@ def test_a_blocking_guard_is_an_error(fleet: tuple[DesiredFleet, list[LiveSim]])
     desired, sims = fleet
     strict = dataclasses.replace(desired, fleet=dataclasses.replace(desired.fleet, max_changes=1))
     plan = _plan(strict, [dataclasses.replace(s, rate_plan="IoT-5GB") for s in sims[:3]], CATALOGUE)
-    (guard,) = [a for a in plan_annotations(plan) if a.title == "guard max_changes"]
+    (guard,) = [a for a in plan_annotations(plan) if a.title == "guard maxChanges"]
     assert guard.level == "error"
     assert guard.message.startswith("apply will refuse: 3 SIMs change, maxChanges allows 1")
-    assert guard.message.endswith("(override: --max-changes)")
+    assert guard.message.endswith(
+        "(lift with --max-changes or a higher guards.maxChanges in the Fleet)"
+    )
