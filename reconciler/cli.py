@@ -86,8 +86,8 @@ def report_format(help: str) -> Callable[[FC], FC]:
 pass_globals = click.make_pass_decorator(GlobalOptions)
 
 
-# Each command's --help ends with its exit codes (design.md); a command not listed here gets
-# the general table.
+# Each command's --help ends with its exit codes (the README's table); a command not listed
+# here gets the general table.
 EXIT_CODES: dict[str, tuple[str, ...]] = {
     "validate": ("0  the manifests are valid", "1  problems (listed as file:line:column) or error"),
     "plan": (

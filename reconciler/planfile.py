@@ -184,7 +184,10 @@ def _checksum_of(content: Mapping[str, Any]) -> str:
     # a plan made in a fresh window learns the server's window, one made mid-window assumes the
     # hour; for a server whose window is the hour both are the same plan.
     summary = {k: v for k, v in content["summary"].items() if k != "rate_window_source"}
-    content = {**content, "summary": summary}
+    return _sha256_of({**content, "summary": summary})
+
+
+def _sha256_of(content: Mapping[str, Any]) -> str:
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -214,7 +217,7 @@ def changes_digest(plan: Plan) -> str:
         for step in plan.steps
         for sim in step.sims
     )
-    return _checksum_of({"account": plan.account, "changes": changes})
+    return _sha256_of({"account": plan.account, "changes": changes})
 
 
 def seal(plan: Plan) -> Plan:

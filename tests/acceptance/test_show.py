@@ -49,7 +49,9 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str
     with start_in_thread(
         SimulatorConfig(db_path=folder / "sim.db", sims=250, job_delay=0.05)
     ) as sim:
-        made = fleetform("plan", str(CHANGES), "--out", "plan.json", cwd=folder, sim=sim)
+        made = fleetform(
+            "plan", str(CHANGES), "--out", "plan.json", "--allow-retire", cwd=folder, sim=sim
+        )
         assert made.returncode == 0, made.stderr
         printed = {"text": made.stdout}  # what plan printed of this very plan
     return folder / "plan.json", printed
