@@ -29,6 +29,17 @@ def run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Completed
     )
 
 
+def settled_requests(sim: RunningSimulator) -> int:
+    """The simulator's request count once it stopped moving for half a second."""
+    last, since = sim.counters().get("requests", 0), time.monotonic()
+    while time.monotonic() - since < 0.5:
+        time.sleep(0.05)
+        now = sim.counters().get("requests", 0)
+        if now != last:
+            last, since = now, time.monotonic()
+    return last
+
+
 @pytest.mark.slow
 def test_kill_9_then_apply_manifests_resume_finishes_the_interrupted_plan(
     sim_factory: Callable[..., RunningSimulator], tmp_path: Path
@@ -62,7 +73,7 @@ def test_kill_9_then_apply_manifests_resume_finishes_the_interrupted_plan(
         fleet_file = manifests / "fleet.yaml"
         original = fleet_file.read_text()
         fleet_file.write_text(original + "\n# an edit\n")
-        requests_before = sim.counters().get("requests", 0)
+        requests_before = settled_requests(sim)  # what the killed run sent may still arrive
         refused = run(command(*line, "--resume"), tmp_path, env)
         assert refused.returncode == 1
         assert "pass its plan file or nothing, not manifest paths" in refused.stderr
