@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -237,14 +238,26 @@ _SIM_COLUMNS = (
 )
 
 
+# A fleet holds a handful of distinct plan lists and APN lists: decode each once (the results
+# are tuples, safe to share), not twice per SIM of every page.
+@lru_cache(maxsize=4096)
+def _decode_plans(text: str) -> tuple[str, ...]:
+    return tuple(json.loads(text))
+
+
+@lru_cache(maxsize=4096)
+def _decode_apns(text: str) -> tuple[tuple[str, str], ...]:
+    return tuple((a["apn"], a["status"]) for a in json.loads(text))
+
+
 def _row_to_sim(row: Sequence[Any]) -> SimRow:
     return SimRow(
         giccid=row[0],
         account=row[1],
         status=row[2],
         basic=row[3],
-        supplementary=tuple(json.loads(row[4])),
-        apns=tuple((a["apn"], a["status"]) for a in json.loads(row[5])),
+        supplementary=_decode_plans(row[4]),
+        apns=_decode_apns(row[5]),
         custom=tuple(row[6:11]),
         imsi=row[11],
         msisdn=row[12],
