@@ -87,6 +87,16 @@ class Server:
         with httpx.Client(headers={"X-API-Key": API_KEY}, verify=False) as client:
             client.get(self.url + "/enterprise").raise_for_status()
         self.ready = time.perf_counter() - started
+        self.ready_cpu = self.cpu()
+
+    def cpu(self) -> float:
+        """CPU seconds the server process has used so far (Linux /proc; nan elsewhere): on a
+        shared machine this is the figure that does not depend on the other processes."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGINT)
@@ -146,21 +156,29 @@ def main() -> int:
 def run(db: Path, sims: int) -> int:
     print(f"simulator with --sims {sims:,} on {db}")
     server = Server(db, sims)
-    cold = server.ready
+    cold, cold_cpu = server.ready, server.ready_cpu
     server.stop()
     server = Server(db, sims)
-    warm = server.ready
+    warm, warm_cpu = server.ready, server.ready_cpu
     size = sum(p.stat().st_size for p in db.parent.glob(db.name + "*"))
-    print(f"ready on a new database: {cold:.1f} s; on the seeded one: {warm:.1f} s")
-    print(f"seeding {sims:,} SIMs: {cold - warm:.1f} s; database {size / 2**20:,.0f} MiB")
+    print(f"load average before: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(
+        f"ready on a new database: {cold:.1f} s ({cold_cpu:.1f} s CPU); "
+        f"on the seeded one: {warm:.1f} s ({warm_cpu:.1f} s CPU)"
+    )
+    print(
+        f"seeding {sims:,} SIMs: {cold - warm:.1f} s ({cold_cpu - warm_cpu:.1f} s CPU); "
+        f"database {size / 2**20:,.0f} MiB"
+    )
     try:
-        measure(server.url, sims)
+        measure(server, sims)
     finally:
         server.stop()
     return 0
 
 
-def measure(url: str, sims: int) -> None:
+def measure(server: Server, sims: int) -> None:
+    url = server.url
     headers = {"X-API-Key": API_KEY}
     with httpx.Client(base_url=url + "/", headers=headers, timeout=60, verify=False) as client:
         first = get_ok(client, "global-sims", size=100)
@@ -249,13 +267,16 @@ def measure(url: str, sims: int) -> None:
             f"changeLogs page 1: {first_history:.1f} ms; page {history_last}: {deep_history:.1f} ms"
         )
 
+        cpu = server.cpu()
         items, requests, seconds = read_all(client, "global-sims", size=100)
+        server_ms = (server.cpu() - cpu) * 1000 / requests
         verdict = "every SIM" if items == total else f"EXPECTED {total:,}"
         print(
             f"full paged read: {items:,} SIMs ({verdict}) in {requests:,} requests, "
             f"{seconds:.1f} s ({requests / seconds:.0f} requests/s, "
-            f"{seconds * 1000 / requests:.1f} ms each)"
+            f"{seconds * 1000 / requests:.1f} ms each; server CPU {server_ms:.1f} ms a page)"
         )
+        print(f"load average after: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":
