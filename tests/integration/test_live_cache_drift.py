@@ -314,3 +314,29 @@ def test_apply_keeps_the_cache_up_to_date_with_its_own_writes(
     cache.close()
     code, after, _ = drift_json(sim, manifests, verify_budget=0)
     assert code == 0 and after["basis"]["mode"] == "incremental", after
+
+
+def test_the_cli_takes_full_and_verify_budget(
+    small: Any, state: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from reconciler.cli import main
+
+    sim, manifests, _live = small
+    full_plan(sim, manifests)
+    monkeypatch.setenv("SMARTHUB_ENDPOINT", sim.url)
+    monkeypatch.setenv("SMARTHUB_API_KEY", sim.api_key)
+    for args, mode, pages in (
+        (["--verify-budget", "2"], "incremental", 2),
+        (["--full"], "full", 0),
+    ):
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_info:
+            main(["drift", str(manifests), "--format", "json", *args])
+        assert exit_info.value.code == 0
+        basis = json.loads(capsys.readouterr().out)["basis"]
+        assert basis["mode"] == mode
+        assert basis["custom_fields_and_supplementary_plans"]["verified_pages"] == pages
+    with pytest.raises(SystemExit) as exit_info:
+        main(["drift", str(manifests), "--verify-budget", "-1"])
+    assert exit_info.value.code == 1  # a usage error, said plainly
+    assert "--verify-budget" in capsys.readouterr().err
