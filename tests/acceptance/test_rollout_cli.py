@@ -172,9 +172,12 @@ def test_a_gate_saying_no_stops_at_one_percent_and_resume_finishes(
 
 
 def test_kill_9_during_the_soak_then_resume_waits_what_is_left_and_finishes(
-    sim: RunningSimulator, tmp_path: Path
+    sim_factory: Callable[..., RunningSimulator], tmp_path: Path
 ) -> None:
-    iccids = changeable(120)
+    sim = sim_factory(sims=250, seed=1, job_delay=0.05)
+    iccids = [
+        s.giccid for s in seed_fleet(250, 1) if s.account == "acme" and s.status != "RETIRED"
+    ][:120]
     path = write_fleet(tmp_path / "m", {"all": {"ratePlan": "IoT-Unlimited", "sims": iccids}})
     text = (path / "fleet.yaml").read_text(encoding="utf-8")
     rollout = {"steps": ["10%", "100%"], "soak": "3s"}
