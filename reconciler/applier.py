@@ -248,6 +248,11 @@ class Applier:
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="apply") as pool:
             try:
                 for stage, steps in plan.units:
+                    if stage is not None and not all(s.id in prior.steps_done for s in steps):
+                        self.reporter.info(
+                            f"rollout step {stage.id} (wave {stage.wave}, step {stage.number} of "
+                            f"{stage.of}: {stage.share}): {stage.sims:,} SIMs"
+                        )
                     if steps:
                         self._wave(run, pool, steps[0].wave, steps)
                     if stage is not None and stage.checked:

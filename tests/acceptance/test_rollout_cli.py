@@ -162,6 +162,8 @@ def test_a_gate_saying_no_stops_at_one_percent_and_resume_finishes(
     assert [r["step"]["id"] for r in runs] == ["w1-r1", "w1-r2"]
     assert [s["iccid"] for s in runs[0]["sims"]] == changed
     assert "batch job" in second.stderr
+    assert "rollout step w1-r2 (wave 1, step 2 of 3: 10%): 120 SIMs" in second.stderr
+    assert "rollout step w1-r1 (wave 1" not in second.stderr  # done before: not run again
 
     clean = fleetform("plan", str(manifests), "--detailed-exitcode", sim=sim, cwd=tmp_path)
     assert clean.returncode == 0, clean.stdout + clean.stderr
