@@ -161,6 +161,7 @@ class _Run:
     stop: threading.Event = field(default_factory=threading.Event)
     steps_done: int = 0
     unanswered: int = 0  # SIMs in batch job submits that may have reached the server
+    held_back: str | None = None  # why SIMs not reached were not run (a rollout stop)
 
     @property
     def sims_done(self) -> int:
@@ -170,6 +171,8 @@ class _Run:
 def _unfinished(run: _Run, step_id: str, iccid: str) -> SimOutcome:
     """A SIM the run stopped before settling: not sent yet, or inside a job not yet confirmed."""
     job = run.job_of.get(f"{step_id}/{iccid}")
+    if job is None and run.held_back is not None:
+        return SimOutcome(iccid, Outcome.NOT_RUN, run.held_back)
     if job is None:
         return SimOutcome(iccid, Outcome.NOT_RUN, "the run stopped before this SIM")
     return SimOutcome(
@@ -245,12 +248,18 @@ class Applier:
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="apply") as pool:
             try:
                 for stage, steps in plan.units:
+                    if stage is not None and not all(s.id in prior.steps_done for s in steps):
+                        self.reporter.info(
+                            f"rollout step {stage.id} (wave {stage.wave}, step {stage.number} of "
+                            f"{stage.of}: {stage.share}): {stage.sims:,} SIMs"
+                        )
                     if steps:
                         self._wave(run, pool, steps[0].wave, steps)
                     if stage is not None and stage.checked:
                         stopped = self._after_stage(run, pool, stage, steps)
                         if stopped is not None:
                             stopped_at = stage.id
+                            run.held_back = f"held back: the rollout stopped after step {stage.id}"
                             break
             except BudgetExhausted as exc:
                 stopped = (

@@ -162,6 +162,8 @@ def test_a_gate_saying_no_stops_at_one_percent_and_resume_finishes(
     assert [r["step"]["id"] for r in runs] == ["w1-r1", "w1-r2"]
     assert [s["iccid"] for s in runs[0]["sims"]] == changed
     assert "batch job" in second.stderr
+    assert "rollout step w1-r2 (wave 1, step 2 of 3: 10%): 120 SIMs" in second.stderr
+    assert "rollout step w1-r1 (wave 1" not in second.stderr  # done before: not run again
 
     clean = fleetform("plan", str(manifests), "--detailed-exitcode", sim=sim, cwd=tmp_path)
     assert clean.returncode == 0, clean.stdout + clean.stderr
@@ -172,9 +174,12 @@ def test_a_gate_saying_no_stops_at_one_percent_and_resume_finishes(
 
 
 def test_kill_9_during_the_soak_then_resume_waits_what_is_left_and_finishes(
-    sim: RunningSimulator, tmp_path: Path
+    sim_factory: Callable[..., RunningSimulator], tmp_path: Path
 ) -> None:
-    iccids = changeable(120)
+    sim = sim_factory(sims=250, seed=1, job_delay=0.05)
+    iccids = [
+        s.giccid for s in seed_fleet(250, 1) if s.account == "acme" and s.status != "RETIRED"
+    ][:120]
     path = write_fleet(tmp_path / "m", {"all": {"ratePlan": "IoT-Unlimited", "sims": iccids}})
     text = (path / "fleet.yaml").read_text(encoding="utf-8")
     rollout = {"steps": ["10%", "100%"], "soak": "3s"}

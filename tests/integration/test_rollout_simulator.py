@@ -138,6 +138,8 @@ def test_a_step_failing_over_max_failed_stops_the_rollout(
     assert "10 of 10 SIMs failed (100.0%), more than maxFailed 0.0%" in report.stopped
     assert report.count(Outcome.FAILED) == 10
     assert report.count(Outcome.NOT_RUN) == 90  # the 100% step never ran
+    held = {s.reason for step in report.steps for s in step.sims if s.outcome is Outcome.NOT_RUN}
+    assert held == {"held back: the rollout stopped after step w1-r1"}
     assert clock.soaks == pytest.approx([SOAK], abs=5)
     records = journal_kinds(tmp_path)
     assert [r["stage"] for r in records if r["kind"] == "stage_stopped"] == ["w1-r1"]
