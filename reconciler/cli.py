@@ -484,6 +484,7 @@ def apply_cli(
 ) -> int:
     """Make the live account match a plan file or the manifests (PLANFILE | PATH...)."""
     import contextlib
+    import threading
 
     from reconciler.app import open_api, state_dir
     from reconciler.clock import SystemClock
@@ -496,6 +497,7 @@ def apply_cli(
     )
     from reconciler.commands.plan import wants_color
     from reconciler.errors import ConfigError
+    from reconciler.interrupt import cancel_on_interrupt
     from reconciler.model import Plan
     from reconciler.render import render_plan
     from reconciler.render.apply_progress import PlainApplyReporter, RichApplyReporter
@@ -541,10 +543,19 @@ def apply_cli(
     )
     connection = opts.connection()
     with contextlib.ExitStack() as stack:
+        # Ctrl+C also reaches the worker threads: nothing more is sent, no wait goes on
+        cancel = stack.enter_context(cancel_on_interrupt(threading.Event()))
         if isinstance(reporter, RichApplyReporter):
             stack.enter_context(reporter)
         api = stack.enter_context(
-            open_api(connection, reporter, clock=clock, budget=budget, on_wait=reporter.waiting)
+            open_api(
+                connection,
+                reporter,
+                clock=clock,
+                budget=budget,
+                on_wait=reporter.waiting,
+                cancel=cancel,
+            )
         )
         report = run_apply(
             api,

@@ -12,6 +12,7 @@
     ├── JournalError                    journal unreadable, or a resume that cannot continue
     ├── LockedError                     another apply of the same account holds the lock
     ├── BudgetExhausted                 --budget spent; the run stopped cleanly, recorded
+    ├── Cancelled                       the run was interrupted (Ctrl+C): no request more
     └── ApiError                        SmartHub answered with a problem document
         ├── AuthenticationError         401: bad or missing key
         ├── ForbiddenError              403: resource of another enterprise
@@ -90,6 +91,11 @@ class LockedError(FleetformError):
 
 class BudgetExhausted(FleetformError):
     pass
+
+
+class Cancelled(FleetformError):
+    """The run was cancelled (Ctrl+C): raised instead of sending a request or going on
+    waiting, so a worker thread stops at once and sends nothing more."""
 
 
 @dataclass(frozen=True, slots=True)
