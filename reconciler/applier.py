@@ -54,6 +54,7 @@ from reconciler.errors import (
 )
 from reconciler.journal import Journal, JournalState
 from reconciler.model import (
+    ALREADY,
     BATCH_MAX_SIMS,
     RATE_PLAN,
     ApnStatus,
@@ -74,7 +75,6 @@ from reconciler.planner import check_reads
 from reconciler.reporting import Progress, Reporter
 from reconciler.smarthub.api import RequestStats, SmartHubApi
 
-ALREADY = "already as planned"
 INTERRUPTED = (
     "interrupted (Ctrl+C): nothing more was sent; what was done is in the journal: "
     "run `fleetform apply --resume` to continue"
