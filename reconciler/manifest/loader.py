@@ -24,6 +24,9 @@ The Fleet's ``guards.maxChanges`` is a count (`FleetSpec.max_changes`) or a stri
 ``"10%"`` (`FleetSpec.max_changes_percent` = 10.0, the percentage itself, not a fraction; at most
 100); ``unmanaged`` defaults to ``report`` and ``allowRetire`` to false.
 
+A retired SIM (its merged ``state`` is ``retired``) takes only ``state`` from its group and the
+defaults: its other fields are managed only where its own entry declares them (`retired_only`).
+
 A field no level declares is not managed: it is absent from the `DesiredSim` and from its
 ``field_sources``. SIMs of a group that declare nothing of their own share the group's
 dictionaries and `SourceRef` objects (100,000 SIMs fit in little memory); the records are
@@ -382,8 +385,11 @@ class _Loader:
         sims: dict[str, DesiredSim] = {}
         for group in self.groups:
             shared = defaults.under(group.settings)
+            shared_retired = retired_only(shared, NO_SETTINGS)
             for iccid, where, own in group.entries:
                 merged = shared.under(own) if own is not NO_SETTINGS else shared
+                if merged.state is DesiredState.RETIRED:
+                    merged = shared_retired if own is NO_SETTINGS else retired_only(merged, own)
                 sims[iccid] = DesiredSim(
                     iccid=iccid,
                     group=group.name,
@@ -396,6 +402,18 @@ class _Loader:
                     field_sources=merged.sources,
                 )
         return dict(sorted(sims.items()))
+
+
+def retired_only(merged: Settings, own: Settings) -> Settings:
+    """A retired SIM takes only ``state`` from its group and the Fleet defaults.
+
+    Nothing can change a retired SIM, so a group's ``ratePlan`` (or APNs, custom fields,
+    supplementary plans) managed on it would only turn every edit of the group into one error
+    per retired SIM. Its other fields are unmanaged unless its own entry declares them.
+    """
+    sources = {STATE: merged.sources[STATE]} if STATE in merged.sources else {}
+    inherited = Settings(state=merged.state, sources=sources)
+    return inherited.under(own)
 
 
 def _sim_entries(value: object) -> list[object] | None:
