@@ -726,4 +726,5 @@ class Applier:
             duration_seconds=self.clock.monotonic() - started_at,
             stopped=stopped,
             resumed=run.prior.runs > 0,
+            held_back=run.plan.held_back,
         )

@@ -135,6 +135,14 @@ def validate_command(paths: tuple[Path, ...], output_format: str) -> int:
     return EXIT_OK if result.ok else EXIT_ERROR
 
 
+strict_option = click.option(
+    "--strict",
+    is_flag=True,
+    help="Treat SIMs that would be held back (retired outside fleetform, declared but not in "
+    "the account) as errors of the whole plan instead of leaving them out of it.",
+)
+
+
 # ---- plan (issue 4) ----
 @cli.command("plan")
 @manifest_paths
@@ -150,6 +158,7 @@ def validate_command(paths: tuple[Path, ...], output_format: str) -> int:
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none."
 )
+@strict_option
 @pass_globals
 def plan_cli(
     opts: GlobalOptions,
@@ -157,6 +166,7 @@ def plan_cli(
     out: Path | None,
     output_format: str,
     detailed_exitcode: bool,
+    strict: bool,
 ) -> int:
     """Show what apply would change in the live account, in which order, at what cost."""
     import shutil
@@ -171,6 +181,7 @@ def plan_cli(
         detailed_exitcode=detailed_exitcode,
         color=color,
         width=shutil.get_terminal_size((100, 24)).columns,
+        strict=strict,
     )
 
     def write(text: str) -> None:
@@ -469,6 +480,7 @@ def sim_serve_command(
     show_default=True,
     help="Requests in flight at once within a wave.",
 )
+@strict_option
 @pass_globals
 def apply_cli(
     opts: GlobalOptions,
@@ -481,6 +493,7 @@ def apply_cli(
     resume: bool,
     output_format: str,
     concurrency: int,
+    strict: bool,
 ) -> int:
     """Make the live account match a plan file or the manifests (PLANFILE | PATH...)."""
     import contextlib
@@ -540,6 +553,7 @@ def apply_cli(
         budget=budget,
         resume=resume,
         concurrency=concurrency,
+        strict=strict,
     )
     connection = opts.connection()
     with contextlib.ExitStack() as stack:

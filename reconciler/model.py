@@ -410,6 +410,9 @@ class Plan:
     unmanaged: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
     checksum: str = ""  # sha256 over the plan's content, created_at excluded
+    # SIMs left out of the plan, each with how to fix it (a SIM retired outside fleetform, a
+    # declared SIM missing from the account); the rest stays appliable (`reconciler.holdback`)
+    held_back: tuple[Problem, ...] = ()
 
     @property
     def waves(self) -> tuple[tuple[Step, ...], ...]:
@@ -493,6 +496,7 @@ class ApplyReport:
     duration_seconds: float = 0.0
     stopped: str | None = None  # why the run stopped before the end (e.g. --budget spent)
     resumed: bool = False
+    held_back: tuple[Problem, ...] = ()  # the plan's SIMs held back: not applied, with the fix
 
     @property
     def totals(self) -> tuple[OperationTotals, ...]:

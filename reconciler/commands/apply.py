@@ -28,10 +28,11 @@ from pathlib import Path
 from reconciler.applier import Applier
 from reconciler.clock import Clock
 from reconciler.errors import ConfigError, FleetformError, JournalError, StalePlanError
+from reconciler.holdback import refuse_held_back
 from reconciler.journal import ApplyLock, Journal, JournalStore
 from reconciler.model import ApplyReport, Plan
 from reconciler.planfile import load_plan, plan_from_json, plan_to_json, seal
-from reconciler.planner import raise_if_unsafe
+from reconciler.planner import DEFAULT_CONFIG, raise_if_unsafe
 from reconciler.reporting import Reporter
 from reconciler.smarthub.api import SmartHubApi
 
@@ -54,6 +55,7 @@ class ApplyOptions:
     poll_initial: float = 1.0
     poll_max: float = 30.0
     orphan_grace: float = 10.0
+    strict: bool = False  # SIMs held back make the plan invalid (refused) instead
 
 
 def split_arguments(arguments: tuple[Path, ...]) -> tuple[Path | None, tuple[Path, ...]]:
@@ -117,6 +119,8 @@ def run_apply(
     if options.plan_file is not None:
         plan = load_plan(options.plan_file)
         _check_endpoint(plan, api, embedded, reporter)
+        if options.strict:
+            refuse_held_back(plan)
         raise_if_unsafe(
             plan,
             allow_retire=options.allow_retire,
@@ -133,7 +137,8 @@ def run_apply(
 
     desired = load_fleet(list(options.paths))
     with ApplyLock(state_dir, desired.fleet.account):
-        plan = run_plan(api, desired, reporter, created_at=timestamp(clock))
+        config = replace(DEFAULT_CONFIG, strict=options.strict)
+        plan = run_plan(api, desired, reporter, created_at=timestamp(clock), config=config)
         if not plan.checksum:
             plan = seal(plan)
         show_plan(plan)
@@ -224,6 +229,7 @@ def _empty(plan: Plan, *, requests: int) -> ApplyReport:
         steps=(),
         requests_spent=requests,
         waited_seconds=0.0,
+        held_back=plan.held_back,
     )
 
 

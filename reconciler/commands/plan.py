@@ -5,22 +5,24 @@ Reading costs ceil(N/100) list requests for an account of N SIMs plus one for th
 catalogue; nothing is read per SIM. The live list is streamed into the diff, so no LiveSim
 outlives its comparison.
 
-Exit codes: 0 nothing to change (or changes without ``--detailed-exitcode``), 2 changes with
-``--detailed-exitcode``. A plan with problems (unknown rate plan, declared SIMs missing from the
-account, a move out of retired, an impossible subscribe) is still printed (and written with
-``--out``) so a reviewer sees everything, and then `PlanError` is raised, which the CLI turns
-into ``Error: ...`` and exit 1 -- apply would refuse that plan anyway.
+Exit codes: 0 nothing to change (or changes without ``--detailed-exitcode``), 2 changes or SIMs
+held back with ``--detailed-exitcode``. A plan with problems (unknown rate plan, an impossible
+subscribe; with ``--strict`` also declared SIMs missing from the account and retired SIMs the
+manifests want different, which are otherwise held back: `reconciler.holdback`) is still
+printed (and written with ``--out``) so a reviewer sees everything, and then `PlanError` is
+raised, which the CLI turns into ``Error: ...`` and exit 1 -- apply would refuse that plan.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from reconciler import holdback
 from reconciler.app import Connection, open_api
 from reconciler.clock import Clock, SystemClock
 from reconciler.diff import diff_fleet
@@ -125,6 +127,7 @@ class PlanOptions:
     detailed_exitcode: bool = False
     color: bool = False
     width: int = 100
+    strict: bool = False  # SIMs that would be held back make the plan invalid instead
 
 
 def plan_command(
@@ -152,6 +155,8 @@ def plan_command(
             write(github.manifest_error_github(exc, workspace=github.workspace_from()))
         raise
     clock = clock or SystemClock()
+    if options.strict:
+        config = replace(config, strict=True)
     with open_api(connection, reporter, clock=clock) as api:
         plan = run_plan(api, desired, reporter, created_at=timestamp(clock), config=config)
     if options.fmt == "github":
@@ -170,6 +175,9 @@ def plan_command(
             f"the plan has {count} problem{'' if count == 1 else 's'} (listed above); "
             "apply would refuse it: fix the manifests and plan again"
         )
-    if options.detailed_exitcode and plan.has_changes:
+    if plan.held_back:
+        reporter.warn(holdback.held_back_line(plan))
+    # a SIM held back is a difference from git too: not "nothing to change"
+    if options.detailed_exitcode and (plan.has_changes or plan.held_back):
         return EXIT_CHANGES
     return EXIT_OK

@@ -30,6 +30,14 @@ def apply_report_to_dict(report: ApplyReport) -> dict[str, Any]:
         "complete": report.complete,
         "changed": report.changed,
         "already_in_place": report.already_in_place,
+        "held_back": [
+            {
+                "iccid": p.iccid,
+                "message": p.message,
+                "source": str(p.source) if p.source else None,
+            }
+            for p in report.held_back
+        ],
         "resumed": report.resumed,
         "stopped": report.stopped,
         "requests_spent": report.requests_spent,

@@ -11,6 +11,7 @@ from reconciler.render.apply_text import (
     outcomes_of,
     verdict,
 )
+from reconciler.render.markdown_escape import code_span, escape_markdown
 
 
 def _cell(text: str) -> str:
@@ -32,6 +33,11 @@ def render_apply_markdown(report: ApplyReport) -> str:
             f"| {t.operation.value} | {t.done} | {t.already} | {t.failed} | {t.stale} "
             f"| {t.skipped} | {t.not_run} |"
         )
+    if report.held_back:
+        lines += ["", f"**Held back, not applied** ({len(report.held_back)}): fix each one", ""]
+        for problem in report.held_back[:LISTED]:
+            where = f"{code_span(str(problem.source))}: " if problem.source else ""
+            lines.append(f"- {where}{escape_markdown(problem.message)}")
     already = already_rows(report)
     if already:
         lines += ["", f"<details><summary>{ALREADY_TITLE}: {len(already)}</summary>", ""]

@@ -25,22 +25,46 @@ def verdict(report: ApplyReport) -> str:
     if report.stopped:
         return report.stopped
     if report.complete:
-        changed, already = report.changed, report.already_in_place
-        if not report.steps:
-            return "Nothing to do: the account already matches the manifests."
-        if changed == 0:
-            return (
-                f"Nothing left to do: all {_changes(already)} of this plan were already in "
-                "place (already applied); no change was made."
-            )
-        if already:
-            return f"Apply complete: {_changes(changed)} done, {already} already in place."
-        return f"Apply complete: {_changes(changed)} done."
+        return _complete(report) + _held_back_note(report)
     failed, stale = report.count(Outcome.FAILED), report.count(Outcome.STALE)
     return (
         f"Apply finished with {failed} failed and {stale} stale SIM change"
         f"{'s' if failed + stale != 1 else ''} (exit 3); see above."
     )
+
+
+def _complete(report: ApplyReport) -> str:
+    changed, already = report.changed, report.already_in_place
+    if not report.steps:
+        if report.held_back:
+            return "Nothing to apply."
+        return "Nothing to do: the account already matches the manifests."
+    if changed == 0:
+        return (
+            f"Nothing left to do: all {_changes(already)} of this plan were already in "
+            "place (already applied); no change was made."
+        )
+    if already:
+        return f"Apply complete: {_changes(changed)} done, {already} already in place."
+    return f"Apply complete: {_changes(changed)} done."
+
+
+def _held_back_note(report: ApplyReport) -> str:
+    held = len(report.held_back)
+    if not held:
+        return ""
+    return f" {held} SIM{'s' if held != 1 else ''} held back, not applied (see above)."
+
+
+def held_back_lines(report: ApplyReport) -> Iterator[str]:
+    if not report.held_back:
+        return
+    yield ""
+    yield f"Held back, not applied: fix each one and plan again ({len(report.held_back)}):"
+    for problem in report.held_back[:LISTED]:
+        yield f"  {problem}"
+    if len(report.held_back) > LISTED:
+        yield f"  ... and {len(report.held_back) - LISTED} more (see the plan)"
 
 
 def cost_line(report: ApplyReport) -> str:
@@ -102,6 +126,7 @@ def render_apply_text(report: ApplyReport) -> str:
         )
     if not report.steps:
         lines.append("  (nothing to do)")
+    lines.extend(held_back_lines(report))
     lines.extend(_already(report))
     lines.extend(_listing(report, Outcome.FAILED, "Failed"))
     lines.extend(_listing(report, Outcome.STALE, "Stale: moved since the plan, left as they were"))

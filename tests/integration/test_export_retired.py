@@ -93,8 +93,11 @@ def test_a_retired_sim_takes_only_state_from_its_group_and_errors_point_at_its_l
         },
     )
     code, plan = _plan([manifests], sim)
-    (problem,) = plan["problems"]  # type: ignore[misc]
-    assert "1 problem" in str(code)
+    # the group's ratePlan is not applied to the retired SIMs: no problem for any of them
+    assert plan["problems"] == []
+    # the one retired outside fleetform is held back (the rest stays appliable)
+    (problem,) = plan["held_back"]  # type: ignore[misc]
+    assert code == 2
     lines = (manifests / "fleet.yaml").read_text(encoding="utf-8").splitlines()
     # the SIM's own line in the group, not the group's `state: active`
     assert retired[-1] in lines[problem["source"]["line"] - 1]
