@@ -7,6 +7,7 @@ collaborators (a simulator on a free port, a `FakeClock`, a `RecordingReporter`)
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -110,12 +111,14 @@ def open_api(
     budget: int | None = None,
     on_wait: Callable[[float, str], None] | None = None,
     cwd: Path | None = None,
+    cancel: threading.Event | None = None,
 ) -> Iterator[SmartHubApi]:
     """Yield a `SmartHubApi`: the configured endpoint, or the embedded simulator.
 
     The embedded simulator keeps its state in ``.fleetform/sim.db`` and is seeded with a demo
     fleet; a line on stderr says it is in use. Every wait for the rate window is said, through
-    ``on_wait(seconds, reason)`` or, by default, a line on the reporter.
+    ``on_wait(seconds, reason)`` or, by default, a line on the reporter. Once ``cancel`` is set
+    (Ctrl+C, see `reconciler.interrupt`) the client sends nothing more and stops waiting.
     """
     from reconciler.smarthub.client import SmartHubClient
 
@@ -128,7 +131,12 @@ def open_api(
     if connection.endpoint is not None:
         assert connection.api_key is not None
         client = SmartHubClient(
-            connection.endpoint, connection.api_key, clock=clock, budget=budget, on_wait=on_wait
+            connection.endpoint,
+            connection.api_key,
+            clock=clock,
+            budget=budget,
+            on_wait=on_wait,
+            cancel=cancel,
         )
         try:
             yield client
@@ -160,7 +168,9 @@ def open_api(
         f"no SmartHub endpoint configured: using the embedded simulator at {sim.url} "
         f"(state in {db}); set {ENDPOINT_ENV} to use a real account"
     )
-    client = SmartHubClient(sim.url, sim.api_key, clock=clock, budget=budget, on_wait=on_wait)
+    client = SmartHubClient(
+        sim.url, sim.api_key, clock=clock, budget=budget, on_wait=on_wait, cancel=cancel
+    )
     try:
         yield client
     finally:

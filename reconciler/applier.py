@@ -49,6 +49,7 @@ from reconciler.errors import (
     ApiError,
     AuthenticationError,
     BudgetExhausted,
+    Cancelled,
     ForbiddenError,
     IllegalStatus,
     JournalError,
@@ -58,6 +59,7 @@ from reconciler.errors import (
 )
 from reconciler.journal import Journal, JournalState
 from reconciler.model import (
+    ALREADY,
     BATCH_MAX_SIMS,
     RATE_PLAN,
     ApnStatus,
@@ -80,7 +82,10 @@ from reconciler.reporting import Progress, Reporter
 from reconciler.rollout import StageCheck
 from reconciler.smarthub.api import RequestStats, SmartHubApi
 
-ALREADY = "already as planned"
+INTERRUPTED = (
+    "interrupted (Ctrl+C): nothing more was sent; what was done is in the journal: "
+    "run `fleetform apply --resume` to continue"
+)
 
 
 def _show(value: str | None) -> str:
@@ -268,10 +273,15 @@ class Applier:
                 )
                 self.journal.aborted(stopped)
                 self.reporter.warn(stopped)
+            except (KeyboardInterrupt, Cancelled):
+                run.stop.set()
+                pool.shutdown(wait=False, cancel_futures=True)  # queued SIMs are never sent
+                self.journal.aborted(INTERRUPTED)
+                self.reporter.warn(INTERRUPTED)
+                raise
             except BaseException as exc:
                 run.stop.set()
-                if not isinstance(exc, KeyboardInterrupt):
-                    self.journal.aborted(f"error: {exc}")
+                self.journal.aborted(f"error: {exc}")
                 raise
         unsettled = run.unanswered
         if stopped is None and unsettled:
@@ -778,4 +788,5 @@ class Applier:
             duration_seconds=self.clock.monotonic() - started_at,
             stopped=stopped,
             resumed=run.prior.runs > 0,
+            held_back=run.plan.held_back,
         )

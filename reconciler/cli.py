@@ -227,6 +227,14 @@ def validate_command(paths: tuple[Path, ...], output_format: str) -> int:
     return EXIT_OK if result.ok else EXIT_ERROR
 
 
+strict_option = click.option(
+    "--strict",
+    is_flag=True,
+    help="Treat SIMs that would be held back (retired outside fleetform, declared but not in "
+    "the account) as errors of the whole plan instead of leaving them out of it.",
+)
+
+
 # ---- plan (issue 4) ----
 @cli.command("plan")
 @manifest_paths
@@ -263,6 +271,7 @@ def validate_command(paths: tuple[Path, ...], output_format: str) -> int:
     metavar="TEXT",
     help="Why guards are lifted, shown beside each lifted guard (e.g. the pull-request label).",
 )
+@strict_option
 @pass_globals
 def plan_cli(
     opts: GlobalOptions,
@@ -275,6 +284,7 @@ def plan_cli(
     max_changes: int | None,
     force: bool,
     override_note: str | None,
+    strict: bool,
 ) -> int:
     """Show what apply would change in the live account, in which order, at what cost.
 
@@ -298,6 +308,7 @@ def plan_cli(
         overrides=GuardOverrides(allow_retire, max_changes, force, override_note),
         verbose=opts.verbose,
         markdown_out=markdown_out,
+        strict=strict,
     )
 
     def write(text: str) -> None:
@@ -692,6 +703,7 @@ def sim_serve_command(
     metavar="S",
     help="Seconds the gate may run; past that it is killed and the rollout stops.",
 )
+@strict_option
 @pass_globals
 def apply_cli(
     opts: GlobalOptions,
@@ -707,9 +719,11 @@ def apply_cli(
     gate: str | None,
     gate_timeout: float,
     reviewed_digest: str | None,
+    strict: bool,
 ) -> int:
     """Make the live account match a plan file or the manifests (PLANFILE | PATH...)."""
     import contextlib
+    import threading
 
     from reconciler.app import open_api, state_dir
     from reconciler.clock import SystemClock
@@ -722,6 +736,7 @@ def apply_cli(
     )
     from reconciler.commands.plan import wants_color
     from reconciler.errors import ConfigError
+    from reconciler.interrupt import cancel_on_interrupt
     from reconciler.model import Plan
     from reconciler.render import render_plan
     from reconciler.render.apply_progress import PlainApplyReporter, RichApplyReporter
@@ -767,13 +782,23 @@ def apply_cli(
         gate=gate,
         gate_timeout=gate_timeout,
         reviewed_digest=reviewed_digest or None,
+        strict=strict,
     )
     connection = opts.connection()
     with contextlib.ExitStack() as stack:
+        # Ctrl+C also reaches the worker threads: nothing more is sent, no wait goes on
+        cancel = stack.enter_context(cancel_on_interrupt(threading.Event()))
         if isinstance(reporter, RichApplyReporter):
             stack.enter_context(reporter)
         api = stack.enter_context(
-            open_api(connection, reporter, clock=clock, budget=budget, on_wait=reporter.waiting)
+            open_api(
+                connection,
+                reporter,
+                clock=clock,
+                budget=budget,
+                on_wait=reporter.waiting,
+                cancel=cancel,
+            )
         )
         report = run_apply(
             api,

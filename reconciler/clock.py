@@ -1,7 +1,9 @@
 """Time, injectable: everything that waits or reads the time takes a `Clock`.
 
-`SystemClock` is the real one. `FakeClock` never sleeps: ``sleep`` advances its time and
-records the duration, so tests assert on what would have been slept.
+`SystemClock` is the real one; its ``sleep_unless`` is the interruptible sleep (a cancel
+wakes it at once, used for rate-window waits that may last an hour). `FakeClock` never
+sleeps: ``sleep`` advances its time and records the duration, so tests assert on what would
+have been slept.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ class Clock(Protocol):
 
     def sleep(self, seconds: float) -> None: ...
 
+    def sleep_unless(self, seconds: float, cancel: threading.Event) -> bool:
+        """Sleep like `sleep`, but return early once ``cancel`` is set; True when it was."""
+        ...
+
 
 class SystemClock:
     def now(self) -> float:
@@ -33,6 +39,10 @@ class SystemClock:
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
             time.sleep(seconds)
+
+    def sleep_unless(self, seconds: float, cancel: threading.Event) -> bool:
+        # Event.wait wakes as soon as another thread (or a signal handler) sets it
+        return cancel.wait(seconds) if seconds > 0 else cancel.is_set()
 
 
 class FakeClock:
@@ -58,6 +68,13 @@ class FakeClock:
             if seconds > 0:
                 self._now += seconds
                 self._mono += seconds
+
+    def sleep_unless(self, seconds: float, cancel: threading.Event) -> bool:
+        """Records the sleep like `sleep`, unless ``cancel`` is already set."""
+        if cancel.is_set():
+            return True
+        self.sleep(seconds)
+        return cancel.is_set()
 
     def advance(self, seconds: float) -> None:
         with self._lock:

@@ -16,7 +16,8 @@ Decisions where the contract is silent:
 - A supplementary plan is subscribe-only: a plan declared and not live is a change; a live plan
   not declared is left alone (there is no unsubscribe call).
 - A live RETIRED SIM whose manifest wants anything different is a `Problem` (nothing can
-  change a retired SIM), not a change; it counts neither as changed nor as unchanged.
+  change a retired SIM), not a change; it counts neither as changed nor as unchanged. The
+  problem points at the SIM's own line and says how to fix it there.
 - The list is already filtered by account; SIMs of another account are skipped again here, so a
   SIM moved to another account shows up as missing rather than being changed.
 - If the paged list yields an ICCID twice (a page shifted while being read), the first one
@@ -85,16 +86,40 @@ def sim_changes(desired: DesiredSim, live: LiveSim) -> tuple[FieldChange, ...]:
 
 
 def _retired_problem(desired: DesiredSim, changes: tuple[FieldChange, ...]) -> Problem:
+    """A live retired SIM the manifest wants different, at the SIM's own line, with the fix.
+
+    The SIM's own line, not the group's where a value was inherited: the fix is on the SIM
+    (one group edit must not turn into one error per retired SIM pointing at the group)."""
     first = changes[0]
     wanted = ", ".join(f"{c.field}={c.after}" for c in changes)
+    declared_retired = desired.state is not None and desired.state.status is Status.RETIRED
+    if desired.state is not None and not declared_retired:
+        fix = (
+            f'declare it retired on its own entry (- {{iccid: "{desired.iccid}", state: '
+            "retired}: then only its state is managed), or remove it from the manifests"
+        )
+        what = "was retired outside fleetform"
+    elif declared_retired:
+        # declared retired, so only its own entry can declare more (the group's values are
+        # not applied to a retired SIM)
+        fields = ", ".join(sorted({c.field.split(".")[0].split("[")[0] for c in changes}))
+        fix = f"remove {fields} from its entry (a retired SIM's other fields are not managed)"
+        what = "is retired"
+    else:
+        fix = (
+            f'declare it retired on its own entry (- {{iccid: "{desired.iccid}", state: '
+            "retired}), so it takes only its state from the group, or remove it from the "
+            "manifests"
+        )
+        what = "is retired"
     return Problem(
         message=(
-            f"SIM {desired.iccid} is retired and nothing can change a retired SIM, but the "
-            f"manifest declares {wanted}"
+            f"SIM {desired.iccid} {what} and nothing can change a retired SIM, but the "
+            f"manifest declares {wanted} (group {desired.group!r}); fix: {fix}"
         ),
         iccid=desired.iccid,
         field=first.field,
-        source=desired.field_sources.get(first.field, desired.source),
+        source=desired.source,
     )
 
 

@@ -13,6 +13,7 @@
     ├── LockedError                     another apply of the same account holds the lock
     ├── BudgetExhausted                 --budget spent; the run stopped cleanly, recorded
     ├── CacheError                      the live-state cache is unusable: set aside, read live
+    ├── Cancelled                       the run was interrupted (Ctrl+C): no request more
     └── ApiError                        SmartHub answered with a problem document
         ├── AuthenticationError         401: bad or missing key
         ├── ForbiddenError              403: resource of another enterprise
@@ -91,6 +92,11 @@ class LockedError(FleetformError):
 
 class BudgetExhausted(FleetformError):
     pass
+
+
+class Cancelled(FleetformError):
+    """The run was cancelled (Ctrl+C): raised instead of sending a request or going on
+    waiting, so a worker thread stops at once and sends nothing more."""
 
 
 @dataclass(frozen=True, slots=True)

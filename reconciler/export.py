@@ -16,7 +16,11 @@ The output is a manifest set on which a ``plan`` right after shows no change:
   every SIM of it has.
 - Pre-service SIMs (test_ready, inventory, activation_ready) cannot be declared in fleetform/v1,
   so their state is left unmanaged: they go into a separate ``SimGroup`` without ``state``
-  (``<group>-pre-service``), said so in a comment. Retired SIMs are exported as retired.
+  (``<group>-pre-service``), said so in a comment.
+- Retired SIMs go into groups of their own (``<group>-retired``; ``status-retired`` when
+  grouped by status) that declare only ``state: retired``: nothing can change a retired SIM,
+  and a retired SIM takes only ``state`` from its group, so an ordinary edit of a group
+  (``ratePlan``) never meets a retired SIM.
 - The Fleet (``fleet.yaml``) has no defaults (every group says all it manages), ``unmanaged:
   report`` and conservative guards. When the output folder already holds a Fleet (``init``
   wrote one, or an earlier export), its name (unless ``--name`` is given) and its guards are
@@ -39,7 +43,7 @@ from typing import TypeVar
 
 from reconciler.errors import ConfigError
 from reconciler.manifest import schema_comment
-from reconciler.model import CUSTOM_FIELD_NAMES, PRE_SERVICE, ApnStatus, LiveSim
+from reconciler.model import CUSTOM_FIELD_NAMES, PRE_SERVICE, ApnStatus, LiveSim, Status
 
 GROUP_KEYS: tuple[str, ...] = ("status", "ratePlan", *CUSTOM_FIELD_NAMES)
 MAX_SIMS_PER_FILE = 5000
@@ -48,6 +52,7 @@ FLEET_FILE = "fleet.yaml"
 GUARD_MAX_CHANGES = "10%"  # conservative: a tenth of the declared fleet per apply
 
 T = TypeVar("T", bound=Hashable)
+U = TypeVar("U")
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,7 +286,7 @@ def render_fleet(settings: ExportSettings, total: int) -> str:
 # --- the export ------------------------------------------------------------------------------
 
 
-def _chunks(items: Sequence[SimValues], size: int) -> list[Sequence[SimValues]]:
+def _chunks(items: Sequence[U], size: int) -> list[Sequence[U]]:
     return [items[i : i + size] for i in range(0, len(items), size)] or [items]
 
 
@@ -338,6 +343,34 @@ def _cluster_name(
     return f"{base}-{index}"
 
 
+def _unique(name: str, used: set[str]) -> str:
+    """``name``, or with a counter when taken (names that differ only in case or slugging)."""
+    unique = name
+    suffix = 2
+    while unique.lower() in used:
+        unique = f"{name}-{suffix}"
+        suffix += 1
+    used.add(unique.lower())
+    return unique
+
+
+def render_retired(name: str, iccids: Sequence[str], comment: str) -> str:
+    """A group of retired SIMs: ``state: retired`` and nothing else (see the module docstring)."""
+    lines: list[str] = []
+    _header(
+        lines,
+        [
+            comment,
+            "Retiring is final and nothing can change a retired SIM: only the state is declared,",
+            "their other fields are not managed (a retired SIM takes only state from its group).",
+        ],
+    )
+    lines += ["apiVersion: fleetform/v1", "kind: SimGroup", "metadata:", f"  name: {name}"]
+    lines += ["spec:", "  state: retired", "  sims:"]
+    lines.extend(f"    - {_quoted(iccid)}" for iccid in iccids)
+    return "\n".join(lines) + "\n"
+
+
 def export_fleet(
     sims: Iterable[LiveSim],
     settings: ExportSettings,
@@ -367,8 +400,13 @@ def export_fleet(
         members = sorted(groups[value], key=lambda s: s.iccid)
         base = _group_name(settings.group_by, value)
         shown = "empty" if value is None else _quoted(value)  # one line, whatever the value
-        declared = [sim_values(s) for s in members if s.status not in PRE_SERVICE]
+        declared = [
+            sim_values(s)
+            for s in members
+            if s.status not in PRE_SERVICE and s.status is not Status.RETIRED
+        ]
         pre_service = [sim_values(s) for s in members if s.status in PRE_SERVICE]
+        retired = [s.iccid for s in members if s.status is Status.RETIRED]
         parts: list[tuple[str, list[SimValues], list[str]]] = []
         if declared:
             parts.append((base, declared, [f"SIMs whose {settings.group_by} is {shown}."]))
@@ -385,6 +423,15 @@ def export_fleet(
                     ],
                 )
             )
+        if retired:
+            retired_name = base if value == Status.RETIRED.value else f"{base}-retired"
+            comment = f"Retired SIMs whose {settings.group_by} is {shown}."
+            batches = _chunks(retired, max_sims_per_file)
+            for number, batch in enumerate(batches, start=1):
+                part = retired_name if len(batches) == 1 else f"{retired_name}-part-{number:03d}"
+                unique = _unique(part, used)
+                text = render_retired(unique, batch, comment)
+                files.append(ExportFile(f"{unique}.yaml", text, len(batch)))
         named: list[tuple[str, list[SimValues], list[str]]] = []
         for name, members_values, comments in parts:
             for index, cluster in enumerate(clusters(members_values, min_group_sims), start=1):
@@ -393,12 +440,7 @@ def export_fleet(
             chunks = _chunks(members_values, max_sims_per_file)
             for index, chunk in enumerate(chunks, start=1):
                 part_name = name if len(chunks) == 1 else f"{name}-part-{index:03d}"
-                unique = part_name
-                suffix = 2
-                while unique.lower() in used:  # names that differ only in case or slugging
-                    unique = f"{part_name}-{suffix}"
-                    suffix += 1
-                used.add(unique.lower())
+                unique = _unique(part_name, used)
                 text = render_group(unique, factor(chunk), chunk, comments)
                 files.append(ExportFile(f"{unique}.yaml", text, len(chunk)))
     return files

@@ -493,6 +493,9 @@ class Plan:
     missing: tuple[str, ...] = ()
     checksum: str = ""  # sha256 over the plan's content, created_at excluded
     rollout: tuple[RolloutStage, ...] = ()  # the canary steps, in the order apply runs them
+    # SIMs left out of the plan, each with how to fix it (a SIM retired outside fleetform, a
+    # declared SIM missing from the account); the rest stays appliable (`reconciler.holdback`)
+    held_back: tuple[Problem, ...] = ()
 
     @property
     def waves(self) -> tuple[tuple[Step, ...], ...]:
@@ -517,6 +520,11 @@ class Plan:
 # applier) must read them without importing the applier.
 
 
+# The reason of a DONE outcome whose SIM already held the step's values (kept word for word:
+# journals written by earlier versions carry it).
+ALREADY = "already as planned"
+
+
 class Outcome(StrEnum):
     """What became of one SIM in one step of an apply."""
 
@@ -535,6 +543,12 @@ class SimOutcome:
     moved: tuple[FieldChange, ...] = ()  # STALE: before = the plan's value, after = live value
     job_id: str | None = None  # NOT_RUN: the batch job that already holds this SIM, if any
 
+    @property
+    def already(self) -> bool:
+        """DONE, but not by fleetform: the SIM held the step's values already (changed by
+        hand, or an earlier apply of the same plan), so no change of ours made it so."""
+        return self.outcome is Outcome.DONE and self.reason == ALREADY
+
 
 @dataclass(frozen=True, slots=True)
 class StepReport:
@@ -552,11 +566,12 @@ class StepReport:
 @dataclass(frozen=True, slots=True)
 class OperationTotals:
     operation: Operation
-    done: int = 0
+    done: int = 0  # changed by fleetform (this run, or an earlier run of a resumed apply)
     failed: int = 0
     stale: int = 0
     skipped: int = 0
     not_run: int = 0
+    already: int = 0  # DONE, but the SIM held the values already: nothing of ours changed it
 
 
 @dataclass(frozen=True, slots=True)
@@ -574,22 +589,27 @@ class ApplyReport:
     stopped: str | None = None  # why the run stopped before the end (e.g. --budget spent)
     resumed: bool = False
     rollout_stopped_at: str | None = None  # the rollout step whose check or gate stopped it
+    held_back: tuple[Problem, ...] = ()  # the plan's SIMs held back: not applied, with the fix
 
     @property
     def totals(self) -> tuple[OperationTotals, ...]:
         """Per operation, in the order operations first appear in the plan."""
         order: list[Operation] = []
         counts: dict[Operation, dict[Outcome, int]] = {}
+        already: dict[Operation, int] = {}
         for step in self.steps:
             if step.operation not in counts:
                 order.append(step.operation)
                 counts[step.operation] = dict.fromkeys(Outcome, 0)
+                already[step.operation] = 0
             for sim in step.sims:
                 counts[step.operation][sim.outcome] += 1
+                already[step.operation] += sim.already
         return tuple(
             OperationTotals(
                 operation=op,
-                done=counts[op][Outcome.DONE],
+                done=counts[op][Outcome.DONE] - already[op],
+                already=already[op],
                 failed=counts[op][Outcome.FAILED],
                 stale=counts[op][Outcome.STALE],
                 skipped=counts[op][Outcome.SKIPPED],
@@ -600,6 +620,16 @@ class ApplyReport:
 
     def count(self, outcome: Outcome) -> int:
         return sum(step.count(outcome) for step in self.steps)
+
+    @property
+    def already_in_place(self) -> int:
+        """SIM changes found already made (DONE, but not by fleetform)."""
+        return sum(1 for step in self.steps for s in step.sims if s.already)
+
+    @property
+    def changed(self) -> int:
+        """SIM changes fleetform made (in this run, or an earlier run of a resumed apply)."""
+        return self.count(Outcome.DONE) - self.already_in_place
 
     @property
     def complete(self) -> bool:

@@ -7,8 +7,9 @@ Layout (keys in this order; ``before``/``after`` maps sorted by field path)::
       "created_at": "...",          # the one value that differs between plans of one state
       "checksum": "sha256:...",     # over the canonical JSON without created_at and checksum
       "endpoint": "...", "account": "...", "fleet": "...", "manifest_digest": "...",
-      "summary": {...}, "guards": [...], "problems": [...], "warnings": [...],
-      "unmanaged": [...], "missing": [...],
+      "summary": {...}, "guards": [...], "problems": [...],
+      "held_back": [...],           # only when SIMs were held back (`reconciler.holdback`)
+      "warnings": [...], "unmanaged": [...], "missing": [...],
       "steps": [{"id", "wave", "operation", "batch", "rate_plan", "requests", "rollout"?,
                  "sims": [{"iccid", "group", "before": {...}, "after": {...}, "sources"?}]}],
       "rollout": [{"id", "wave", "number", "of", "share", "sims", "step_ids", "requests",
@@ -135,6 +136,24 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
     }
 
 
+def _held_back(plan: Plan) -> dict[str, Any]:
+    """``held_back`` only when some SIM is: a plan without any keeps the checksum it had
+    before SIMs could be held back, so older plan files still load."""
+    if not plan.held_back:
+        return {}
+    return {
+        "held_back": [
+            {
+                "message": p.message,
+                "iccid": p.iccid,
+                "field": p.field,
+                "source": _source_to_dict(p.source),
+            }
+            for p in plan.held_back
+        ]
+    }
+
+
 def _content(plan: Plan) -> dict[str, Any]:
     """Everything the checksum covers: the plan without created_at and checksum."""
     return {
@@ -153,6 +172,7 @@ def _content(plan: Plan) -> dict[str, Any]:
             }
             for p in plan.problems
         ],
+        **_held_back(plan),
         "warnings": list(plan.warnings),
         "unmanaged": list(plan.unmanaged),
         "missing": list(plan.missing),
@@ -435,6 +455,8 @@ def plan_from_dict(data: Any, *, origin: str = "plan") -> Plan:
             if d.get("rollout") is not None
             else ()
         ),
+        # absent from plan files made before SIMs could be held back
+        held_back=r.items(d, "held_back", "plan", problem) if "held_back" in d else (),
     )
     known = {s.id for s in plan.steps}
     for stage in plan.rollout:

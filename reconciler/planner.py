@@ -56,6 +56,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from reconciler import holdback
 from reconciler.canary import StageKey, describe_stages, split_stages
 from reconciler.errors import PlanError, UnsafePlanError
 from reconciler.model import (
@@ -119,6 +120,7 @@ class PlannerConfig:
     mass_disable_min_sims: int = 10
     unmanaged_listed_in_warning: int = 5
     missing_listed_per_file: int = 10
+    strict: bool = False  # SIM problems make the plan invalid instead of being held back
 
 
 DEFAULT_CONFIG = PlannerConfig()
@@ -596,8 +598,9 @@ def make_plan(
     """
     by_name = {p.name: p for p in catalogue}
     collector = _Collector()
-    collector.problems.extend(diff.problems)
-    collector.problems.extend(_missing_problems(desired, diff.missing, account, config))
+    sim_problems = [*diff.problems, *_missing_problems(desired, diff.missing, account, config)]
+    strict_problems, held = holdback.split(sim_problems, strict=config.strict)
+    collector.problems.extend(strict_problems)
     for sim in diff.changed:
         _schedule_sim(sim, desired.sims[sim.iccid], by_name, collector)
 
@@ -676,6 +679,7 @@ def make_plan(
         unmanaged=diff.unmanaged if report_unmanaged else (),
         missing=diff.missing,
         rollout=stages,
+        held_back=tuple(held),
     )
 
 
@@ -693,7 +697,8 @@ def _missing_problems(
         if len(iccids) <= config.missing_listed_per_file:
             problems.extend(
                 Problem(
-                    f"SIM {iccid} is declared but not in account {account!r}",
+                    f"SIM {iccid} is declared but not in account {account!r}; "
+                    + holdback.missing_fix(account),
                     iccid=iccid,
                     source=desired.sims[iccid].source,
                 )
@@ -705,7 +710,8 @@ def _missing_problems(
             Problem(
                 f"{counted(len(iccids), 'SIM')} declared in this file "
                 f"{'is' if len(iccids) == 1 else 'are'} not in account {account!r}, "
-                f"{first.iccid} first (a wrong account, or SIMs moved away?)",
+                f"{first.iccid} first (a wrong account, or SIMs moved away?); "
+                + holdback.missing_fix(account, many=True),
                 iccid=first.iccid,
                 source=first.source,
             )
@@ -721,7 +727,8 @@ def raise_if_unsafe(
 ) -> None:
     """Refuse a plan that has problems or a blocking guard the flags do not lift.
 
-    - problems (unknown plans, missing SIMs, illegal moves) → `PlanError`: no flag lifts them;
+    - problems (unknown plans, illegal moves; with ``strict`` planning also missing and
+      retired SIMs, else those are held back) → `PlanError`: no flag lifts them;
     - ``allowRetire`` guard → lifted by ``--allow-retire`` (or allowRetire in the Fleet);
     - ``maxChanges`` guard → ``--max-changes N`` replaces the manifest's limit (the plan must
       change at most N SIMs);

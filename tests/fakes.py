@@ -456,5 +456,9 @@ class Admin:
         response.raise_for_status()
         return dict(response.json())
 
+    def reset_rate_limit(self) -> None:
+        """Start a fresh rate window for every account."""
+        self._http.post("/rate-limit/reset").raise_for_status()
+
     def close(self) -> None:
         self._http.close()

@@ -34,11 +34,12 @@ from pathlib import Path
 from reconciler.applier import Applier
 from reconciler.clock import Clock
 from reconciler.errors import ConfigError, FleetformError, JournalError, StalePlanError
+from reconciler.holdback import refuse_held_back
 from reconciler.journal import ApplyLock, Journal, JournalStore
 from reconciler.live.feed import CacheFeed
 from reconciler.model import ApplyReport, Plan
 from reconciler.planfile import changes_digest, load_plan, plan_from_json, plan_to_json, seal
-from reconciler.planner import raise_if_unsafe
+from reconciler.planner import DEFAULT_CONFIG, raise_if_unsafe
 from reconciler.reporting import Reporter
 from reconciler.rollout import CommandGate, StageCheck
 from reconciler.rollout.gate import DEFAULT_GATE_TIMEOUT
@@ -66,6 +67,7 @@ class ApplyOptions:
     orphan_grace: float = 10.0
     gate: str | None = None  # --gate CMD: decides after each rollout step (command line only)
     gate_timeout: float = DEFAULT_GATE_TIMEOUT
+    strict: bool = False  # SIMs held back make the plan invalid (refused) instead
 
 
 def split_arguments(arguments: tuple[Path, ...]) -> tuple[Path | None, tuple[Path, ...]]:
@@ -179,6 +181,8 @@ def _run_apply(
         plan = load_plan(options.plan_file)
         _check_endpoint(plan, api, embedded, reporter)
         check_reviewed(plan, options.reviewed_digest, reporter)
+        if options.strict:
+            refuse_held_back(plan)
         raise_if_unsafe(
             plan,
             allow_retire=options.allow_retire,
@@ -195,7 +199,8 @@ def _run_apply(
 
     desired = load_fleet(list(options.paths))
     with ApplyLock(state_dir, desired.fleet.account):
-        plan = run_plan(api, desired, reporter, created_at=timestamp(clock))
+        config = replace(DEFAULT_CONFIG, strict=options.strict)
+        plan = run_plan(api, desired, reporter, created_at=timestamp(clock), config=config)
         if not plan.checksum:
             plan = seal(plan)
         show_plan(plan)
@@ -348,6 +353,7 @@ def _empty(plan: Plan, *, requests: int) -> ApplyReport:
         steps=(),
         requests_spent=requests,
         waited_seconds=0.0,
+        held_back=plan.held_back,
     )
 
 

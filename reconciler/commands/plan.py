@@ -5,14 +5,15 @@ Reading costs ceil(N/100) list requests for an account of N SIMs plus one for th
 catalogue; nothing is read per SIM. The live list is streamed into the diff, so no LiveSim
 outlives its comparison.
 
-Exit codes: 0 nothing to change (or changes without ``--detailed-exitcode``), 2 changes with
-``--detailed-exitcode``, 1 when apply would refuse the plan. A plan with problems (unknown rate
-plan, declared SIMs missing from the account, a move out of retired, an impossible subscribe)
-is still printed (and written with ``--out``) so a reviewer sees everything, and then
-`PlanError` is raised (naming the problems), which the CLI turns into ``Error: ...`` and exit
-1 -- apply would refuse that plan anyway. The same for a guard that stops apply
-(`UnsafePlanError`), unless lifted with the flag apply takes (`reconciler.guard_lift`): a pull
-request whose plan apply would refuse fails its check, not the apply on merge.
+Exit codes: 0 nothing to change (or changes without ``--detailed-exitcode``), 2 changes or SIMs
+held back with ``--detailed-exitcode``, 1 when apply would refuse the plan. A plan with problems
+(unknown rate plan, an impossible subscribe; with ``--strict`` also declared SIMs missing from
+the account and retired SIMs the manifests want different, which are otherwise held back:
+`reconciler.holdback`) is still printed (and written with ``--out``) so a reviewer sees
+everything, and then `PlanError` is raised (naming the problems), which the CLI turns into
+``Error: ...`` and exit 1 -- apply would refuse that plan anyway. The same for a guard that stops
+apply (`UnsafePlanError`), unless lifted with the flag apply takes (`reconciler.guard_lift`): a
+pull request whose plan apply would refuse fails its check, not the apply on merge.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from reconciler import holdback
 from reconciler.app import Connection, open_api, state_dir
 from reconciler.clock import Clock, SystemClock
 from reconciler.diff import diff_fleet
@@ -165,6 +167,7 @@ class PlanOptions:
     overrides: GuardOverrides = field(default_factory=GuardOverrides)
     verbose: bool = False  # text: every SIM of every step, nothing folded
     markdown_out: Path | None = None  # also write the markdown rendering (the PR comment)
+    strict: bool = False  # SIMs that would be held back make the plan invalid instead
 
 
 def plan_command(
@@ -192,6 +195,8 @@ def plan_command(
             write(github.manifest_error_github(exc, workspace=github.workspace_from()))
         raise
     clock = clock or SystemClock()
+    if options.strict:
+        config = replace(config, strict=True)
     with (
         open_api(connection, reporter, clock=clock) as api,
         refreshing_cache(api, desired.fleet.account, reporter, clock) as tap,
@@ -234,6 +239,9 @@ def plan_command(
         raise UnsafePlanError(
             "apply would refuse this plan (a guard stops it):\n  " + "\n  ".join(reasons)
         )
-    if options.detailed_exitcode and plan.has_changes:
+    if plan.held_back:
+        reporter.warn(holdback.held_back_line(plan))
+    # a SIM held back is a difference from git too: not "nothing to change"
+    if options.detailed_exitcode and (plan.has_changes or plan.held_back):
         return EXIT_CHANGES
     return EXIT_OK

@@ -27,6 +27,9 @@ The Fleet's ``guards.maxChanges`` is a count (`FleetSpec.max_changes`) or a stri
 ``spec.rollout`` of the Fleet and of a SimGroup (`reconciler.manifest.rollout` checks it): a
 group's replaces the Fleet's for its SIMs (`DesiredSim.rollout`), as a whole.
 
+A retired SIM (its merged ``state`` is ``retired``) takes only ``state`` from its group and the
+defaults: its other fields are managed only where its own entry declares them (`retired_only`).
+
 A field no level declares is not managed: it is absent from the `DesiredSim` and from its
 ``field_sources``. SIMs of a group that declare nothing of their own share the group's
 dictionaries and `SourceRef` objects (100,000 SIMs fit in little memory); the records are
@@ -416,8 +419,11 @@ class _Loader:
         for group in self.groups:
             rollout = group.rollout or fleet_rollout
             shared = defaults.under(group.settings)
+            shared_retired = retired_only(shared, NO_SETTINGS)
             for iccid, where, own in group.entries:
                 merged = shared.under(own) if own is not NO_SETTINGS else shared
+                if merged.state is DesiredState.RETIRED:
+                    merged = shared_retired if own is NO_SETTINGS else retired_only(merged, own)
                 sims[iccid] = DesiredSim(
                     iccid=iccid,
                     group=group.name,
@@ -431,6 +437,18 @@ class _Loader:
                     rollout=rollout,
                 )
         return dict(sorted(sims.items()))
+
+
+def retired_only(merged: Settings, own: Settings) -> Settings:
+    """A retired SIM takes only ``state`` from its group and the Fleet defaults.
+
+    Nothing can change a retired SIM, so a group's ``ratePlan`` (or APNs, custom fields,
+    supplementary plans) managed on it would only turn every edit of the group into one error
+    per retired SIM. Its other fields are unmanaged unless its own entry declares them.
+    """
+    sources = {STATE: merged.sources[STATE]} if STATE in merged.sources else {}
+    inherited = Settings(state=merged.state, sources=sources)
+    return inherited.under(own)
 
 
 def _sim_entries(value: object) -> list[object] | None:

@@ -14,6 +14,8 @@ def _sim(sim: SimOutcome) -> dict[str, Any]:
     data: dict[str, Any] = {"iccid": sim.iccid, "outcome": sim.outcome.value}
     if sim.reason is not None:
         data["reason"] = sim.reason
+    if sim.already:
+        data["already_in_place"] = True  # done, but not by this apply
     if sim.moved:
         data["moved"] = [{"field": m.field, "plan": m.before, "live": m.after} for m in sim.moved]
     return data
@@ -26,6 +28,16 @@ def apply_report_to_dict(report: ApplyReport) -> dict[str, Any]:
         "endpoint": report.endpoint,
         "account": report.account,
         "complete": report.complete,
+        "changed": report.changed,
+        "already_in_place": report.already_in_place,
+        "held_back": [
+            {
+                "iccid": p.iccid,
+                "message": p.message,
+                "source": str(p.source) if p.source else None,
+            }
+            for p in report.held_back
+        ],
         "resumed": report.resumed,
         "stopped": report.stopped,
         **(
@@ -41,6 +53,7 @@ def apply_report_to_dict(report: ApplyReport) -> dict[str, Any]:
             {
                 "operation": t.operation.value,
                 "done": t.done,
+                "already_in_place": t.already,
                 "failed": t.failed,
                 "stale": t.stale,
                 "skipped": t.skipped,

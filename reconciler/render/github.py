@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePath
 
 from reconciler.errors import ConfigError, ManifestError
@@ -177,6 +177,10 @@ def _missing(missing: Sequence[str], account: str) -> list[Annotation]:
 
 def plan_annotations(plan: Plan, *, workspace: str | None = None) -> list[Annotation]:
     annotations = problem_annotations(plan.problems, workspace)
+    annotations += [  # held back: on their lines, as warnings (the rest of the plan goes on)
+        replace(note, level="warning", title="fleetform: held back")
+        for note in problem_annotations(plan.held_back, workspace)
+    ]
     for guard in plan.guards:  # the others passed: the summary lists them
         if guard.blocking:
             hint = f" (lift with {lift_hint(guard)})" if guard.override else ""

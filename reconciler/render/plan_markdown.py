@@ -113,6 +113,18 @@ def _render(plan: Plan, limits: _Limits, *, shortened: bool) -> str:
         _more(add, len(plan.problems) - limits.items, "problems")
         add("")
 
+    if plan.held_back:
+        add(
+            f"#### ⚠️ Held back ({len(plan.held_back):,}): not in this plan; fix each one "
+            "(the rest can be applied)"
+        )
+        add("")
+        for problem in plan.held_back[: limits.items]:
+            where = f"{code_span(str(problem.source))}: " if problem.source else ""
+            add(f"- {where}{escape_markdown(problem.message)}")
+        _more(add, len(plan.held_back) - limits.items, "SIMs held back")
+        add("")
+
     retiring = counts(plan).retire
     if retiring:
         waves = sorted({s.wave for s in plan.steps if s.operation is Operation.RETIRE})

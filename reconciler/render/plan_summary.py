@@ -96,8 +96,17 @@ def summary_line(plan: Plan) -> str:
         if not plan.has_changes:
             return head + " (nothing else to change)."
         return f"{head}. Besides: {_counts_text(plan)}."
+    held = len(plan.held_back)
+    held_text = f"{held:,} SIM{'' if held == 1 else 's'} held back"
     if not plan.has_changes:
+        if held:
+            return (
+                f"No changes to apply, but {held_text} (listed with their fix): the live "
+                "fleet does not match the manifests."
+            )
         return "No changes. The live fleet matches the manifests."
+    if held:
+        return f"Plan: {_counts_text(plan)}. {held_text} (listed with their fix)."
     return f"Plan: {_counts_text(plan)}."
 
 

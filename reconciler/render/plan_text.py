@@ -80,6 +80,16 @@ def render_plan_text(
         _fold(line, len(plan.problems) - max_lines, "problems")
         line()
 
+    if plan.held_back:
+        line(
+            f"[bold yellow]Held back ({len(plan.held_back):,})[/bold yellow] — not in this plan; "
+            "fix each one (the rest can be applied; --strict refuses the plan instead):"
+        )
+        for problem in plan.held_back[:max_lines]:
+            line(f"  [yellow]![/yellow] {escape(str(problem))}")
+        _fold(line, len(plan.held_back) - max_lines, "SIMs held back")
+        line()
+
     retiring = counts(plan).retire
     if retiring:
         line(

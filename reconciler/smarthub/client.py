@@ -53,6 +53,7 @@ from reconciler.errors import (
     ApiFieldError,
     AuthenticationError,
     BudgetExhausted,
+    Cancelled,
     ConfigError,
     ForbiddenError,
     IllegalStatus,
@@ -124,7 +125,8 @@ class SmartHubClient:
     ``endpoint`` is the base URL ending in ``/v1``. ``clock`` paces every wait (rate window,
     backoff). ``on_wait(seconds, reason)`` is called before each wait for the rate window
     (reason: the request that waits, e.g. ``"GET /v1/global-sims"``); backoff sleeps are only
-    counted in `stats`. ``transport`` and
+    counted in `stats`. ``cancel``: once set (Ctrl+C), no request is sent any more and every
+    wait ends at once with `Cancelled`. ``transport`` and
     ``random`` are for tests (httpx.MockTransport, a seeded Random).
     """
 
@@ -142,6 +144,7 @@ class SmartHubClient:
         on_wait: Callable[[float, str], None] | None = None,
         transport: httpx.BaseTransport | None = None,
         random: _random.Random | None = None,
+        cancel: threading.Event | None = None,
     ) -> None:
         self._endpoint = endpoint.rstrip("/")
         base = httpx.URL(self._endpoint)
@@ -163,7 +166,7 @@ class SmartHubClient:
         self._random = random or _random.Random()
         self._random_lock = threading.Lock()
         on_wait_cb: OnWait | None = on_wait
-        self._limiter = RateLimiter(self._clock, on_wait=on_wait_cb)
+        self._limiter = RateLimiter(self._clock, on_wait=on_wait_cb, cancel=cancel)
         self._http = httpx.Client(
             timeout=timeout,
             follow_redirects=False,
@@ -552,7 +555,12 @@ class SmartHubClient:
             headers[wire.API_KEY_HEADER] = self._api_key
         if content is not None:
             headers["Content-Type"] = "application/json"
-        self._limiter.acquire(f"{method} {url.path}")
+        try:
+            self._limiter.acquire(f"{method} {url.path}")
+        except Cancelled:
+            with self._lock:
+                self._requests -= 1  # not sent: stats and --budget count only what was
+            raise
         try:
             response = self._http.request(method, url, content=content, headers=headers)
         except BaseException:

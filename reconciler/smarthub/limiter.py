@@ -27,6 +27,12 @@ The server knows the budget better than any client-side guess, so the limiter tr
 After a request the caller `release`s the slot with the headers' values (or None). A 429 is
 reported with `exhausted`, which marks the budget spent until the reset.
 
+Cancellation: with a ``cancel`` event (set by the CLI's Ctrl+C handler), every wait is
+interruptible: the window wait returns at once when the event is set, threads waiting on the
+condition look again within ``_CONDITION_POLL``, and `acquire` raises `Cancelled` instead of
+granting a slot, so nothing more is sent once a run is cancelled (requests already on the wire
+finish).
+
 Waiting between threads uses a `threading.Condition` (woken by `release`), never the clock: the
 clock's ``sleep`` is used only for the one wait until the window resets, so tests with a
 `FakeClock` assert on ``clock.sleeps``.
@@ -38,6 +44,7 @@ import threading
 from collections.abc import Callable
 
 from reconciler.clock import Clock
+from reconciler.errors import Cancelled
 from reconciler.model import RateBudget
 
 OnWait = Callable[[float, str], None]
@@ -48,8 +55,15 @@ _CONDITION_POLL = 0.5
 
 
 class RateLimiter:
-    def __init__(self, clock: Clock, *, on_wait: OnWait | None = None) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        on_wait: OnWait | None = None,
+        cancel: threading.Event | None = None,
+    ) -> None:
         self._clock = clock
+        self._cancel = cancel
         self._on_wait = on_wait
         self._cond = threading.Condition()
         self._limit: int | None = None
@@ -86,8 +100,11 @@ class RateLimiter:
     # --- the protocol -------------------------------------------------------------------------
 
     def acquire(self, what: str = "request") -> None:
-        """Block until a request may be sent, then count it as in flight."""
+        """Block until a request may be sent, then count it as in flight.
+
+        Raises `Cancelled` (and counts nothing) once the run is cancelled."""
         while True:
+            self._check_cancel()
             sleep_for = 0.0
             with self._cond:
                 now = self._clock.monotonic()
@@ -150,6 +167,10 @@ class RateLimiter:
 
     # --- internals ----------------------------------------------------------------------------
 
+    def _check_cancel(self) -> None:
+        if self._cancel is not None and self._cancel.is_set():
+            raise Cancelled("interrupted: no further request is sent")
+
     def _observe(self, limit: int, remaining: int, reset_seconds: float) -> None:
         now = self._clock.monotonic()
         reset_at = now + reset_seconds
@@ -176,7 +197,14 @@ class RateLimiter:
             return
         if report and self._on_wait is not None:
             self._on_wait(seconds, reason)
-        self._clock.sleep(seconds)
+        if self._cancel is None:
+            self._clock.sleep(seconds)
+        else:
+            started = self._clock.monotonic()
+            if self._clock.sleep_unless(seconds, self._cancel):
+                with self._cond:
+                    self.waited_seconds += self._clock.monotonic() - started
+                raise Cancelled(f"interrupted while waiting {seconds:.0f}s ({reason})")
         with self._cond:
             self.waited_seconds += seconds
             if report:

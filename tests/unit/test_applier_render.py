@@ -70,7 +70,9 @@ def test_totals_per_operation_and_the_verdict() -> None:
 
 def test_text_lists_failed_stale_and_skipped_with_reasons_and_the_cost() -> None:
     text = render_apply_text(report())
-    assert "  suspend                    1       1       1        0        0" in text
+    assert (
+        "  suspend                    1         0       1       1        0        0" in text
+    )  # done, in place, failed, stale, skipped, not run
     assert "Failed (1):\n  w1-s001 suspend 2: illegal_status" in text
     assert "w1-s001 suspend 3: moved since the plan: state" in text
     assert "Skipped: failed or stale in an earlier step (1):" in text
@@ -84,7 +86,7 @@ def test_text_lists_failed_stale_and_skipped_with_reasons_and_the_cost() -> None
 
 def test_markdown_has_a_totals_table_and_collapsible_lists() -> None:
     md = render_apply_markdown(report())
-    assert "| suspend | 1 | 1 | 1 | 0 | 0 |" in md
+    assert "| suspend | 1 | 0 | 1 | 1 | 0 | 0 |" in md
     assert "<details><summary>Failed: 1</summary>" in md
     assert "| w1-s001 | suspend | `2` | illegal_status |" in md
 
@@ -139,3 +141,43 @@ def test_a_wait_for_the_rate_window_is_said_in_the_bar_and_as_a_line() -> None:
     plain_out = io.StringIO()
     PlainApplyReporter(plain_out, FakeClock()).waiting(3.5, "429")
     assert plain_out.getvalue() == "rate limit: waiting 3.5s for the window to reset (429)\n"
+
+
+def already_report(*outcomes: SimOutcome) -> ApplyReport:
+    return ApplyReport(
+        plan_checksum="sha256:abc",
+        endpoint="http://x/v1",
+        account="acme",
+        steps=(StepReport("w1-s001", 1, Operation.SET_CUSTOM_FIELDS, False, outcomes),),
+        requests_spent=3,
+        waited_seconds=0.0,
+    )
+
+
+def test_sims_already_in_place_are_not_claimed_as_done_by_this_apply() -> None:
+    from reconciler.model import ALREADY
+
+    mixed = already_report(SimOutcome("1", Outcome.DONE), SimOutcome("2", Outcome.DONE, ALREADY))
+    (totals,) = mixed.totals
+    assert (totals.done, totals.already) == (1, 1) and mixed.complete
+    text = render_apply_text(mixed)
+    assert "Apply complete: 1 SIM change done, 1 already in place." in text
+    assert "Already in place" in text and "w1-s001 set_custom_fields 2" in text
+    markdown = render_apply_markdown(mixed)
+    assert "| in place |" in markdown and "`2`" in markdown
+    data = json.loads(render_apply_json(mixed))
+    assert (data["changed"], data["already_in_place"]) == (1, 1)
+    assert [s.get("already_in_place", False) for s in data["steps"][0]["sims"]] == [False, True]
+
+    again = already_report(*(SimOutcome(i, Outcome.DONE, ALREADY) for i in "123456"))
+    text = render_apply_text(again)
+    assert "Nothing left to do: all 6 SIM changes of this plan were already in place" in text
+    assert "done." not in text.splitlines()[-1]
+    nothing = already_report()
+    assert render_apply_text(replace_steps(nothing)).splitlines()[-1].startswith("Nothing to do")
+
+
+def replace_steps(report: ApplyReport) -> ApplyReport:
+    from dataclasses import replace
+
+    return replace(report, steps=())

@@ -113,5 +113,20 @@ def test_a_retired_sim_cannot_change_and_the_problem_names_the_manifest_line() -
     assert diff.changed == ()
     assert diff.unchanged == 1  # retired and declared retired: nothing to do
     (problem,) = diff.problems
-    assert problem.iccid == "1" and problem.field == "state" and problem.source == line
-    assert str(problem).startswith("fleet/old.yaml:12:9: SIM 1 is retired")
+    # at the SIM's own line (not the group's, where state was declared), with the fix
+    assert problem.iccid == "1" and problem.field == "state" and problem.source == SRC
+    assert str(problem).startswith("fleet/sims.yaml:7:5: SIM 1 was retired outside fleetform")
+    assert 'fix: declare it retired on its own entry (- {iccid: "1", state: retired}' in str(
+        problem
+    )
+
+
+def test_a_retired_sim_problem_says_how_to_fix_it_on_its_own_entry() -> None:
+    desired = fleet(
+        want("1", rate_plan="IoT-5GB"),  # no state declared: the group's ratePlan applies
+        want("2", state=DesiredState.RETIRED, rate_plan="IoT-5GB"),  # its own entry says so
+    )
+    diff = diff_fleet(desired, [live("1", Status.RETIRED), live("2", Status.RETIRED)])
+    first, second = diff.problems
+    assert first.source == SRC and "so it takes only its state from the group" in first.message
+    assert second.source == SRC and "fix: remove ratePlan from its entry" in second.message

@@ -207,3 +207,53 @@ def test_a_window_seen_rolling_over_is_learnt() -> None:
     budget = limiter.budget()
     assert budget is not None and budget.window_seconds == 10.0
     assert clock.sleeps
+
+
+def test_a_cancelled_limiter_grants_no_slot() -> None:
+    import pytest
+
+    from reconciler.errors import Cancelled
+
+    cancel = threading.Event()
+    limiter = RateLimiter(FakeClock(), cancel=cancel)
+    limiter.acquire()
+    limiter.release((5, 4, 30.0))
+    cancel.set()
+    with pytest.raises(Cancelled):
+        limiter.acquire()
+    assert limiter.in_flight == 0
+
+
+def test_cancel_ends_the_window_wait_and_sends_nothing_after_it() -> None:
+    import pytest
+
+    from reconciler.errors import Cancelled
+
+    cancel = threading.Event()
+    clock = FakeClock()
+    # Ctrl+C arrives as the wait starts: the sleep ends at once, no slot is granted
+    limiter = RateLimiter(clock, on_wait=lambda s, r: cancel.set(), cancel=cancel)
+    limiter.acquire()
+    limiter.release((1, 0, 3600.0))
+    with pytest.raises(Cancelled, match="interrupted while waiting"):
+        limiter.acquire("PUT /v1/global-sims/x/customFields")
+    assert clock.sleeps == [] and limiter.in_flight == 0
+
+
+def test_a_real_window_wait_wakes_within_a_moment_of_the_cancel() -> None:
+    import time
+
+    import pytest
+
+    from reconciler.clock import SystemClock
+    from reconciler.errors import Cancelled
+
+    cancel = threading.Event()
+    limiter = RateLimiter(SystemClock(), cancel=cancel)
+    limiter.acquire()
+    limiter.release((1, 0, 3600.0))
+    threading.Timer(0.05, cancel.set).start()
+    started = time.monotonic()
+    with pytest.raises(Cancelled):
+        limiter.acquire()
+    assert time.monotonic() - started < 1.0

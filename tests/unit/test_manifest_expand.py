@@ -181,3 +181,47 @@ def test_hidden_directories_and_other_suffixes_are_skipped(tmp_path: Path) -> No
     (tmp_path / ".git" / "x.yaml").write_text("not: [valid", encoding="utf-8")
     (tmp_path / "notes.txt").write_text("kind: [", encoding="utf-8")
     assert len(load_fleet([tmp_path]).sims) == 3
+
+
+def test_a_retired_sim_takes_only_its_state_from_the_group_and_defaults(tmp_path: Path) -> None:
+    d = with_check_digit("894450000000000004")
+    retired_group = f"""\
+apiVersion: fleetform/v1
+kind: SimGroup
+metadata: {{name: old}}
+spec:
+  state: retired
+  ratePlan: IoT-5GB
+  customFields: {{custom1: old}}
+  sims:
+    - "{C}"
+    - {{iccid: "{d}", customFields: {{custom3: kept}}}}
+"""
+    _, group_file = _write(tmp_path)
+    e = with_check_digit("894450000000000005")
+    group_file.write_text(
+        GROUP.replace(f'    - {{iccid: "{C}", supplementaryPlans: []}}\n', "")
+        + f'    - {{iccid: "{e}", state: retired}}\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "old.yaml").write_text(retired_group, encoding="utf-8")
+    sims = load_fleet([tmp_path]).sims
+    # a plain entry of a retired group: its state, nothing of the group's or the defaults'
+    plain = sims[C]
+    assert plain.state is DesiredState.RETIRED
+    assert (plain.rate_plan, plain.supplementary_plans, plain.apns, plain.custom_fields) == (
+        None,
+        (),
+        {},
+        {},
+    )
+    assert set(plain.field_sources) == {STATE}
+    # its own entry's fields stay managed
+    own = sims[d]
+    assert own.custom_fields == {"custom3": "kept"} and own.rate_plan is None
+    # retired on its own entry in an active group: the group's values do not apply either
+    single = sims[e]
+    assert single.state is DesiredState.RETIRED and single.rate_plan is None
+    assert set(single.field_sources) == {STATE}
+    # the active SIMs of the same group keep the group's values
+    assert sims[A].rate_plan == "IoT-5GB"

@@ -79,6 +79,8 @@ def plan_of(
     wants: list[DesiredSim],
     lives: list[LiveSim],
     budget: RateBudget | None = None,
+    *,
+    strict: bool = False,
     **fleet_kw: object,
 ) -> Plan:
     fleet = desired(wants, **fleet_kw)  # type: ignore[arg-type]
@@ -91,6 +93,7 @@ def plan_of(
         requests_read=3,
         rate_budget=budget,
         created_at="2026-11-25T13:00:00Z",
+        config=PlannerConfig(strict=strict),
     )
 
 
@@ -191,19 +194,44 @@ def test_unknown_and_wrong_type_rate_plans_are_problems_once_per_manifest_place(
     assert "(and 1 more SIM declared there)" in str(two.problems[0])
 
 
-def test_declared_but_missing_sims_are_problems_not_crashes() -> None:
-    plan = plan_of([want(1), want(2)], [live(1)])
+def test_declared_but_missing_sims_are_held_back_and_the_rest_stays_appliable() -> None:
+    plan = plan_of([want(1, state=DesiredState.SUSPENDED), want(2)], [live(1)])
     assert plan.missing == (iccid(2),)
-    assert "declared but not in account 'acme'" in plan.problems[0].message
+    assert plan.problems == ()
+    (held,) = plan.held_back
+    assert held.iccid == iccid(2) and held.source == SRC
+    assert "declared but not in account 'acme'; fix: remove it from the manifests" in held.message
+    assert [s.iccid for step in plan.steps for s in step.sims] == [iccid(1)]
+    raise_if_unsafe(plan)  # the rest can be applied
+    # --strict: today's behaviour, the whole plan is invalid
+    strict = plan_of([want(1, state=DesiredState.SUSPENDED), want(2)], [live(1)], strict=True)
+    assert strict.held_back == () and "declared but not in" in strict.problems[0].message
     with pytest.raises(PlanError, match="1 problem"):
-        raise_if_unsafe(plan)
+        raise_if_unsafe(strict)
+
+
+def test_a_retired_sim_declared_otherwise_is_held_back_with_its_fix() -> None:
+    plan = plan_of(
+        [want(1, state=DesiredState.ACTIVE), want(2, state=DesiredState.SUSPENDED)],
+        [live(1, Status.RETIRED), live(2)],
+    )
+    assert plan.problems == ()
+    (held,) = plan.held_back
+    assert held.iccid == iccid(1) and "fix: declare it retired on its own entry" in held.message
+    assert [s.iccid for step in plan.steps for s in step.sims] == [iccid(2)]
+    # counted as read and managed (the mass-disable base), not as to change
+    assert (plan.summary.sims_read, plan.summary.to_change) == (2, 1)
+    assert plan_of(
+        [want(1, state=DesiredState.ACTIVE)], [live(1, Status.RETIRED)], strict=True
+    ).problems
 
 
 def test_many_missing_sims_of_one_file_are_one_problem() -> None:
     plan = plan_of([want(i) for i in range(30)], [live(0)])
     assert len(plan.missing) == 29
-    (problem,) = plan.problems
+    (problem,) = plan.held_back
     assert problem.message.startswith("29 SIMs declared in this file are not in account 'acme'")
+    assert "fix: remove them from the manifests" in problem.message
     assert problem.source == SRC
 
 

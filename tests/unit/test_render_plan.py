@@ -103,7 +103,7 @@ def test_summary_line_counts_each_sim_once_by_where_it_ends() -> None:
     assert (c.activate, c.suspend, c.retire, c.change, c.fields) == (10, 10, 10, 30, 40)
     assert c.total == plan.summary.to_change
     assert summary_line(plan) == (
-        "Plan invalid: 2 problems to fix before apply. "
+        "Plan invalid: 1 problem to fix before apply. "
         "Besides: 10 to activate, 10 to suspend, 10 to retire, 40 with field changes."
     )
     assert cost_line(plan).startswith(f"{plan.summary.requests_estimated:,} requests ≈ ")
@@ -173,7 +173,8 @@ def test_text_leads_with_what_matters_and_folds_long_lists() -> None:
     head, _, tail = text.partition("Wave 1")
     assert "fleetform plan · fleet acme-trackers · account acme" in head
     assert "Irreversible: 100 SIMs will be retired" in head
-    assert "Problems (2)" in head and "fleet/x.yaml:9:14: unknown rate plan 'IoT-2GB'" in head
+    assert "Problems (1)" in head and "fleet/x.yaml:9:14: unknown rate plan 'IoT-2GB'" in head
+    assert "Held back (1) — not in this plan; fix each one" in head  # the missing SIM
     assert "… and 195 more SIMs" in tail  # 200 suspends (100 of them to be retired), 5 shown
     assert "  - retire · 100 SIMs in 1 batch job, 4 requests (irreversible)" in tail
     assert "lift with --allow-retire" in tail
@@ -248,7 +249,12 @@ def test_a_plan_with_problems_is_invalid_not_without_changes() -> None:
 def test_markdown_puts_irreversible_problems_and_guards_before_the_details() -> None:
     md = render_plan_markdown(mixed_plan(120))
     first_details = md.index("<details>")
-    for marker in ("> [!CAUTION]", "#### ❌ Problems (2)", "lift with `--allow-retire`"):
+    for marker in (
+        "> [!CAUTION]",
+        "#### ❌ Problems (1)",
+        "#### ⚠️ Held back (1)",
+        "lift with `--allow-retire`",
+    ):
         assert md.index(marker) < first_details
     assert "| 10 | active → retired | hamburg-port |" in md
     assert "munich\\|lab" in md  # a pipe in a group name does not break the table
