@@ -132,10 +132,11 @@ def test_plan_problems_reach_the_pull_request_comment_and_the_manifest_lines(
     assert "unknown rate plan 'IoT-2GB'" in result.stdout
     # the comment's markdown holds the problems themselves
     md = (tmp_path / "plan.md").read_text(encoding="utf-8")
-    assert "#### ❌ Problems (2)" in md and "unknown rate plan" in md
-    assert "8944500000000000097" in md
-    # and the error names them too, not only "listed above"
-    assert "Error: the plan has 2 problems" in result.stderr
+    assert "#### ❌ Problems (1)" in md and "unknown rate plan" in md
+    # the SIM missing from the account is held back, not a problem, and the comment says so
+    assert "8944500000000000097" in md and "held back" in md.lower()
+    # and the error names the problem too, not only "listed above"
+    assert "Error: the plan has 1 problem;" in result.stderr
     assert "unknown rate plan 'IoT-2GB'" in result.stderr
     assert "listed above" not in result.stderr
 
