@@ -83,6 +83,13 @@ def report_format(help: str) -> Callable[[FC], FC]:
 
 pass_globals = click.make_pass_decorator(GlobalOptions)
 
+changed_from_option = click.option(
+    "--changed-from",
+    metavar="GITREF",
+    help="Read and plan only the SIMs declared differently at GITREF (e.g. origin/main): "
+    "the manifests there are read from git. The other SIMs are not read.",
+)
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks and more detail.")
@@ -150,6 +157,7 @@ def validate_command(paths: tuple[Path, ...], output_format: str) -> int:
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none."
 )
+@changed_from_option
 @pass_globals
 def plan_cli(
     opts: GlobalOptions,
@@ -157,6 +165,7 @@ def plan_cli(
     out: Path | None,
     output_format: str,
     detailed_exitcode: bool,
+    changed_from: str | None,
 ) -> int:
     """Show what apply would change in the live account, in which order, at what cost."""
     import shutil
@@ -171,6 +180,7 @@ def plan_cli(
         detailed_exitcode=detailed_exitcode,
         color=color,
         width=shutil.get_terminal_size((100, 24)).columns,
+        changed_from=changed_from,
     )
 
     def write(text: str) -> None:
@@ -469,6 +479,7 @@ def sim_serve_command(
     show_default=True,
     help="Requests in flight at once within a wave.",
 )
+@changed_from_option
 @pass_globals
 def apply_cli(
     opts: GlobalOptions,
@@ -481,6 +492,7 @@ def apply_cli(
     resume: bool,
     output_format: str,
     concurrency: int,
+    changed_from: str | None,
 ) -> int:
     """Make the live account match a plan file or the manifests (PLANFILE | PATH...)."""
     import contextlib
@@ -538,6 +550,7 @@ def apply_cli(
         budget=budget,
         resume=resume,
         concurrency=concurrency,
+        changed_from=changed_from,
     )
     connection = opts.connection()
     with contextlib.ExitStack() as stack:

@@ -10,8 +10,13 @@ Layout (keys in this order; ``before``/``after`` maps sorted by field path)::
       "summary": {...}, "guards": [...], "problems": [...], "warnings": [...],
       "unmanaged": [...], "missing": [...],
       "steps": [{"id", "wave", "operation", "batch", "rate_plan", "requests",
-                 "sims": [{"iccid", "group", "before": {...}, "after": {...}}]}]
+                 "sims": [{"iccid", "group", "before": {...}, "after": {...}}]}],
+      "targeted": {"ref", "commit", "sims", "not_read", "removed", "read_by", "account_size"}
     }
+
+``targeted`` is there only in a plan made with ``--changed-from`` (the git ref and the commit
+it named, the SIMs read and planned, those not read): a full plan's file is unchanged, and a
+file without it reads as a full plan. The checksum covers it.
 
 No API key is ever in a plan: the `Plan` record holds none, and the endpoint is stored as the
 planner got it (a base URL; SmartHub keys travel in a header, never in the URL).
@@ -41,6 +46,7 @@ from reconciler.model import (
     SourceRef,
     Step,
     StepSim,
+    Targeting,
 )
 
 PLAN_FORMAT = "fleetform.plan/v1"
@@ -134,6 +140,25 @@ def _content(plan: Plan) -> dict[str, Any]:
         "unmanaged": list(plan.unmanaged),
         "missing": list(plan.missing),
         "steps": [_step_to_dict(s) for s in plan.steps],
+        **_targeted_to_dict(plan.targeted),
+    }
+
+
+def _targeted_to_dict(t: Targeting | None) -> dict[str, Any]:
+    """``"targeted"`` only in a plan made with ``--changed-from``: a full plan's file is what
+    it always was."""
+    if t is None:
+        return {}
+    return {
+        "targeted": {
+            "ref": t.ref,
+            "commit": t.commit,
+            "sims": t.sims,
+            "not_read": t.not_read,
+            "removed": t.removed,
+            "read_by": t.read_by,
+            "account_size": t.account_size,
+        }
     }
 
 
@@ -285,6 +310,21 @@ def _parse_step(r: _Reader, value: Any, where: str) -> Step:
     )
 
 
+def _parse_targeted(r: _Reader, value: Any, where: str) -> Targeting | None:
+    if value is None:
+        return None
+    d = r.obj(value, where)
+    return Targeting(
+        ref=r.get(d, "ref", str, where),
+        commit=r.get(d, "commit", str, where),
+        sims=r.get(d, "sims", int, where),
+        not_read=r.get(d, "not_read", int, where),
+        removed=r.get(d, "removed", int, where),
+        read_by=r.get(d, "read_by", str, where),
+        account_size=r.optional(d, "account_size", int, where),
+    )
+
+
 def plan_from_dict(data: Any, *, origin: str = "plan") -> Plan:
     """Rebuild a `Plan` from decoded JSON; `PlanFileError` naming the place of any fault."""
     r = _Reader(origin)
@@ -326,6 +366,7 @@ def plan_from_dict(data: Any, *, origin: str = "plan") -> Plan:
         unmanaged=r.items(d, "unmanaged", "plan", r.text),
         missing=r.items(d, "missing", "plan", r.text),
         checksum=r.get(d, "checksum", str, top),
+        targeted=_parse_targeted(r, d.get("targeted"), "targeted"),
     )
     expected = plan_checksum(plan)
     if plan.checksum != expected:

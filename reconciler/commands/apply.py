@@ -54,6 +54,7 @@ class ApplyOptions:
     poll_initial: float = 1.0
     poll_max: float = 30.0
     orphan_grace: float = 10.0
+    changed_from: str | None = None  # git ref: plan only SIMs declared differently (PATHs only)
 
 
 def split_arguments(arguments: tuple[Path, ...]) -> tuple[Path | None, tuple[Path, ...]]:
@@ -93,6 +94,11 @@ def run_apply(
 ) -> ApplyReport:
     """Apply a plan file, the manifests under ``paths``, or resume; see the module docstring."""
     store = JournalStore(state_dir)
+    if options.changed_from is not None and (options.resume or options.plan_file is not None):
+        raise ConfigError(
+            "--changed-from targets a new plan of manifest PATHs; a plan file or --resume "
+            "already says which SIMs it touches: leave --changed-from out"
+        )
     if options.resume:
         if options.paths:
             raise ConfigError(
@@ -132,8 +138,13 @@ def run_apply(
     from reconciler.manifest import load_fleet
 
     desired = load_fleet(list(options.paths))
+    target = None
+    if options.changed_from is not None:
+        from reconciler.live.targeted import target as find_target
+
+        target = find_target(options.changed_from, options.paths, desired, reporter)
     with ApplyLock(state_dir, desired.fleet.account):
-        plan = run_plan(api, desired, reporter, created_at=timestamp(clock))
+        plan = run_plan(api, desired, reporter, created_at=timestamp(clock), target=target)
         if not plan.checksum:
             plan = seal(plan)
         show_plan(plan)

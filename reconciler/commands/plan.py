@@ -25,6 +25,8 @@ from reconciler.app import Connection, open_api
 from reconciler.clock import Clock, SystemClock
 from reconciler.diff import diff_fleet
 from reconciler.errors import ManifestError, PlanError
+from reconciler.live.targeted import Target, read_targeted
+from reconciler.live.targeted import target as find_target
 from reconciler.model import DesiredFleet, FleetDiff, LiveSim, Plan, RateBudget, RatePlan
 from reconciler.planfile import seal, write_plan
 from reconciler.planner import DEFAULT_CONFIG, PlannerConfig, make_plan
@@ -87,8 +89,12 @@ def run_plan(
     *,
     created_at: str,
     config: PlannerConfig = DEFAULT_CONFIG,
+    target: Target | None = None,
 ) -> Plan:
-    """Read, diff and plan; the returned plan is sealed (its checksum filled in)."""
+    """Read, diff and plan; the returned plan is sealed (its checksum filled in). With a
+    ``target`` (``--changed-from``) only its SIMs are read and planned."""
+    if target is not None:
+        return _run_targeted(api, desired, target, reporter, created_at=created_at, config=config)
     live = read_live(api, desired, reporter)
     plan = make_plan(
         desired,
@@ -100,6 +106,31 @@ def run_plan(
         rate_budget=live.rate_budget,
         created_at=created_at,
         config=config,
+    )
+    return seal(plan)
+
+
+def _run_targeted(
+    api: SmartHubApi,
+    desired: DesiredFleet,
+    target: Target,
+    reporter: Reporter,
+    *,
+    created_at: str,
+    config: PlannerConfig,
+) -> Plan:
+    live = read_targeted(api, desired, target, reporter)
+    plan = make_plan(
+        desired,
+        live.diff,
+        live.catalogue,
+        endpoint=api.endpoint,
+        account=desired.fleet.account,
+        requests_read=live.requests,
+        rate_budget=live.rate_budget,
+        created_at=created_at,
+        config=config,
+        targeted=live.targeting,
     )
     return seal(plan)
 
@@ -125,6 +156,7 @@ class PlanOptions:
     detailed_exitcode: bool = False
     color: bool = False
     width: int = 100
+    changed_from: str | None = None  # git ref: read and plan only SIMs declared differently
 
 
 def plan_command(
@@ -151,9 +183,14 @@ def plan_command(
         if options.fmt == "github":
             write(github.manifest_error_github(exc, workspace=github.workspace_from()))
         raise
+    target = None
+    if options.changed_from is not None:
+        target = find_target(options.changed_from, options.paths, desired, reporter)
     clock = clock or SystemClock()
     with open_api(connection, reporter, clock=clock) as api:
-        plan = run_plan(api, desired, reporter, created_at=timestamp(clock), config=config)
+        plan = run_plan(
+            api, desired, reporter, created_at=timestamp(clock), config=config, target=target
+        )
     if options.fmt == "github":
         rendered = github.plan_github(plan, workspace=github.workspace_from(), width=options.width)
         github.emit(rendered, write)

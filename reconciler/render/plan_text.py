@@ -27,6 +27,7 @@ from reconciler.render.plan_summary import (
     read_line,
     step_groups,
     summary_line,
+    targeted_line,
 )
 
 _MARKS = {
@@ -63,6 +64,9 @@ def render_plan_text(
         f"[bold]{escape(plan.account)}[/bold] · {escape(plan.endpoint)}"
     )
     line(f"[dim]{escape(read_line(plan))}[/dim]")
+    targeted = targeted_line(plan)
+    if targeted:
+        line(f"[bold]{escape(targeted)}[/bold]")
     line()
 
     if plan.problems:
