@@ -3,7 +3,8 @@ reuse (`read_live`, `run_plan`).
 
 Reading costs ceil(N/100) list requests for an account of N SIMs plus one for the rate-plan
 catalogue; nothing is read per SIM. The live list is streamed into the diff, so no LiveSim
-outlives its comparison.
+outlives its comparison. With ``--changed-from GITREF`` only the SIMs declared differently at
+GITREF are read (`reconciler.live.targeted`), and the plan records that it is targeted.
 
 Exit codes: 0 nothing to change (or changes without ``--detailed-exitcode``), 2 changes with
 ``--detailed-exitcode``. A plan with problems (unknown rate plan, declared SIMs missing from the
