@@ -142,3 +142,24 @@ def test_plan_and_apply_of_100_changed_sims_in_a_50000_sim_fleet(
             assert live["basicServicePackage"] == before[iccid]["basic"]
     finally:
         admin.close()
+
+
+def test_a_bad_ref_ends_the_command_with_exit_1_and_no_request(
+    sim_factory: Callable[..., RunningSimulator], tmp_path: Path
+) -> None:
+    sim = sim_factory(sims=50, job_delay=0.05)
+    repo = tmp_path / "fleet"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    write(repo / "manifests", {"all": ("x", ["8944500000000000006"])})
+    commit(repo, "a fleet of one")
+    for command in (["plan"], ["apply", "--auto-approve"]):
+        result = fleetform(*command, "manifests", "--changed-from", "nosuch", sim=sim, cwd=repo)
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.startswith("Error: --changed-from nosuch: no such commit")
+        assert "Traceback" not in result.stderr
+    admin = Admin(sim)
+    try:
+        assert admin.counters().get("requests", 0) == 0
+    finally:
+        admin.close()
