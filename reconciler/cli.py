@@ -85,6 +85,13 @@ def report_format(help: str) -> Callable[[FC], FC]:
 
 pass_globals = click.make_pass_decorator(GlobalOptions)
 
+changed_from_option = click.option(
+    "--changed-from",
+    metavar="GITREF",
+    help="Read and plan only the SIMs declared differently at GITREF (e.g. origin/main): "
+    "the manifests there are read from git. The other SIMs are not read.",
+)
+
 
 # Each command's --help ends with its exit codes (the README's table); a command not listed
 # here gets the general table.
@@ -272,6 +279,7 @@ strict_option = click.option(
     help="Why guards are lifted, shown beside each lifted guard (e.g. the pull-request label).",
 )
 @strict_option
+@changed_from_option
 @pass_globals
 def plan_cli(
     opts: GlobalOptions,
@@ -285,6 +293,7 @@ def plan_cli(
     force: bool,
     override_note: str | None,
     strict: bool,
+    changed_from: str | None,
 ) -> int:
     """Show what apply would change in the live account, in which order, at what cost.
 
@@ -309,6 +318,7 @@ def plan_cli(
         verbose=opts.verbose,
         markdown_out=markdown_out,
         strict=strict,
+        changed_from=changed_from,
     )
 
     def write(text: str) -> None:
@@ -704,6 +714,7 @@ def sim_serve_command(
     help="Seconds the gate may run; past that it is killed and the rollout stops.",
 )
 @strict_option
+@changed_from_option
 @pass_globals
 def apply_cli(
     opts: GlobalOptions,
@@ -720,6 +731,7 @@ def apply_cli(
     gate_timeout: float,
     reviewed_digest: str | None,
     strict: bool,
+    changed_from: str | None,
 ) -> int:
     """Make the live account match a plan file or the manifests (PLANFILE | PATH...)."""
     import contextlib
@@ -783,6 +795,7 @@ def apply_cli(
         gate_timeout=gate_timeout,
         reviewed_digest=reviewed_digest or None,
         strict=strict,
+        changed_from=changed_from,
     )
     connection = opts.connection()
     with contextlib.ExitStack() as stack:

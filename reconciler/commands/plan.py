@@ -3,7 +3,8 @@ reuse (`read_live`, `run_plan`).
 
 Reading costs ceil(N/100) list requests for an account of N SIMs plus one for the rate-plan
 catalogue; nothing is read per SIM. The live list is streamed into the diff, so no LiveSim
-outlives its comparison.
+outlives its comparison. With ``--changed-from GITREF`` only the SIMs declared differently at
+GITREF are read (`reconciler.live.targeted`), and the plan records that it is targeted.
 
 Exit codes: 0 nothing to change (or changes without ``--detailed-exitcode``), 2 changes or SIMs
 held back with ``--detailed-exitcode``, 1 when apply would refuse the plan. A plan with problems
@@ -19,8 +20,9 @@ pull request whose plan apply would refuse fails its check, not the apply on mer
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +34,9 @@ from reconciler.clock import Clock, SystemClock
 from reconciler.diff import diff_fleet
 from reconciler.errors import ManifestError, PlanError, UnsafePlanError
 from reconciler.guard_lift import GuardOverrides, blocking_reasons, lift_guards
-from reconciler.live import Tap, refreshing
+from reconciler.live import Tap, Via, record_read, refreshing
+from reconciler.live.targeted import Target, read_targeted
+from reconciler.live.targeted import target as find_target
 from reconciler.model import DesiredFleet, FleetDiff, LiveSim, Plan, RateBudget, RatePlan
 from reconciler.plan_sources import attach_sources
 from reconciler.planfile import write_plan
@@ -109,8 +113,14 @@ def run_plan(
     created_at: str,
     config: PlannerConfig = DEFAULT_CONFIG,
     tap: Callable[[Iterator[LiveSim]], Iterator[LiveSim]] | None = None,
+    target: Target | None = None,
 ) -> Plan:
-    """Read, diff and plan; the returned plan is sealed (its checksum filled in)."""
+    """Read, diff and plan; the returned plan is sealed (its checksum filled in). With a
+    ``target`` (``--changed-from``) only its SIMs are read and planned (and recorded in the
+    live-state cache; ``tap``, for a full read, is not used then)."""
+    if target is not None:
+        plan = _run_targeted(api, desired, target, reporter, created_at=created_at, config=config)
+        return attach_sources(plan, desired)  # sealed
     live = read_live(api, desired, reporter, tap)
     plan = make_plan(
         desired,
@@ -142,6 +152,48 @@ def refreshing_cache(
     )
 
 
+def _run_targeted(
+    api: SmartHubApi,
+    desired: DesiredFleet,
+    target: Target,
+    reporter: Reporter,
+    *,
+    created_at: str,
+    config: PlannerConfig,
+) -> Plan:
+    seen: list[LiveSim] = []
+
+    def keep(sims: Iterator[LiveSim]) -> Iterator[LiveSim]:
+        for sim in sims:
+            seen.append(sim)
+            yield sim
+
+    started = time.time()  # the records are as of when the read began, never later
+    live = read_targeted(api, desired, target, reporter, tap=keep)
+    record_read(
+        state_dir(),
+        seen,
+        via=Via.LIST if live.targeting.read_by == "list" else Via.GET,
+        endpoint=api.endpoint,
+        account=desired.fleet.account,
+        reporter=reporter,
+        clock=time.time,
+        at=started,
+    )
+    return make_plan(
+        desired,
+        live.diff,
+        live.catalogue,
+        endpoint=api.endpoint,
+        account=desired.fleet.account,
+        requests_read=live.requests,
+        rate_budget=live.rate_budget,
+        created_at=created_at,
+        config=config,
+        targeted=live.targeting,
+    )
+
+
 def timestamp(clock: Clock) -> str:
     """ISO 8601 UTC to the second, e.g. ``2026-11-25T13:30:14Z`` (a plan's ``created_at``)."""
     return datetime.fromtimestamp(clock.now(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -168,6 +220,7 @@ class PlanOptions:
     verbose: bool = False  # text: every SIM of every step, nothing folded
     markdown_out: Path | None = None  # also write the markdown rendering (the PR comment)
     strict: bool = False  # SIMs that would be held back make the plan invalid instead
+    changed_from: str | None = None  # git ref: read and plan only SIMs declared differently
 
 
 def plan_command(
@@ -194,14 +247,28 @@ def plan_command(
         if options.fmt == "github":
             write(github.manifest_error_github(exc, workspace=github.workspace_from()))
         raise
+    target = None
+    if options.changed_from is not None:
+        target = find_target(options.changed_from, options.paths, desired, reporter)
     clock = clock or SystemClock()
     if options.strict:
         config = replace(config, strict=True)
     with (
         open_api(connection, reporter, clock=clock) as api,
-        refreshing_cache(api, desired.fleet.account, reporter, clock) as tap,
+        # a full read refreshes the whole cache; a targeted one records its SIMs itself
+        refreshing_cache(api, desired.fleet.account, reporter, clock)
+        if target is None
+        else nullcontext() as tap,
     ):
-        plan = run_plan(api, desired, reporter, created_at=timestamp(clock), config=config, tap=tap)
+        plan = run_plan(
+            api,
+            desired,
+            reporter,
+            created_at=timestamp(clock),
+            config=config,
+            tap=tap,
+            target=target,
+        )
     plan = lift_guards(plan, options.overrides)
     if options.fmt == "github":
         rendered = github.plan_github(plan, workspace=github.workspace_from(), width=options.width)
