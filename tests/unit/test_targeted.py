@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.clock import SystemClock
 from reconciler.commands.apply import ApplyOptions, run_apply
 from reconciler.errors import ConfigError, PlanFileError
 from reconciler.live.targeted import GET, LIST, Target, choose_reads, read_targeted
@@ -170,7 +171,7 @@ def targeted_plan(declared: int = 50_000, suspend: int = 100) -> Plan:
 
 def test_the_guards_and_the_recheck_weigh_the_whole_declared_fleet() -> None:
     plan = targeted_plan()
-    guard = next(g for g in plan.guards if g.name == "mass_disable")
+    guard = next(g for g in plan.guards if g.name == "massDisable")
     assert not guard.blocking and "100 of 50,000 managed SIMs" in guard.message
     assert plan.account_size == 50_000
     # 100 re-check GETs beat 500 pages; plus one suspend batch job and its polls
@@ -227,7 +228,7 @@ def test_apply_refuses_changed_from_with_a_plan_file_or_resume(tmp_path: Path) -
                 options,
                 RecordingReporter(),
                 state_dir=tmp_path,
-                clock=None,  # type: ignore[arg-type]
+                clock=SystemClock(),  # refused before any time is taken
             )
 
 
