@@ -16,10 +16,12 @@ from pathlib import Path
 
 from reconciler.app import Connection, open_api
 from reconciler.clock import Clock
+from reconciler.commands.plan import load_while_reading, overlap_account
 from reconciler.diff import diff_fleet
 from reconciler.drift import build_drift
 from reconciler.errors import ManifestError
 from reconciler.model import DesiredFleet, DriftReport, LiveSim
+from reconciler.prefetch import Prefetch
 from reconciler.render import github
 from reconciler.render.drift_json import render_drift_json
 from reconciler.render.drift_markdown import render_drift_markdown
@@ -69,12 +71,17 @@ def run_drift(
     *,
     clock: Clock,
     history_days: float = HISTORY_DAYS,
+    prefetch: Prefetch | None = None,
 ) -> DriftReport:
-    start = api.stats().requests
+    """``prefetch``: the read started while the manifests loaded (see reconciler.prefetch)."""
     account = desired.fleet.account
+    if prefetch is not None and prefetch.account != account:
+        prefetch.stop()
+        prefetch = None
+    start = prefetch.start_requests if prefetch is not None else api.stats().requests
     reporter.info(f"Reading account {account!r} at {api.endpoint} ...")
     checked_at = datetime.fromtimestamp(clock.now(), UTC)
-    watch = _Watch(api.iter_sims(account=account))
+    watch = _Watch(prefetch.sims() if prefetch is not None else api.iter_sims(account=account))
     diff = diff_fleet(desired, watch)
     since: datetime | None = None
     history = []
@@ -105,14 +112,29 @@ def drift_command(
     history_days: float = HISTORY_DAYS,
 ) -> int:
     """Load the manifests, compare them with the live account, write the report; exit code."""
-    try:
-        desired = load_desired(paths)
-    except ManifestError as exc:
-        if fmt == "github":
-            write(github.manifest_error_github(exc, workspace=github.workspace_from()))
-        raise
-    with open_api(connection, reporter, clock=clock) as api:
-        report = run_drift(api, desired, reporter, clock=clock, history_days=history_days)
+
+    def load() -> DesiredFleet:
+        try:
+            return load_desired(paths)
+        except ManifestError as exc:
+            if fmt == "github":
+                write(github.manifest_error_github(exc, workspace=github.workspace_from()))
+            raise
+
+    account = overlap_account(connection, paths)
+    if account is None:
+        desired = load()
+        with open_api(connection, reporter, clock=clock) as api:
+            report = run_drift(api, desired, reporter, clock=clock, history_days=history_days)
+    else:  # read the account while the manifests load (see reconciler.prefetch)
+        with (
+            open_api(connection, reporter, clock=clock) as api,
+            Prefetch(api, account, catalogue=False) as ahead,
+        ):
+            desired = load_while_reading(load, ahead, reporter)
+            report = run_drift(
+                api, desired, reporter, clock=clock, history_days=history_days, prefetch=ahead
+            )
     managed = len(desired.sims) - len(report.missing)
     if fmt == "github":
         rendered = github.drift_github(report, workspace=github.workspace_from(), managed=managed)

@@ -28,6 +28,7 @@ from reconciler.errors import ManifestError, PlanError
 from reconciler.model import DesiredFleet, FleetDiff, LiveSim, Plan, RateBudget, RatePlan
 from reconciler.planfile import seal, write_plan
 from reconciler.planner import DEFAULT_CONFIG, PlannerConfig, make_plan
+from reconciler.prefetch import Prefetch
 from reconciler.render import PLAN_FORMATS, github, render_plan
 from reconciler.reporting import Reporter
 from reconciler.smarthub.api import SmartHubApi
@@ -48,13 +49,25 @@ class LiveRead:
     rate_budget: RateBudget | None
 
 
-def read_live(api: SmartHubApi, desired: DesiredFleet, reporter: Reporter) -> LiveRead:
-    """Read the Fleet's account (paged list + catalogue) and diff it against ``desired``."""
+def read_live(
+    api: SmartHubApi,
+    desired: DesiredFleet,
+    reporter: Reporter,
+    *,
+    prefetch: Prefetch | None = None,
+) -> LiveRead:
+    """Read the Fleet's account (paged list + catalogue) and diff it against ``desired``;
+    from ``prefetch`` when the read started while the manifests loaded."""
     account = desired.fleet.account
-    start = api.stats().requests
+    if prefetch is not None and prefetch.account != account:
+        prefetch.stop()
+        prefetch = None
+    start = prefetch.start_requests if prefetch is not None else api.stats().requests
     reporter.info(f"Reading account {account!r} at {api.endpoint} ...")
-    catalogue = tuple(api.service_packages(account))
-    counter = _Counter(api.iter_sims(account=account))
+    catalogue = tuple(
+        prefetch.catalogue() if prefetch is not None else api.service_packages(account)
+    )
+    counter = _Counter(prefetch.sims() if prefetch is not None else api.iter_sims(account=account))
     diff = diff_fleet(desired, counter)
     requests = api.stats().requests - start
     budget = api.rate_budget()
@@ -87,9 +100,10 @@ def run_plan(
     *,
     created_at: str,
     config: PlannerConfig = DEFAULT_CONFIG,
+    prefetch: Prefetch | None = None,
 ) -> Plan:
     """Read, diff and plan; the returned plan is sealed (its checksum filled in)."""
-    live = read_live(api, desired, reporter)
+    live = read_live(api, desired, reporter, prefetch=prefetch)
     plan = make_plan(
         desired,
         live.diff,
@@ -107,6 +121,35 @@ def run_plan(
 def timestamp(clock: Clock) -> str:
     """ISO 8601 UTC to the second, e.g. ``2026-11-25T13:30:14Z`` (a plan's ``created_at``)."""
     return datetime.fromtimestamp(clock.now(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def overlap_account(connection: Connection, paths: Sequence[Path]) -> str | None:
+    """The account to read while the manifests load, or None: load first (no endpoint
+    configured -- the embedded simulator is not started for manifests not known valid -- or
+    manifests that might be hostile; see `reconciler.manifest.peek_account`)."""
+    if connection.endpoint is None:
+        return None
+    from reconciler.manifest import peek_account
+
+    return peek_account(paths)
+
+
+def load_while_reading(
+    load: Callable[[], DesiredFleet], prefetch: Prefetch, reporter: Reporter
+) -> DesiredFleet:
+    """``load()`` while ``prefetch`` reads; an invalid set stops the read at once."""
+    try:
+        desired = load()
+    except ManifestError:
+        spent = prefetch.stop()
+        if spent:
+            reporter.info(
+                f"Stopped reading the account: the manifests are invalid "
+                f"({spent:,} read request{'' if spent == 1 else 's'} spent)"
+            )
+        raise
+    prefetch.loaded()
+    return desired
 
 
 def wants_color(stream: TextIO) -> bool:
@@ -145,15 +188,27 @@ def plan_command(
         from reconciler.manifest import load_fleet
 
         load = load_fleet
-    try:
-        desired = load(options.paths)
-    except ManifestError as exc:
-        if options.fmt == "github":
-            write(github.manifest_error_github(exc, workspace=github.workspace_from()))
-        raise
+
+    def load_desired() -> DesiredFleet:
+        try:
+            return load(options.paths)
+        except ManifestError as exc:
+            if options.fmt == "github":
+                write(github.manifest_error_github(exc, workspace=github.workspace_from()))
+            raise
+
     clock = clock or SystemClock()
-    with open_api(connection, reporter, clock=clock) as api:
-        plan = run_plan(api, desired, reporter, created_at=timestamp(clock), config=config)
+    account = overlap_account(connection, options.paths)
+    if account is None:
+        desired = load_desired()
+        with open_api(connection, reporter, clock=clock) as api:
+            plan = run_plan(api, desired, reporter, created_at=timestamp(clock), config=config)
+    else:  # read the account while the manifests load (see reconciler.prefetch)
+        with open_api(connection, reporter, clock=clock) as api, Prefetch(api, account) as ahead:
+            desired = load_while_reading(load_desired, ahead, reporter)
+            plan = run_plan(
+                api, desired, reporter, created_at=timestamp(clock), config=config, prefetch=ahead
+            )
     if options.fmt == "github":
         rendered = github.plan_github(plan, workspace=github.workspace_from(), width=options.width)
         github.emit(rendered, write)

@@ -9,6 +9,7 @@ Invalid manifests raise `reconciler.errors.ManifestError` carrying every problem
 
 from __future__ import annotations
 
+from reconciler.manifest.fast import peek_account
 from reconciler.manifest.loader import (
     ManifestSet,
     Validation,
@@ -36,6 +37,7 @@ __all__ = [
     "Validation",
     "load_fleet",
     "load_manifests",
+    "peek_account",
     "problem_record",
     "schema_comment",
     "schema_document",

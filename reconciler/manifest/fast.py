@@ -610,3 +610,37 @@ def _luhn_valid(number: str) -> bool:
     reverse = number[::-1].encode("ascii")
     kept, doubled = reverse[0::2], reverse[1::2].translate(_DOUBLED)
     return (sum(kept) + sum(doubled) - 48 * len(reverse)) % 10 == 0
+
+
+# --- the account, before the set is loaded ----------------------------------------------------
+
+_DEEP = re.compile(r"[\[{](?:[ \n]*[\[{]){3}|\n {48}")
+
+
+def peek_account(paths: Sequence[Path | str]) -> str | None:
+    """The Fleet's account, read cheaply before the set is loaded, or None when the set might
+    be hostile or unreadable (a file too big or missing, YAML the fast path does not take, deep
+    nesting) or the Fleet is not plainly found: then nothing should be read before the set is
+    loaded and known valid. The loaded Fleet must still name the same account."""
+    files, problems = find_files(paths)
+    if problems:
+        return None
+    account: str | None = None
+    for file in files:
+        data, problem = read_file(file)
+        if data is None or problem is not None:
+            return None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if _unsafe(text) or _DEEP.search(text) is not None:
+            return None
+        if account is None and "kind: Fleet" in text:
+            for value in fast_documents(data, file.display) or ():
+                if isinstance(value, dict) and value.get("kind") == "Fleet":
+                    spec = value.get("spec")
+                    found = spec.get("account") if isinstance(spec, dict) else None
+                    account = found if isinstance(found, str) and found else None
+                    break
+    return account

@@ -312,7 +312,10 @@ def parse_sim(raw: Any, where: str = "SIM") -> LiveSim:
 def parse_sim_page(raw: Any) -> list[LiveSim]:
     """A page of the SIM list, from `decode_sim_page`'s records or from plain JSON values."""
     if isinstance(raw, _FastPage):
-        return [_sim_from_wire(item) for item in raw.sims]
+        try:
+            return [_sim_from_wire(item) for item in raw.sims]
+        except KeyError:  # a state or APN status in lower case, or unknown: parse_sim judges
+            raw = json.loads(raw.body)
     return [parse_sim(item, f"SIM list[{i}]") for i, item in enumerate(_list(raw, "SIM list"))]
 
 
@@ -353,12 +356,13 @@ _SIM_PAGE_DECODER = msgspec.json.Decoder(list[_WireSim])
 
 
 class _FastPage:
-    """SIM records decoded by `decode_sim_page`, every state and APN status known."""
+    """SIM records decoded by `decode_sim_page`, and the body they came from."""
 
-    __slots__ = ("sims",)
+    __slots__ = ("body", "sims")
 
-    def __init__(self, sims: list[_WireSim]) -> None:
+    def __init__(self, sims: list[_WireSim], body: bytes) -> None:
         self.sims = sims
+        self.body = body
 
 
 def decode_sim_page(body: bytes) -> Any:
@@ -369,12 +373,7 @@ def decode_sim_page(body: bytes) -> Any:
         sims = _SIM_PAGE_DECODER.decode(body)
     except msgspec.DecodeError:  # another shape (parse_sim judges it), or not UTF-8 JSON
         return json.loads(body)  # ValueError if it is not JSON at all
-    for sim in sims:
-        if sim.status not in STATUS_FROM_WIRE or (
-            sim.apns and any(apn.status not in APN_FROM_WIRE for apn in sim.apns)
-        ):
-            return json.loads(body)  # lower case, or unknown: parse_sim judges it
-    return _FastPage(sims)
+    return _FastPage(sims, body)
 
 
 def _utc(value: datetime | None) -> datetime | None:

@@ -77,8 +77,6 @@ def test_the_common_shape_is_decoded_in_c_to_the_same_records(changes: dict[str,
     ],
 )
 def test_liberal_shapes_are_read_as_parse_sim_reads_them(changes: dict[str, Any]) -> None:
-    body = json.dumps([_record(**changes)]).encode()
-    assert type(wire.decode_sim_page(body)).__name__ != "_FastPage"
     fast, slow = _both([_record(**changes)])
     assert fast == slow
 
