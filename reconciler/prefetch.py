@@ -94,17 +94,15 @@ class Prefetch:
         """Stop reading; return the requests the read has spent."""
         self._stop.set()
         self.loaded()
-        while self._thread.is_alive():
-            try:  # make room, so a reader waiting to hand over a page sees the stop
-                self._pages.get_nowait()
-            except queue.Empty:
-                self._thread.join(0.05)
-        while True:  # a page iterator handed over and not read to its end: no further page
+        while True:  # make room, so a reader waiting to hand over a page sees the stop
             try:
                 item = self._pages.get_nowait()
             except queue.Empty:
-                break
-            if isinstance(item, _Handover):
+                if not self._thread.is_alive():
+                    break
+                self._thread.join(0.05)
+                continue
+            if isinstance(item, _Handover):  # handed over, never read: no further page
                 self._rest = item.rest
         _close(self._rest)
         self._rest = None

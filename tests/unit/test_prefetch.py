@@ -123,3 +123,33 @@ def test_no_account_is_read_ahead_for_missing_or_oversized_files(tmp_path: Path)
     big.unlink()
     (tmp_path / "fleet.yaml").write_text("kind: SimGroup\n", encoding="utf-8")
     assert peek_account([tmp_path]) is None  # no Fleet: nothing to read
+
+
+def test_once_loaded_the_main_thread_reads_on_from_the_next_page() -> None:
+    api = FakeSmartHub.seeded(1000)
+    readers: dict[str, str] = {}
+    second_page, loaded = threading.Event(), threading.Event()
+
+    def hook(name: str, arg: str) -> None:
+        if name != "list":
+            return
+        readers[arg] = threading.current_thread().name
+        if arg == "2":
+            second_page.set()
+        if arg == "3":
+            assert loaded.wait(10)
+
+    api.on_request = hook
+
+    def load() -> DesiredFleet:
+        assert second_page.wait(10)
+        return _desired(1000)
+
+    with Prefetch(api, "acme") as ahead:
+        desired = load_while_reading(load, ahead, RecordingReporter())
+        loaded.set()
+        live = read_live(api, desired, RecordingReporter(), prefetch=ahead)
+    assert live.sims_read == 1000
+    assert readers["1"] == readers["3"] == "fleetform-read"
+    # a reader thread feeding the diff would wait for the interpreter lock at every page
+    assert {readers[str(page)] for page in range(4, 11)} == {threading.main_thread().name}
