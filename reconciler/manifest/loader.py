@@ -47,6 +47,7 @@ from pathlib import Path
 from reconciler.errors import ManifestError, ManifestProblem
 from reconciler.manifest.documents import Document, format_path, read_documents
 from reconciler.manifest.documents import Path as DocPath
+from reconciler.manifest.fast import load_fast
 from reconciler.manifest.files import Digest, find_files, read_file
 from reconciler.manifest.iccid import check_digit, luhn_valid
 from reconciler.manifest.rollout import parse_rollout
@@ -472,7 +473,12 @@ def load_manifests(
     """Load, validate and expand the manifests under ``paths``; raise `ManifestError` with
     every problem found."""
     with _collector_paused():
-        return _load(paths, validator)
+        checker = validator or default_validator()
+        fast = load_fast(paths, checker)
+        if fast is not None:
+            fleet, groups = fast
+            return ManifestSet(fleet=fleet, groups=groups)
+        return _load(paths, checker)
 
 
 @contextmanager

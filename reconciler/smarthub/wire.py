@@ -13,10 +13,13 @@ the field (never a bare KeyError/TypeError).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
+
+import msgspec
 
 from reconciler.errors import ApiError, ApiFieldError
 from reconciler.model import (
@@ -307,7 +310,110 @@ def parse_sim(raw: Any, where: str = "SIM") -> LiveSim:
 
 
 def parse_sim_page(raw: Any) -> list[LiveSim]:
+    """A page of the SIM list, from `decode_sim_page`'s records or from plain JSON values."""
+    if isinstance(raw, _FastPage):
+        try:
+            return [_sim_from_wire(item) for item in raw.sims]
+        except KeyError:  # a state or APN status in lower case, or unknown: parse_sim judges
+            raw = json.loads(raw.body)
     return [parse_sim(item, f"SIM list[{i}]") for i, item in enumerate(_list(raw, "SIM list"))]
+
+
+# A page of 100 SIMs is decoded by msgspec straight into these records, in C; `parse_sim` read
+# every field through a Python call (1.8 million calls for 100,000 SIMs, about 3 s). The
+# records take only the common shape exactly (strings, null, lists of plan names, RFC 3339
+# times); anything else, or an unknown state, makes `decode_sim_page` hand the page to
+# `parse_sim` as plain JSON, which accepts the liberal shapes or names the malformed field.
+
+
+class _WireApn(msgspec.Struct):
+    apn: str
+    status: str
+
+
+class _WireSim(msgspec.Struct):
+    giccid: str
+    status: str
+    accountName: str | None = None
+    basicServicePackage: str | None = None
+    supplementaryServicePackages: list[str] | None = None
+    apns: list[_WireApn] | None = None
+    custom1: str | None = None
+    custom2: str | None = None
+    custom3: str | None = None
+    custom4: str | None = None
+    custom5: str | None = None
+    iccid: str | None = None
+    imsi: str | None = None
+    msisdn: str | None = None
+    imei: str | None = None
+    activatedTime: datetime | None = None
+    lastModifiedTime: datetime | None = None
+    url: str | None = None
+
+
+_SIM_PAGE_DECODER = msgspec.json.Decoder(list[_WireSim])
+
+
+class _FastPage:
+    """SIM records decoded by `decode_sim_page`, and the body they came from."""
+
+    __slots__ = ("body", "sims")
+
+    def __init__(self, sims: list[_WireSim], body: bytes) -> None:
+        self.sims = sims
+        self.body = body
+
+
+def decode_sim_page(body: bytes) -> Any:
+    """The body of a SIM list page, for `parse_sim_page`; ``ValueError`` if it is not JSON."""
+    if not body.strip():
+        return None
+    try:
+        sims = _SIM_PAGE_DECODER.decode(body)
+    except msgspec.DecodeError:  # another shape (parse_sim judges it), or not UTF-8 JSON
+        return json.loads(body)  # ValueError if it is not JSON at all
+    return _FastPage(sims, body)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is UTC:
+        return value
+    if value.tzinfo is None:  # naive: UTC, as parse_time reads it
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _sim_from_wire(sim: _WireSim) -> LiveSim:
+    apns = sim.apns
+    activated = sim.activatedTime
+    modified = sim.lastModifiedTime
+    return LiveSim(
+        iccid=sim.giccid,
+        status=STATUS_FROM_WIRE[sim.status],
+        account=sim.accountName or "",
+        rate_plan=sim.basicServicePackage,
+        supplementary_plans=tuple(sim.supplementaryServicePackages or ()),
+        apns={apn.apn: APN_FROM_WIRE[apn.status] for apn in apns} if apns else {},
+        custom_fields={
+            "custom1": sim.custom1 or None,
+            "custom2": sim.custom2 or None,
+            "custom3": sim.custom3 or None,
+            "custom4": sim.custom4 or None,
+            "custom5": sim.custom5 or None,
+        },
+        wire_iccid=sim.iccid,
+        imsi=sim.imsi,
+        msisdn=sim.msisdn,
+        imei=sim.imei,
+        activated_time=(
+            activated if activated is None or activated.tzinfo is UTC else _utc(activated)
+        ),
+        last_modified_time=(
+            modified if modified is None or modified.tzinfo is UTC else _utc(modified)
+        ),
+        url=sim.url,
+    )
 
 
 def list_params(*, account: str | None, status: Status | None) -> dict[str, str | int]:

@@ -166,3 +166,16 @@ def test_a_plan_file_without_the_window_source_still_loads() -> None:
     data = json.loads(plan_to_json(sample_plan()))
     del data["summary"]["rate_window_source"]
     assert plan_from_dict(data).summary.rate_window_source is None
+
+
+def test_the_sealed_plan_is_turned_into_text_once_and_the_text_is_the_indented_json() -> None:
+    plan = sample_plan()
+    text = plan_to_json(plan)
+    assert plan_to_json(plan) is text  # rendering and --out share one serialisation
+    from reconciler.planfile import plan_to_dict
+
+    assert text == json.dumps(plan_to_dict(plan), indent=2, ensure_ascii=False) + "\n"
+    # another plan value (even an equal one) is serialised afresh, never mixed up
+    other = replace(plan, created_at="2026-11-26T00:00:00Z")
+    assert '"created_at": "2026-11-26T00:00:00Z"' in plan_to_json(other)
+    assert plan_to_json(plan) == text

@@ -1,0 +1,626 @@
+"""The fast way through a manifest set: a C parser for the values, the marks only when asked.
+
+The marked path (`reconciler.manifest.documents` over PyYAML) records the line and column of
+every value as it builds it, and that costs: about 7 s for 100,000 SIMs declared one mapping
+each, most of it in composing PyYAML nodes and building values from them. Yet a valid set needs
+its marks only where a message will point: a plan problem, a drift finding. So this path:
+
+1. parses each file with yaml-rs (Rust, measured 6x to 8x faster than PyYAML's C compose on
+   those 11 MB; see `bench/load_manifests.py`), after a scan of the text for anything where
+   yaml-rs (YAML 1.2) and the marked path (PyYAML, YAML 1.1 plus our refusals) could disagree:
+   anchors, aliases, tags, merge keys, directives, ``...``, tabs, backslash escapes, carriage
+   returns, characters PyYAML refuses. Such a file goes the marked way, and so does a file whose
+   values hold a number (yaml-rs reads an unquoted ICCID as one, whatever its length), a key
+   that is not text, text YAML 1.1 would read as something else (``yes``, ``0x1F``,
+   ``1_000``), or nesting near `MAX_DEPTH`;
+2. checks every document the way the loader does (the schema for the skeleton, the SIM entries
+   by the same rules as `plainly_valid_entry`, check digits, ICCIDs and group names declared
+   once, one Fleet), and expands the SIMs with the loader's precedence;
+3. records where each value is as a `SourceRef` whose line and column are found on first use,
+   by reading that one file the marked way (each file at most once; the marks are dropped as
+   soon as every reference into the file has its place).
+
+Anything this path does not accept plainly (a single problem of any kind, a file it could not
+read) makes it answer None, and the caller loads the whole set the marked way: the messages, the
+order and the places of every error stay exactly what the marked path says.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml_rs
+
+from reconciler.manifest.documents import MAX_DEPTH, read_documents
+from reconciler.manifest.files import Digest, find_files, read_file
+from reconciler.manifest.schema import ICCID_PATTERN, SchemaValidator
+from reconciler.model import (
+    CUSTOM_FIELD_NAMES,
+    RATE_PLAN,
+    STATE,
+    ApnStatus,
+    DesiredFleet,
+    DesiredSim,
+    DesiredState,
+    FleetSpec,
+    SourceRef,
+    apn_field,
+    custom_field,
+    supplementary_field,
+)
+
+# --- parsing ---------------------------------------------------------------------------------
+
+# Anything in the text where the two parsers could read differently, or the marked path refuses
+# (a directive, a document end marker, a character PyYAML does not take): each a C scan.
+_UNSAFE_TEXT = ("&", "*", "!", "\\", "\t", "\r", "\x85", "\u2028", "\u2029", "\ufeff", "<<")
+_UNSAFE_LINE = ("%", "...")
+_NOT_PRINTABLE = re.compile(
+    "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+)
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _unsafe(text: str) -> bool:
+    if any(mark in text for mark in _UNSAFE_TEXT):
+        return True
+    if any(text.startswith(mark) or "\n" + mark in text for mark in _UNSAFE_LINE):
+        return True
+    printable = _CONTROL if text.isascii() else _NOT_PRINTABLE
+    return printable.search(text) is not None
+
+
+_DOCUMENT_START = re.compile(r"^---(?=[ \n]|$)", re.MULTILINE)
+_CONTENT = re.compile(r"^[ ]*[^#\s]", re.MULTILINE)
+# Text YAML 1.1 (the marked path) reads as a bool, number, null, "=" or merge key when it is
+# written unquoted; yaml-rs (YAML 1.2) reads several of them as text. PyYAML's own patterns.
+_YAML11 = re.compile(
+    r"""^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF
+    |[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+
+    |[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+
+    |[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?
+    |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)
+    |~|null|Null|NULL|=|<<)$""",
+    re.VERBOSE,
+)
+_YAML11_FIRST = frozenset("-+.0123456789yYnNtTfFoO~=<")
+_DUPLICATES = yaml_rs.DuplicateKeyPolicy.Error
+
+
+class _Unsure(Exception):
+    """The fast path cannot vouch for this input: the marked path decides."""
+
+
+def fast_documents(data: bytes, file: str) -> list[object] | None:
+    """The values of the file's non-empty documents, in order, or None: read it the marked way.
+
+    The values still need `_check` (the loader checks SIM entries its own way) before they can
+    be taken for what the marked path would build.
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if _unsafe(text):
+        return None
+    # the text before the first "---" is a document only if it holds more than comments
+    pieces = _DOCUMENT_START.split(text)
+    documents: list[object] = []
+    for body in pieces:
+        try:
+            value = yaml_rs.loads(body, parse_datetime=False, duplicate_key_policy=_DUPLICATES)
+        except Exception:  # any refusal, crash or limit: the marked path reports it
+            return None
+        if value is None:
+            if _CONTENT.search(body) is not None:
+                return None  # "null" or "~" written out: a document the marked path keeps
+            continue
+        documents.append(value)
+    return documents
+
+
+def _text(value: str) -> str:
+    """``value``, or `_Unsure` if the marked path could have read it as something else."""
+    if value and value[0] in _YAML11_FIRST and _YAML11.match(value) and not value.isdigit():
+        raise _Unsure
+    return value
+
+
+def _check(value: object, depth: int) -> None:
+    """Raise `_Unsure` where the marked path could build another value than yaml-rs did."""
+    if isinstance(value, str):
+        _text(value)
+        return
+    if value is None or value is True or value is False:
+        return
+    if depth >= MAX_DEPTH - 2:
+        raise _Unsure
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise _Unsure
+            if not isinstance(item, str) or (item and item[0] in _YAML11_FIRST):
+                _check(item, depth + 1)
+        return
+    if isinstance(value, list):
+        for item in value:
+            if not isinstance(item, str) or (item and item[0] in _YAML11_FIRST):
+                _check(item, depth + 1)
+        return
+    raise _Unsure  # a number: its spelling matters (an unquoted ICCID, 010, 1_000)
+
+
+# --- places found on demand -------------------------------------------------------------------
+
+
+class _FileMarks:
+    """Finds the places of one file's values by reading it the marked way, once, when the
+    first reference into it is asked for its line: every reference into the file gets its
+    place then, and the marks are dropped."""
+
+    def __init__(self, display: str, data: bytes) -> None:
+        self.display = display
+        self.data: bytes | None = data
+        self.refs: list[_LazySourceRef | _LazyFieldSources] = []
+
+    def resolve(self) -> None:
+        data, self.data = self.data, None
+        refs, self.refs = self.refs, []
+        if data is None:  # pragma: no cover - every ref is resolved with the first
+            return
+        documents = read_documents(data, self.display).documents
+        file = self.display
+
+        def place(path: tuple[int | str, ...]) -> tuple[int, int]:
+            index = path[0]
+            assert isinstance(index, int)
+            # the bytes the values were parsed from: the same documents, the same paths
+            document = documents[index] if index < len(documents) else None
+            return document.mark(path[1:]) if document is not None else (1, 1)
+
+        for ref in refs:
+            if isinstance(ref, _LazyFieldSources):
+                ref.build(lambda path: SourceRef(file, *place(path)))
+                continue
+            line, column = place(ref.path)
+            object.__setattr__(ref, "file", file)
+            object.__setattr__(ref, "line", line)
+            object.__setattr__(ref, "column", column)
+
+
+class _LazyFieldSources(Mapping[str, SourceRef]):
+    """A SIM entry's ``field_sources``: the group's, with the entry's own on top, built when
+    first read (with every other entry of the file; see `_FileMarks`). Its keys and order are
+    those `Settings.under` gives: the wider level's, then state, rate plan, supplementary
+    plans, APNs and custom fields as the entry declares them."""
+
+    __slots__ = ("_built", "_entry", "_marks", "_path", "_shared", "_shared_plans")
+
+    def __init__(
+        self,
+        marks: _FileMarks,
+        path: tuple[int | str, ...],
+        entry: dict[str, Any],
+        shared: dict[str, SourceRef],
+        shared_plans: tuple[str, ...],
+    ) -> None:
+        self._marks = marks
+        self._path = path
+        self._entry = entry
+        self._shared = shared
+        self._shared_plans = shared_plans
+        self._built: dict[str, SourceRef] | None = None
+        marks.refs.append(self)
+
+    def build(self, at: Callable[[tuple[int | str, ...]], SourceRef]) -> None:
+        entry, path = self._entry, self._path
+        sources = dict(self._shared)
+        if "state" in entry:
+            sources[STATE] = at((*path, "state"))
+        if "ratePlan" in entry:
+            sources[RATE_PLAN] = at((*path, "ratePlan"))
+        if _SUPPLEMENTARY in entry:
+            for plan in self._shared_plans:
+                sources.pop(supplementary_field(plan), None)
+            for number, plan in enumerate(entry[_SUPPLEMENTARY]):
+                sources[supplementary_field(plan)] = at((*path, _SUPPLEMENTARY, number))
+        for apn in entry.get("apns") or ():
+            sources[apn_field(apn)] = at((*path, "apns", apn))
+        for name in entry.get("customFields") or ():
+            sources[custom_field(name)] = at((*path, "customFields", name))
+        self._built = sources
+
+    def _sources(self) -> dict[str, SourceRef]:
+        if self._built is None:
+            self._marks.resolve()
+        assert self._built is not None
+        return self._built
+
+    def __getitem__(self, key: str) -> SourceRef:
+        return self._sources()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._sources())
+
+    def __len__(self) -> int:
+        return len(self._sources())
+
+    def __repr__(self) -> str:
+        return repr(self._sources())
+
+
+class _LazySourceRef(SourceRef):
+    """A `SourceRef` whose place is looked up the first time it is read: ``path`` is the
+    document's position among the file's documents, then the path of the value in it.
+
+    Equal to (and hashing like) the eager `SourceRef` of the same place.
+    """
+
+    __slots__ = ("_marks", "path")
+    __setattr__ = object.__setattr__  # only __init__ sets (the slots below are set once)
+
+    def __init__(self, marks: _FileMarks, path: tuple[int | str, ...]) -> None:
+        self._marks = marks
+        self.path = path
+        marks.refs.append(self)
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in ("file", "line", "column"):
+            raise AttributeError(name)
+        self._marks.resolve()
+        return object.__getattribute__(self, name)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SourceRef):
+            return NotImplemented
+        return (self.file, self.line, self.column) == (other.file, other.line, other.column)
+
+    def __hash__(self) -> int:
+        return hash((self.file, self.line, self.column))
+
+    def __repr__(self) -> str:
+        return f"SourceRef(file={self.file!r}, line={self.line!r}, column={self.column!r})"
+
+
+# --- the set ---------------------------------------------------------------------------------
+
+_STATES = {s.value: s for s in DesiredState}
+_APN_STATUSES = {s.value: s for s in ApnStatus}
+_CUSTOM = frozenset(CUSTOM_FIELD_NAMES)
+_SIM_KEYS = frozenset({"iccid", "state", "ratePlan", "supplementaryPlans", "apns", "customFields"})
+_SUPPLEMENTARY = "supplementaryPlans"
+
+
+class _Settings:
+    """What one level declares: the fields in the DesiredSim's words and where each is."""
+
+    __slots__ = ("apns", "custom", "plans", "rate_plan", "sources", "state")
+
+    def __init__(self) -> None:
+        self.state: DesiredState | None = None
+        self.rate_plan: str | None = None
+        self.plans: tuple[str, ...] | None = None
+        self.apns: dict[str, ApnStatus] = {}
+        self.custom: dict[str, str | None] = {}
+        self.sources: dict[str, SourceRef] = {}
+
+
+def _plain_name(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 128
+
+
+def _level(
+    mapping: dict[str, Any], marks: _FileMarks, path: tuple[int | str, ...], sim: bool
+) -> _Settings:
+    """The settings ``mapping`` declares (a SIM entry when ``sim``), checked as plainly valid:
+    `_Unsure` for anything the schema's verdict is needed for."""
+    out = _Settings()
+    sources = out.sources
+    for key, value in mapping.items():
+        if key == "state":
+            state = _STATES.get(value) if isinstance(value, str) else None
+            if state is None:
+                raise _Unsure
+            out.state = state
+            sources[STATE] = _LazySourceRef(marks, (*path, key))
+        elif key == "ratePlan":
+            if not _plain_name(value):
+                raise _Unsure
+            out.rate_plan = _text(value)
+            sources[RATE_PLAN] = _LazySourceRef(marks, (*path, key))
+        elif key == _SUPPLEMENTARY:
+            if not isinstance(value, list) or len(set(value)) != len(value):
+                raise _Unsure
+            for index, plan in enumerate(value):
+                if not _plain_name(plan):
+                    raise _Unsure
+                _text(plan)
+                ref = _LazySourceRef(marks, (*path, key, index))
+                sources[supplementary_field(plan)] = ref
+            out.plans = tuple(value)
+        elif key == "apns":
+            if not isinstance(value, dict):
+                raise _Unsure
+            for apn, status in value.items():
+                known = _APN_STATUSES.get(status) if isinstance(status, str) else None
+                if known is None or not isinstance(apn, str) or not 0 < len(_text(apn)) <= 255:
+                    raise _Unsure
+                out.apns[apn] = known
+                sources[apn_field(apn)] = _LazySourceRef(marks, (*path, key, apn))
+        elif key == "customFields":
+            if not isinstance(value, dict):
+                raise _Unsure
+            for name, text in value.items():
+                if name not in _CUSTOM or not (
+                    text is None or (isinstance(text, str) and len(_text(text)) <= 255)
+                ):
+                    raise _Unsure
+                out.custom[name] = text
+                ref = _LazySourceRef(marks, (*path, key, name))
+                sources[custom_field(name)] = ref
+        elif sim and key != "iccid":
+            raise _Unsure  # the schema names it (other levels passed the schema already)
+    return out
+
+
+def _under(wider: _Settings, narrower: _Settings) -> _Settings:
+    """``narrower`` on top of ``wider``, with the loader's precedence (see `Settings.under`)."""
+    if not narrower.sources and narrower.plans is None:
+        return wider
+    out = _Settings()
+    sources = dict(wider.sources)
+    plans = wider.plans
+    if narrower.plans is not None:
+        for plan in plans or ():
+            sources.pop(supplementary_field(plan), None)
+        plans = narrower.plans
+    sources.update(narrower.sources)
+    out.sources = sources
+    out.state = narrower.state if narrower.state is not None else wider.state
+    out.rate_plan = narrower.rate_plan if narrower.rate_plan is not None else wider.rate_plan
+    out.plans = plans
+    out.apns = {**wider.apns, **narrower.apns} if narrower.apns else wider.apns
+    out.custom = {**wider.custom, **narrower.custom} if narrower.custom else wider.custom
+    return out
+
+
+_NONE = _Settings()
+
+
+def load_fast(
+    paths: Sequence[Path | str], validator: SchemaValidator
+) -> tuple[DesiredFleet, tuple[str, ...]] | None:
+    """The fleet and its group names, or None: load the set the marked way (it may be invalid,
+    or use YAML this path does not vouch for)."""
+    try:
+        return _load(paths, validator)
+    except _Unsure:
+        return None
+
+
+def _load(
+    paths: Sequence[Path | str], validator: SchemaValidator
+) -> tuple[DesiredFleet, tuple[str, ...]]:
+    files, problems = find_files(paths)
+    if problems:
+        raise _Unsure
+    digest = Digest()
+    fleets: list[tuple[dict[str, Any], _FileMarks, int]] = []
+    groups: list[tuple[dict[str, Any], _FileMarks, int]] = []
+    for file in files:
+        data, problem = read_file(file)
+        if data is None or problem is not None:
+            raise _Unsure
+        digest.add(data)
+        values = fast_documents(data, file.display)
+        if values is None:
+            parsed = read_documents(data, file.display)
+            if parsed.problems or not parsed.complete:
+                raise _Unsure
+            values = [document.value for document in parsed.documents]
+        marks = _FileMarks(file.display, data)
+        for index, value in enumerate(values):
+            if not isinstance(value, dict):
+                raise _Unsure
+            kind = value.get("kind")
+            skeleton = value
+            if kind == "SimGroup":
+                spec = value.get("spec")
+                if not isinstance(spec, dict) or not isinstance(spec.get("sims"), list):
+                    raise _Unsure
+                skeleton = {**value, "spec": {**spec, "sims": []}}
+                groups.append((value, marks, index))
+            elif kind == "Fleet":
+                fleets.append((value, marks, index))
+            _check(skeleton, 0)  # the SIM entries are checked as they are expanded
+            if validator.violations(skeleton):
+                raise _Unsure
+    if len(fleets) != 1:
+        raise _Unsure
+    for value, _, _ in (*fleets, *groups):
+        # Settings only the marked loader reads (a rollout, the massDisable guard): that way.
+        spec_value = value.get("spec")
+        if isinstance(spec_value, dict) and "rollout" in spec_value:
+            raise _Unsure
+        guards = spec_value.get("guards") if isinstance(spec_value, dict) else None
+        if isinstance(guards, dict) and "massDisable" in guards:
+            raise _Unsure
+    spec = _fleet_spec(*fleets[0])
+    defaults = _defaults(*fleets[0])
+    sims: dict[str, DesiredSim] = {}
+    names: list[str] = []
+    for value, marks, index in groups:
+        names.append(_expand(value, marks, index, defaults, sims))
+    if len(set(names)) != len(names):
+        raise _Unsure
+    fleet = DesiredFleet(
+        fleet=spec,
+        sims=dict(sorted(sims.items())),
+        digest=digest.hexdigest(),
+        files=tuple(f.display for f in files),
+    )
+    return fleet, tuple(names)
+
+
+def _fleet_spec(value: dict[str, Any], marks: _FileMarks, index: int) -> FleetSpec:
+    """The Fleet's spec as `_Loader.fleet` reads it (the schema has passed it already)."""
+    metadata = value.get("metadata")
+    spec = value.get("spec")
+    spec = spec if isinstance(spec, dict) else {}
+    guards = spec.get("guards")
+    guards = guards if isinstance(guards, dict) else {}
+    limit = guards.get("maxChanges")
+    max_changes: int | None = None
+    max_percent: float | None = None
+    if isinstance(limit, int) and not isinstance(limit, bool):
+        max_changes = limit
+    elif isinstance(limit, str) and limit.endswith("%"):
+        try:
+            max_percent = float(limit[:-1])
+        except ValueError:
+            raise _Unsure from None
+        if max_percent > 100:
+            raise _Unsure
+    elif limit is not None:
+        raise _Unsure
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    account = spec.get("account")
+    unmanaged = spec.get("unmanaged")
+    return FleetSpec(
+        name=name if isinstance(name, str) else "",
+        account=account if isinstance(account, str) else "",
+        source=_LazySourceRef(marks, (index,)),
+        unmanaged=unmanaged if unmanaged in ("report", "ignore") else "report",
+        max_changes=max_changes,
+        max_changes_percent=max_percent,
+        allow_retire=guards.get("allowRetire") is True,
+    )
+
+
+def _defaults(value: dict[str, Any], marks: _FileMarks, index: int) -> _Settings:
+    spec = value.get("spec")
+    declared = spec.get("defaults") if isinstance(spec, dict) else None
+    if not isinstance(declared, dict):
+        return _NONE
+    return _level(declared, marks, (index, "spec", "defaults"), False)
+
+
+def _expand(
+    value: dict[str, Any],
+    marks: _FileMarks,
+    index: int,
+    defaults: _Settings,
+    sims: dict[str, DesiredSim],
+) -> str:
+    """Add the group's SIMs to ``sims``; return the group's name.
+
+    A SIM entry's own settings are checked and merged over the group's in one pass (what
+    `_level` and `_under` do, fused: this loop runs once per SIM)."""
+    metadata = value["metadata"]
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    if not isinstance(name, str) or not name:
+        raise _Unsure
+    spec = value["spec"]
+    group = {k: v for k, v in spec.items() if k != "sims"}
+    shared = _under(defaults, _level(group, marks, (index, "spec"), False))
+    shared_plans = shared.plans or ()
+    shared_sources = shared.sources
+    match = ICCID_PATTERN.match
+    for position, entry in enumerate(spec["sims"]):
+        path = (index, "spec", "sims", position)
+        state, rate_plan, plans = shared.state, shared.rate_plan, shared_plans
+        apns, custom = shared.apns, shared.custom
+        sources: Mapping[str, SourceRef] = shared_sources
+        if entry.__class__ is str:
+            iccid = entry
+        elif entry.__class__ is dict:
+            declared = entry.get("iccid")
+            if declared.__class__ is not str:
+                raise _Unsure
+            iccid = declared
+            if len(entry) > 1:
+                for key, item in entry.items():
+                    if key == "iccid":
+                        continue
+                    if key == "state":
+                        state = _STATES.get(item) if item.__class__ is str else None
+                        if state is None:
+                            raise _Unsure
+                    elif key == "ratePlan":
+                        if item.__class__ is not str or not 0 < len(item) <= 128:
+                            raise _Unsure
+                        rate_plan = _text(item) if item[0] in _YAML11_FIRST else item
+                    elif key == "apns":
+                        if item.__class__ is not dict:
+                            raise _Unsure
+                        if item:
+                            apns = dict(apns)
+                        for apn, status in item.items():
+                            known = _APN_STATUSES.get(status) if status.__class__ is str else None
+                            if known is None or apn.__class__ is not str:
+                                raise _Unsure
+                            if not 0 < len(apn) <= 255:
+                                raise _Unsure
+                            if apn[0] in _YAML11_FIRST:
+                                _text(apn)
+                            apns[apn] = known
+                    elif key == "customFields":
+                        if item.__class__ is not dict:
+                            raise _Unsure
+                        if item:
+                            custom = dict(custom)
+                        for field_name, text in item.items():
+                            if field_name not in _CUSTOM:
+                                raise _Unsure
+                            if text is not None:
+                                if text.__class__ is not str or len(text) > 255:
+                                    raise _Unsure
+                                if text and text[0] in _YAML11_FIRST:
+                                    _text(text)
+                            custom[field_name] = text
+                    elif key == _SUPPLEMENTARY:
+                        if item.__class__ is not list or len(set(item)) != len(item):
+                            raise _Unsure
+                        for plan in item:
+                            if not _plain_name(plan):
+                                raise _Unsure
+                            _text(plan)
+                        plans = tuple(item)
+                    else:
+                        raise _Unsure  # the schema names it
+                sources = _LazyFieldSources(marks, path, entry, shared_sources, shared_plans)
+        else:
+            raise _Unsure
+        if match(iccid) is None or not _luhn_valid(iccid) or iccid in sims:
+            raise _Unsure
+        if state is DesiredState.RETIRED and (
+            shared.rate_plan is not None or shared_plans or shared.apns or shared.custom
+        ):
+            # A retired SIM takes only ``state`` from its group and the defaults
+            # (`reconciler.manifest.loader.retired_only`): the marked loader sorts that out.
+            raise _Unsure
+        sims[iccid] = DesiredSim(
+            iccid=iccid,
+            group=name,
+            source=_LazySourceRef(marks, path),
+            state=state,
+            rate_plan=rate_plan,
+            supplementary_plans=plans,
+            apns=apns,
+            custom_fields=custom,
+            field_sources=sources,
+        )
+    return name
+
+
+_DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")  # d -> 2d, minus 9 when over 9
+
+
+def _luhn_valid(number: str) -> bool:
+    """`luhn_valid` for an ICCID already matched as digits: digit sums as byte sums, in C."""
+    reverse = number[::-1].encode("ascii")
+    kept, doubled = reverse[0::2], reverse[1::2].translate(_DOUBLED)
+    return (sum(kept) + sum(doubled) - 48 * len(reverse)) % 10 == 0

@@ -1,0 +1,320 @@
+"""The fast manifest path gives what the marked path gives, or steps aside.
+
+`reconciler.manifest.fast` parses with yaml-rs and finds places only when asked. The promise:
+whatever it accepts, the marked path (`loader._load` over PyYAML) accepts too, with the same
+fleet, the same places, the same group names; everything else (every error) is said by the
+marked path. These tests hold it to that on generated sets, on YAML where 1.1 and 1.2 read
+differently, and on a few hundred mutated sets.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from reconciler.errors import ManifestError
+from reconciler.manifest import load_fleet, load_manifests, validate
+from reconciler.manifest.fast import _check, _Unsure, fast_documents, load_fast
+from reconciler.manifest.iccid import with_check_digit
+from reconciler.manifest.loader import ManifestSet, _load, default_validator
+from reconciler.model import DesiredState, SourceRef
+
+FLEET = """\
+# yaml-language-server: $schema=fleet.schema.json
+apiVersion: fleetform/v1
+kind: Fleet
+metadata: {name: demo}
+spec:
+  account: acme
+  defaults:
+    state: active
+    ratePlan: IoT-1GB
+    supplementaryPlans: [EU-Roaming-500MB]
+    apns: {iot.acme: enabled}
+    customFields: {custom1: base}
+  guards: {maxChanges: "10%", allowRetire: true}
+"""
+
+
+def _iccid(n: int) -> str:
+    return with_check_digit(f"894450{n:012d}")
+
+
+def _entry(rng: random.Random, n: int, block: bool) -> str:
+    iccid = _iccid(n)
+    if rng.random() < 0.4:
+        return f'    - "{iccid}"\n' if rng.random() < 0.5 else f"    - '{iccid}'\n"
+    fields = [f'iccid: "{iccid}"']
+    if rng.random() < 0.5:
+        # (retired: see test_a_retired_sim_under_shared_values_goes_the_marked_way)
+        fields.append(f"state: {rng.choice(['active', 'suspended'])}")
+    if rng.random() < 0.5:
+        fields.append(f"ratePlan: {rng.choice(['IoT-5GB', 'IoT-10GB', 'IoT-1GB'])}")
+    if rng.random() < 0.3:
+        plans = rng.sample(["EU-Roaming-500MB", "US-Roaming-1GB", "Asia-1GB"], rng.randrange(3))
+        fields.append(f"supplementaryPlans: [{', '.join(plans)}]")
+    if rng.random() < 0.4:
+        fields.append(f"apns: {{iot.acme: {rng.choice(['enabled', 'disabled'])}, m2m: enabled}}")
+    if rng.random() < 0.4:
+        value = rng.choice(["null", '"berlin"', "munich", "'x y'", '""', "site-7"])
+        fields.append(f"customFields: {{custom2: {value}, custom1: null}}")
+    if not block:
+        return "    - {" + ", ".join(fields) + "}\n"
+    lines = []
+    for index, field in enumerate(fields):
+        lines.append(("    - " if index == 0 else "      ") + field + "\n")
+    return "".join(lines)
+
+
+def write_set(directory: Path, seed: int, groups: int = 5, sims: int = 12) -> Path:
+    rng = random.Random(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "fleet.yaml").write_text(FLEET, encoding="utf-8")
+    number = 0
+    previous = ""
+    for group in range(groups):
+        head = [
+            "apiVersion: fleetform/v1\n",
+            "kind: SimGroup\n",
+            f"metadata: {{name: g{group}}}\n",
+            "spec:\n",
+        ]
+        if rng.random() < 0.5:
+            head.append("  ratePlan: IoT-5GB\n")
+        if rng.random() < 0.5:
+            head.append("  supplementaryPlans: [US-Roaming-1GB]\n")
+        if rng.random() < 0.5:
+            head.append("  customFields: {custom1: group, custom3: null}\n")
+        head.append("  sims:\n")
+        for _ in range(sims):
+            head.append(_entry(rng, number, rng.random() < 0.3))
+            number += 1
+        text = "".join(head)
+        if group % 2:  # two documents in one file, the first with a comment before it
+            (directory / f"pair{group}.yaml").write_text(
+                "# two groups\n---\n" + previous + "---\n" + text, encoding="utf-8"
+            )
+        previous = text
+        if not group % 2 and group == groups - 1:
+            (directory / f"single{group}.yml").write_text(text, encoding="utf-8")
+    return directory
+
+
+def _strict(directory: Path) -> ManifestSet | tuple[str, ...]:
+    try:
+        return _load([directory], default_validator())
+    except ManifestError as error:
+        return tuple(str(p) for p in error.problems)
+
+
+def _same(fast: ManifestSet, strict: ManifestSet) -> None:
+    assert fast.groups == strict.groups
+    assert fast.fleet.digest == strict.fleet.digest
+    assert fast.fleet.files == strict.fleet.files
+    assert fast.fleet.fleet == strict.fleet.fleet
+    assert list(fast.fleet.sims) == list(strict.fleet.sims)
+    for iccid, want in strict.fleet.sims.items():
+        got = fast.fleet.sims[iccid]
+        assert got == want, iccid
+        assert want == got, iccid  # the eager SourceRef on the left, too
+        assert list(got.field_sources.items()) == list(want.field_sources.items()), iccid
+        assert str(got.source) == str(want.source)
+        assert hash(got.source) == hash(want.source)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_valid_set_loads_the_same_both_ways(tmp_path: Path, seed: int) -> None:
+    directory = write_set(tmp_path / "set", seed)
+    fast = load_fast([directory], default_validator())
+    assert fast is not None, "the generated set is plain: the fast path must take it"
+    strict = _strict(directory)
+    assert isinstance(strict, ManifestSet)
+    _same(ManifestSet(fleet=fast[0], groups=fast[1]), strict)
+
+
+def test_places_are_found_when_asked_and_equal_the_marked_ones(tmp_path: Path) -> None:
+    directory = write_set(tmp_path / "set", 3)
+    fast = load_fast([directory], default_validator())
+    assert fast is not None
+    fleet = fast[0]
+    strict = _strict(directory)
+    assert isinstance(strict, ManifestSet)
+    # ask the last SIM first: its file is read the marked way, every place in it found
+    iccid = list(fleet.sims)[-1]
+    assert fleet.sims[iccid].source == strict.fleet.sims[iccid].source
+    assert isinstance(strict.fleet.sims[iccid].source, SourceRef)
+    assert {fleet.fleet.source} == {strict.fleet.fleet.source}
+
+
+# Each is YAML that yaml-rs reads without complaint (or reads differently from PyYAML), that
+# the marked path refuses or reads otherwise: the fast path must step aside for each.
+AMBIGUOUS = [
+    "customFields: {custom1: yes}",  # YAML 1.1 bool
+    "customFields: {custom1: on}",
+    "customFields: {custom1: 0x1F}",
+    "customFields: {custom1: 1_000}",
+    "customFields: {custom1: 1:20}",
+    "customFields: {custom1: =}",
+    "customFields: {custom1: 010}",
+    "ratePlan: NO",
+    'customFields: {custom1: "a\\/b"}',  # a YAML 1.2 escape, unknown to 1.1
+    'customFields: {custom1: "\x07"}',
+    "customFields: {custom1: &a x, custom2: *a}",
+    "customFields: {custom1: !!str x}",
+    "customFields: {custom1: x, custom1: y}",
+    "state: active\n      state: suspended",
+]
+
+
+@pytest.mark.parametrize("declaration", AMBIGUOUS)
+def test_yaml_read_differently_goes_the_marked_way(tmp_path: Path, declaration: str) -> None:
+    directory = tmp_path / "set"
+    directory.mkdir()
+    (directory / "fleet.yaml").write_text(FLEET, encoding="utf-8")
+    (directory / "g.yaml").write_text(
+        "apiVersion: fleetform/v1\nkind: SimGroup\nmetadata: {name: g}\nspec:\n  sims:\n"
+        f'    - iccid: "{_iccid(1)}"\n      {declaration}\n',
+        encoding="utf-8",
+    )
+    fast = load_fast([directory], default_validator())
+    strict = _strict(directory)
+    if fast is not None:  # only where the marked path reads the same (``\/`` is one)
+        assert isinstance(strict, ManifestSet)
+        _same(ManifestSet(fleet=fast[0], groups=fast[1]), strict)
+    verdict = validate([directory])
+    if isinstance(strict, ManifestSet):  # the file was read the marked way, and it is valid
+        assert verdict.manifests is not None
+        _same(verdict.manifests, strict)
+    else:
+        assert tuple(str(p) for p in verdict.problems) == strict
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1\n",  # a number: its spelling matters
+        f"- {_iccid(5)}\n",  # an unquoted ICCID
+        "a: b\n---\nnull\n",  # a document that is null, written out
+        "\ta: b\n",
+        "a: b\r\n",
+        "%YAML 1.1\n---\na: b\n",
+        "a: b\n...\n",
+        "{true: 1}\n",
+        "[" * 300 + "]" * 300 + "\n",
+    ],
+)
+def test_the_scan_and_the_values_send_doubtful_files_the_marked_way(text: str) -> None:
+    documents = fast_documents(text.encode(), "f.yaml")
+    if documents is not None:  # parsed: the check of the values must refuse them
+        with pytest.raises(_Unsure):
+            for document in documents:
+                _check(document, 0)
+
+
+def test_documents_are_found_as_the_marked_path_finds_them() -> None:
+    text = "# c\n---\na: x\n---\n---\n# only a comment\n---\nb: y\n"
+    assert fast_documents(text.encode(), "f.yaml") == [{"a": "x"}, {"b": "y"}]
+    assert fast_documents(b"a: x\n---\nb: y\n", "f.yaml") == [{"a": "x"}, {"b": "y"}]
+    assert fast_documents(b"", "f.yaml") == []
+
+
+_NOISE = [
+    "&",
+    "*",
+    "!",
+    ":",
+    "-",
+    " ",
+    "\n",
+    "\t",
+    "{",
+    "}",
+    "[",
+    "]",
+    '"',
+    "'",
+    "#",
+    ",",
+    "?",
+    "|",
+    ">",
+    "%",
+    "@",
+    "`",
+    "0",
+    "7",
+    "yes",
+    "null",
+    "~",
+    "---",
+    "...",
+    "\\",
+    "\x00",
+    "é",
+    "  ",
+]
+
+
+def _mutate(rng: random.Random, text: str) -> str:
+    for _ in range(rng.randrange(1, 4)):
+        at = rng.randrange(len(text) + 1)
+        kind = rng.random()
+        if kind < 0.45:
+            text = text[:at] + rng.choice(_NOISE) + text[at:]
+        elif kind < 0.75:
+            text = text[:at] + text[at + rng.randrange(1, 6) :]
+        else:
+            lines = text.splitlines(keepends=True)
+            if lines:
+                line = rng.randrange(len(lines))
+                lines.insert(line, lines[line])
+                text = "".join(lines)
+    return text
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_mutated_sets_never_pass_the_fast_path_where_the_marked_path_objects(
+    tmp_path: Path, seed: int
+) -> None:
+    rng = random.Random(1000 + seed)
+    for round_ in range(40):
+        directory = write_set(tmp_path / f"s{round_}", seed * 100 + round_, groups=2, sims=5)
+        victim = rng.choice(sorted(directory.iterdir()))
+        victim.write_text(_mutate(rng, victim.read_text(encoding="utf-8")), encoding="utf-8")
+        fast = load_fast([directory], default_validator())
+        strict = _strict(directory)
+        if fast is not None:
+            assert isinstance(strict, ManifestSet), (victim.read_text(), strict)
+            _same(ManifestSet(fleet=fast[0], groups=fast[1]), strict)
+        try:
+            loaded = load_manifests([directory])
+        except ManifestError as error:
+            assert tuple(str(p) for p in error.problems) == strict
+        else:
+            assert isinstance(strict, ManifestSet)
+            _same(loaded, strict)
+
+
+def test_a_retired_sim_under_shared_values_goes_the_marked_way(tmp_path: Path) -> None:
+    """A retired SIM takes only ``state`` from its group and the defaults: the fast path leaves
+    that to the marked loader, which keeps none of the defaults' other fields for it."""
+    directory = tmp_path / "set"
+    directory.mkdir()
+    (directory / "fleet.yaml").write_text(FLEET, encoding="utf-8")
+    iccid = _iccid(1)
+    (directory / "group.yaml").write_text(
+        "apiVersion: fleetform/v1\nkind: SimGroup\nmetadata: {name: g}\nspec:\n  sims:\n"
+        f'    - {{iccid: "{iccid}", state: retired}}\n',
+        encoding="utf-8",
+    )
+    assert load_fast([directory], default_validator()) is None
+    sim = load_fleet([directory]).sims[iccid]
+    assert sim.state is DesiredState.RETIRED
+    assert (sim.rate_plan, sim.supplementary_plans, dict(sim.apns), dict(sim.custom_fields)) == (
+        None,
+        (),
+        {},
+        {},
+    )
