@@ -105,10 +105,11 @@ EXIT_CODES: dict[str, tuple[str, ...]] = {
     ),
     "apply": (
         "0  every change done, or nothing (left) to do",
-        "3  finished with some steps failed or stale, or stopped at --budget",
-        "   (all recorded: fleetform apply --resume continues)",
+        "3  finished with some steps failed or stale, or stopped at --budget or by a",
+        "   rollout check or --gate (all recorded: fleetform apply --resume continues)",
         "1  refused or error: nothing done, or only work recorded in the journal",
     ),
+    "show": ("0  the plan printed", "1  error (not a plan file, or an edited one)"),
     "drift": ("0  the live fleet matches git", "2  drift found", "1  error"),
     "export": ("0  manifests written", "1  error (e.g. a file exists, without --force)"),
     "init": ("0  repository scaffolded (or nothing missing)", "1  error"),
