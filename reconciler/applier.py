@@ -435,10 +435,10 @@ class Applier:
 
     @staticmethod
     def _list_is_cheaper(run: _Run, iccids: Sequence[str]) -> bool:
-        """`check_reads` is the rule the plan's estimate uses too; the account's size is the
-        plan's ``sims_read``."""
+        """`check_reads` is the rule the plan's estimate uses too, with the plan's
+        ``account_size`` (a targeted plan read fewer SIMs than the account holds)."""
         wanted = len(set(iccids))
-        return check_reads(wanted, run.plan.summary.sims_read or wanted) < wanted
+        return check_reads(wanted, run.plan.account_size or wanted) < wanted
 
     def _verdict(self, run: _Run, step: Step, sim: StepSim, live: LiveSim | None) -> bool:
         """Check one SIM; record and say a verdict; True when the step may proceed."""

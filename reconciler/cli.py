@@ -85,6 +85,13 @@ def report_format(help: str) -> Callable[[FC], FC]:
 
 pass_globals = click.make_pass_decorator(GlobalOptions)
 
+changed_from_option = click.option(
+    "--changed-from",
+    metavar="GITREF",
+    help="Read and plan only the SIMs declared differently at GITREF (e.g. origin/main): "
+    "the manifests there are read from git. The other SIMs are not read.",
+)
+
 
 # Each command's --help ends with its exit codes (the README's table); a command not listed
 # here gets the general table.
@@ -263,6 +270,7 @@ def validate_command(paths: tuple[Path, ...], output_format: str) -> int:
     metavar="TEXT",
     help="Why guards are lifted, shown beside each lifted guard (e.g. the pull-request label).",
 )
+@changed_from_option
 @pass_globals
 def plan_cli(
     opts: GlobalOptions,
@@ -275,6 +283,7 @@ def plan_cli(
     max_changes: int | None,
     force: bool,
     override_note: str | None,
+    changed_from: str | None,
 ) -> int:
     """Show what apply would change in the live account, in which order, at what cost.
 
@@ -298,6 +307,7 @@ def plan_cli(
         overrides=GuardOverrides(allow_retire, max_changes, force, override_note),
         verbose=opts.verbose,
         markdown_out=markdown_out,
+        changed_from=changed_from,
     )
 
     def write(text: str) -> None:
@@ -692,6 +702,7 @@ def sim_serve_command(
     metavar="S",
     help="Seconds the gate may run; past that it is killed and the rollout stops.",
 )
+@changed_from_option
 @pass_globals
 def apply_cli(
     opts: GlobalOptions,
@@ -707,6 +718,7 @@ def apply_cli(
     gate: str | None,
     gate_timeout: float,
     reviewed_digest: str | None,
+    changed_from: str | None,
 ) -> int:
     """Make the live account match a plan file or the manifests (PLANFILE | PATH...)."""
     import contextlib
@@ -767,6 +779,7 @@ def apply_cli(
         gate=gate,
         gate_timeout=gate_timeout,
         reviewed_digest=reviewed_digest or None,
+        changed_from=changed_from,
     )
     connection = opts.connection()
     with contextlib.ExitStack() as stack:

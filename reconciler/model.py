@@ -476,6 +476,20 @@ class PlanSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class Targeting:
+    """How a plan made with ``--changed-from`` was targeted: only the SIMs whose declaration
+    changed since ``ref`` were read live and planned; the other declared SIMs were not read."""
+
+    ref: str  # as given, e.g. "origin/main"
+    commit: str  # the commit it named
+    sims: int  # SIMs whose effective declaration changed or that were added: read and planned
+    not_read: int  # the other declared SIMs: neither read nor planned
+    removed: int = 0  # declared at ref, no longer: unmanaged now, left as they are
+    read_by: str = "get"  # "get": one GET per SIM; "list": the paged list, filtered
+    account_size: int | None = None  # SIMs in the account (X-Total-Count), when it was asked
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """An immutable plan: deterministic order, counts, guards and a checksum."""
 
@@ -493,6 +507,7 @@ class Plan:
     missing: tuple[str, ...] = ()
     checksum: str = ""  # sha256 over the plan's content, created_at excluded
     rollout: tuple[RolloutStage, ...] = ()  # the canary steps, in the order apply runs them
+    targeted: Targeting | None = None  # made with --changed-from: only some SIMs were read
 
     @property
     def waves(self) -> tuple[tuple[Step, ...], ...]:
@@ -508,8 +523,22 @@ class Plan:
         return tuple((stage, tuple(by_id[i] for i in stage.step_ids)) for stage in self.rollout)
 
     @property
+    def account_size(self) -> int:
+        """The SIMs the account is known to hold, which prices a re-read by the paged list:
+        the SIMs read, or for a targeted plan, which read only some, the most of those read,
+        those declared and the account's own count."""
+        return known_account_size(self.summary.sims_read, self.summary.sims_declared, self.targeted)
+
+    @property
     def has_changes(self) -> bool:
         return bool(self.steps)
+
+
+def known_account_size(sims_read: int, sims_declared: int, targeted: Targeting | None) -> int:
+    """See `Plan.account_size`: the one rule the planner's estimate and apply's reads share."""
+    if targeted is None:
+        return sims_read
+    return max(sims_read, sims_declared, targeted.account_size or 0)
 
 
 # --- apply report -----------------------------------------------------------------------

@@ -13,11 +13,16 @@ Layout (keys in this order; ``before``/``after`` maps sorted by field path)::
                  "sims": [{"iccid", "group", "before": {...}, "after": {...}, "sources"?}]}],
       "rollout": [{"id", "wave", "number", "of", "share", "sims", "step_ids", "requests",
                    "seconds", "soak_seconds", "max_failed", "checked"}],  # only with a rollout
+      "targeted": {"ref", "commit", "sims", "not_read", "removed", "read_by", "account_size"},
       "changes_digest": "sha256:..."  # over the changes only (`changes_digest`); not read back
     }
 
 A plan without a rollout has neither ``rollout`` key (the layout and checksums of earlier
 plans are unchanged); a step's ``rollout`` is its rollout step within the wave.
+
+``targeted`` is there only in a plan made with ``--changed-from`` (the git ref and the commit
+it named, the SIMs read and planned, those not read): a full plan's file is unchanged, and a
+file without it reads as a full plan. The checksum covers it.
 
 No API key is ever in a plan: the `Plan` record holds none, and the endpoint is stored as the
 planner got it (a base URL; SmartHub keys travel in a header, never in the URL).
@@ -48,6 +53,7 @@ from reconciler.model import (
     SourceRef,
     Step,
     StepSim,
+    Targeting,
 )
 
 PLAN_FORMAT = "fleetform.plan/v1"
@@ -159,6 +165,25 @@ def _content(plan: Plan) -> dict[str, Any]:
         "steps": [_step_to_dict(s) for s in plan.steps],
         # only with a rollout: plans without one keep their layout and checksum
         **({"rollout": [_stage_to_dict(r) for r in plan.rollout]} if plan.rollout else {}),
+        **_targeted_to_dict(plan.targeted),
+    }
+
+
+def _targeted_to_dict(t: Targeting | None) -> dict[str, Any]:
+    """``"targeted"`` only in a plan made with ``--changed-from``: a full plan's file is what
+    it always was."""
+    if t is None:
+        return {}
+    return {
+        "targeted": {
+            "ref": t.ref,
+            "commit": t.commit,
+            "sims": t.sims,
+            "not_read": t.not_read,
+            "removed": t.removed,
+            "read_by": t.read_by,
+            "account_size": t.account_size,
+        }
     }
 
 
@@ -388,6 +413,21 @@ def _parse_stage(r: _Reader, value: Any, where: str) -> RolloutStage:
     return stage
 
 
+def _parse_targeted(r: _Reader, value: Any, where: str) -> Targeting | None:
+    if value is None:
+        return None
+    d = r.obj(value, where)
+    return Targeting(
+        ref=r.get(d, "ref", str, where),
+        commit=r.get(d, "commit", str, where),
+        sims=r.get(d, "sims", int, where),
+        not_read=r.get(d, "not_read", int, where),
+        removed=r.get(d, "removed", int, where),
+        read_by=r.get(d, "read_by", str, where),
+        account_size=r.optional(d, "account_size", int, where),
+    )
+
+
 def plan_from_dict(data: Any, *, origin: str = "plan") -> Plan:
     """Rebuild a `Plan` from decoded JSON; `PlanFileError` naming the place of any fault."""
     r = _Reader(origin)
@@ -435,6 +475,7 @@ def plan_from_dict(data: Any, *, origin: str = "plan") -> Plan:
             if d.get("rollout") is not None
             else ()
         ),
+        targeted=_parse_targeted(r, d.get("targeted"), "targeted"),
     )
     known = {s.id for s in plan.steps}
     for stage in plan.rollout:

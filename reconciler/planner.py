@@ -80,6 +80,8 @@ from reconciler.model import (
     Status,
     Step,
     StepSim,
+    Targeting,
+    known_account_size,
     parse_field,
     steps_by_wave,
 )
@@ -586,13 +588,16 @@ def make_plan(
     rate_budget: RateBudget | None,
     created_at: str,
     config: PlannerConfig = DEFAULT_CONFIG,
+    targeted: Targeting | None = None,
 ) -> Plan:
     """Plan the changes of ``diff``.
 
     The plan's ``checksum`` is left empty: `reconciler.planfile.seal` fills it (the canonical
     JSON lives there, a layer above). ``sims_read`` counts every SIM of the account the diff
     saw: changed, unchanged, unmanaged, and retired ones with a problem; the mass-disable
-    guard counts only the managed ones (all of those but the unmanaged).
+    guard counts only the managed ones (all of those but the unmanaged). A ``targeted`` plan
+    (``--changed-from``) read only some SIMs: its guards weigh them against every SIM declared
+    and found, and its re-check estimate prices the list by the whole account.
     """
     by_name = {p.name: p for p in catalogue}
     collector = _Collector()
@@ -609,10 +614,13 @@ def make_plan(
     touched: set[str] = set().union(*by_operation.values()) if by_operation else set()
     managed = len(diff.changed) + diff.unchanged + len(diff.problems)  # declared and live
     sims_read = managed + len(diff.unmanaged)
+    size = known_account_size(sims_read, len(desired.sims), targeted)
+    if targeted is not None:  # the SIMs not read are declared and, as far as we know, live
+        managed = len(desired.sims) - len(diff.missing)
 
     # Writes and batch polls, plus apply's live re-check of each wave's SIMs.
     requests = sum(step.requests for step in steps) + sum(
-        check_reads(len({s.iccid for step in wave_steps for s in step.sims}), sims_read)
+        check_reads(len({s.iccid for step in wave_steps for s in step.sims}), size)
         for wave_steps in steps_by_wave(steps)
     )
     rate_limit = rate_budget.limit if rate_budget else config.default_rate_limit
@@ -620,7 +628,7 @@ def make_plan(
     stages = describe_stages(
         stage_infos,
         steps,
-        reads=lambda n: check_reads(n, sims_read),
+        reads=lambda n: check_reads(n, size),
         seconds=lambda r: estimate_seconds(r, rate_limit, config, window),
     )
     if stages:  # each rollout step re-checks its own SIMs, and waits its soak
@@ -676,6 +684,7 @@ def make_plan(
         unmanaged=diff.unmanaged if report_unmanaged else (),
         missing=diff.missing,
         rollout=stages,
+        targeted=targeted,
     )
 
 

@@ -204,6 +204,11 @@ class FakeSmartHub:
                 return
             page += 1
 
+    def count_sims(self, *, account: str | None = None) -> int | None:
+        self._spend("count", account or "")
+        with self._lock:
+            return sum(1 for s in self.sims.values() if account is None or s.account == account)
+
     def get_sim(self, iccid: str) -> LiveSim:
         self._spend("get_sim", iccid)
         with self._lock:

@@ -66,6 +66,7 @@ class ApplyOptions:
     orphan_grace: float = 10.0
     gate: str | None = None  # --gate CMD: decides after each rollout step (command line only)
     gate_timeout: float = DEFAULT_GATE_TIMEOUT
+    changed_from: str | None = None  # git ref: plan only SIMs declared differently (PATHs only)
 
 
 def split_arguments(arguments: tuple[Path, ...]) -> tuple[Path | None, tuple[Path, ...]]:
@@ -152,6 +153,11 @@ def _run_apply(
     confirm: Callable[[Plan], bool],
 ) -> ApplyReport:
     store = JournalStore(state_dir)
+    if options.changed_from is not None and (options.resume or options.plan_file is not None):
+        raise ConfigError(
+            "--changed-from targets a new plan of manifest PATHs; a plan file or --resume "
+            "already says which SIMs it touches: leave --changed-from out"
+        )
     if options.resume:
         if options.plan_file is not None:
             plan = load_plan(options.plan_file)
@@ -194,8 +200,13 @@ def _run_apply(
     from reconciler.manifest import load_fleet
 
     desired = load_fleet(list(options.paths))
+    target = None
+    if options.changed_from is not None:
+        from reconciler.live.targeted import target as find_target
+
+        target = find_target(options.changed_from, options.paths, desired, reporter)
     with ApplyLock(state_dir, desired.fleet.account):
-        plan = run_plan(api, desired, reporter, created_at=timestamp(clock))
+        plan = run_plan(api, desired, reporter, created_at=timestamp(clock), target=target)
         if not plan.checksum:
             plan = seal(plan)
         show_plan(plan)

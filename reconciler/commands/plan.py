@@ -3,7 +3,8 @@ reuse (`read_live`, `run_plan`).
 
 Reading costs ceil(N/100) list requests for an account of N SIMs plus one for the rate-plan
 catalogue; nothing is read per SIM. The live list is streamed into the diff, so no LiveSim
-outlives its comparison.
+outlives its comparison. With ``--changed-from GITREF`` only the SIMs declared differently at
+GITREF are read (`reconciler.live.targeted`), and the plan records that it is targeted.
 
 Exit codes: 0 nothing to change (or changes without ``--detailed-exitcode``), 2 changes with
 ``--detailed-exitcode``, 1 when apply would refuse the plan. A plan with problems (unknown rate
@@ -30,7 +31,9 @@ from reconciler.clock import Clock, SystemClock
 from reconciler.diff import diff_fleet
 from reconciler.errors import ManifestError, PlanError, UnsafePlanError
 from reconciler.guard_lift import GuardOverrides, blocking_reasons, lift_guards
-from reconciler.live import Tap, refreshing
+from reconciler.live import Tap, Via, record_read, refreshing
+from reconciler.live.targeted import GET, Target, read_targeted
+from reconciler.live.targeted import target as find_target
 from reconciler.model import DesiredFleet, FleetDiff, LiveSim, Plan, RateBudget, RatePlan
 from reconciler.plan_sources import attach_sources
 from reconciler.planfile import write_plan
@@ -107,8 +110,14 @@ def run_plan(
     created_at: str,
     config: PlannerConfig = DEFAULT_CONFIG,
     tap: Callable[[Iterator[LiveSim]], Iterator[LiveSim]] | None = None,
+    target: Target | None = None,
 ) -> Plan:
-    """Read, diff and plan; the returned plan is sealed (its checksum filled in)."""
+    """Read, diff and plan; the returned plan is sealed (its checksum filled in). With a
+    ``target`` (``--changed-from``) only its SIMs are read and planned."""
+    if target is not None:
+        return _run_targeted(
+            api, desired, target, reporter, created_at=created_at, config=config, tap=tap
+        )
     live = read_live(api, desired, reporter, tap)
     plan = make_plan(
         desired,
@@ -140,6 +149,67 @@ def refreshing_cache(
     )
 
 
+def _run_targeted(
+    api: SmartHubApi,
+    desired: DesiredFleet,
+    target: Target,
+    reporter: Reporter,
+    *,
+    created_at: str,
+    config: PlannerConfig,
+    tap: Tap | None = None,
+) -> Plan:
+    live = read_targeted(api, desired, target, reporter, tap=tap)
+    plan = make_plan(
+        desired,
+        live.diff,
+        live.catalogue,
+        endpoint=api.endpoint,
+        account=desired.fleet.account,
+        requests_read=live.requests,
+        rate_budget=live.rate_budget,
+        created_at=created_at,
+        config=config,
+        targeted=live.targeting,
+    )
+    return attach_sources(plan, desired)  # sealed
+
+
+def _plan_targeted(
+    api: SmartHubApi,
+    desired: DesiredFleet,
+    target: Target,
+    reporter: Reporter,
+    clock: Clock,
+    config: PlannerConfig,
+) -> Plan:
+    """A targeted plan whose SIMs, read live, also go into the account's live-state cache
+    (`record_read`, stamped when the read began), so the next incremental drift knows them."""
+    seen: list[LiveSim] = []
+
+    def tap(sims: Iterator[LiveSim]) -> Iterator[LiveSim]:
+        for sim in sims:
+            seen.append(sim)
+            yield sim
+
+    began = clock.now()
+    plan = run_plan(
+        api, desired, reporter, created_at=timestamp(clock), config=config, target=target, tap=tap
+    )
+    by_get = plan.targeted is not None and plan.targeted.read_by == GET
+    record_read(
+        state_dir(),
+        seen,
+        via=Via.GET if by_get else Via.LIST,
+        endpoint=api.endpoint,
+        account=desired.fleet.account,
+        reporter=reporter,
+        clock=clock.now,
+        at=began,
+    )
+    return plan
+
+
 def timestamp(clock: Clock) -> str:
     """ISO 8601 UTC to the second, e.g. ``2026-11-25T13:30:14Z`` (a plan's ``created_at``)."""
     return datetime.fromtimestamp(clock.now(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -165,6 +235,7 @@ class PlanOptions:
     overrides: GuardOverrides = field(default_factory=GuardOverrides)
     verbose: bool = False  # text: every SIM of every step, nothing folded
     markdown_out: Path | None = None  # also write the markdown rendering (the PR comment)
+    changed_from: str | None = None  # git ref: read and plan only SIMs declared differently
 
 
 def plan_command(
@@ -191,12 +262,18 @@ def plan_command(
         if options.fmt == "github":
             write(github.manifest_error_github(exc, workspace=github.workspace_from()))
         raise
+    target = None
+    if options.changed_from is not None:
+        target = find_target(options.changed_from, options.paths, desired, reporter)
     clock = clock or SystemClock()
-    with (
-        open_api(connection, reporter, clock=clock) as api,
-        refreshing_cache(api, desired.fleet.account, reporter, clock) as tap,
-    ):
-        plan = run_plan(api, desired, reporter, created_at=timestamp(clock), config=config, tap=tap)
+    with open_api(connection, reporter, clock=clock) as api:
+        if target is not None:
+            plan = _plan_targeted(api, desired, target, reporter, clock, config)
+        else:
+            with refreshing_cache(api, desired.fleet.account, reporter, clock) as tap:
+                plan = run_plan(
+                    api, desired, reporter, created_at=timestamp(clock), config=config, tap=tap
+                )
     plan = lift_guards(plan, options.overrides)
     if options.fmt == "github":
         rendered = github.plan_github(plan, workspace=github.workspace_from(), width=options.width)

@@ -1,5 +1,6 @@
 """Live sources beside the full paged read: the live-state cache (`cache`) and incremental
-drift over it (`incremental`).
+drift over it (`incremental`); the targeted read of the SIMs a git change reaches
+(`targeted`).
 
 `open_cache` is what commands call: the cache of one account at one endpoint, or None (with
 one warning) when no cache can be kept, in which case the command reads live as before.

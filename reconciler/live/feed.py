@@ -154,6 +154,9 @@ class CacheFeed:
             yield page
             read_at = self._clock()
 
+    def count_sims(self, *, account: str | None = None) -> int | None:
+        return self._api.count_sims(account=account)
+
     def get_sim(self, iccid: str) -> LiveSim:
         read_at = self._clock()
         sim = self._api.get_sim(iccid)

@@ -36,7 +36,7 @@ frozen and nobody may mutate those shared mappings.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +44,7 @@ from pathlib import Path
 from reconciler.errors import ManifestError, ManifestProblem
 from reconciler.manifest.documents import Document, format_path, read_documents
 from reconciler.manifest.documents import Path as DocPath
-from reconciler.manifest.files import Digest, ManifestFile, find_files, read_file
+from reconciler.manifest.files import Digest, find_files, read_file
 from reconciler.manifest.iccid import check_digit, luhn_valid
 from reconciler.manifest.rollout import parse_rollout
 from reconciler.manifest.schema import (
@@ -326,15 +326,12 @@ class _Loader:
 
         return parse_rollout(spec["rollout"], SourceRef(doc.file, *doc.mark(at)), report)
 
-    def fleet(
-        self, paths: Sequence[Path | str], files: Sequence[ManifestFile], complete: bool
-    ) -> FleetSpec | None:
+    def fleet(self, place: str, complete: bool) -> FleetSpec | None:
         """The set's one FleetSpec. A missing Fleet is only reported when every file could be
         read: a Fleet hidden behind a syntax error is not missing, and saying so is noise."""
         if not self.fleets and not complete:
             return None
         if not self.fleets:
-            place = files[0].display if files else (str(paths[0]) if paths else ".")
             self.problems.append(
                 ManifestProblem(
                     place, 1, 1, "no Fleet document: a manifest set needs exactly one (kind: Fleet)"
@@ -475,33 +472,58 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _load(paths: Sequence[Path | str], validator: SchemaValidator | None) -> ManifestSet:
-    loader = _Loader(validator or default_validator())
     files, problems = find_files(paths)
+    read = ((file.display, *read_file(file)) for file in files)
+    place = files[0].display if files else (str(paths[0]) if paths else ".")
+    return _load_read(read, [f.display for f in files], problems, place, validator)
+
+
+def load_blobs(
+    blobs: Sequence[tuple[str, bytes]],
+    problems: Sequence[ManifestProblem] = (),
+    *,
+    place: str = ".",
+    validator: SchemaValidator | None = None,
+) -> ManifestSet:
+    """Load manifests whose bytes were read elsewhere (a git commit's blobs), named as given,
+    in the order given: the same parsing, validation and expansion as `load_manifests`.
+    ``problems`` are those met finding the blobs; ``place`` names the set when it is empty."""
+    with _collector_paused():
+        read = ((display, data, None) for display, data in blobs)
+        displays = [display for display, _ in blobs]
+        return _load_read(read, displays, list(problems), place, validator)
+
+
+def _load_read(
+    read: Iterable[tuple[str, bytes | None, ManifestProblem | None]],
+    displays: Sequence[str],
+    problems: list[ManifestProblem],
+    place: str,
+    validator: SchemaValidator | None,
+) -> ManifestSet:
+    loader = _Loader(validator or default_validator())
     loader.problems.extend(problems)
     complete = not problems  # every file found and read to its end
     digest = Digest()
-    for file in files:
-        data, problem = read_file(file)
+    for display, data, problem in read:
         if data is None:
             assert problem is not None
             loader.problems.append(problem)
             complete = False
             continue
         digest.add(data)
-        parsed = read_documents(data, file.display)
+        parsed = read_documents(data, display)
         loader.problems.extend(parsed.problems)
         complete = complete and parsed.complete
         for doc in parsed.documents:
             loader.document(doc)
-    spec = loader.fleet(paths, files, complete)
+    spec = loader.fleet(place, complete)
     if loader.problems or spec is None:
-        order = {f.display: i for i, f in enumerate(files)}
+        order = {display: i for i, display in enumerate(displays)}
         loader.problems.sort(key=lambda p: (order.get(p.file, -1), p.line, p.column))
         raise ManifestError(loader.problems)
     sims = loader.expand(spec.rollout)
-    fleet = DesiredFleet(
-        fleet=spec, sims=sims, digest=digest.hexdigest(), files=tuple(f.display for f in files)
-    )
+    fleet = DesiredFleet(fleet=spec, sims=sims, digest=digest.hexdigest(), files=tuple(displays))
     return ManifestSet(fleet=fleet, groups=tuple(g.name for g in loader.groups))
 
 
@@ -566,6 +588,7 @@ __all__ = [
     "ManifestSet",
     "Settings",
     "Validation",
+    "load_blobs",
     "load_fleet",
     "load_manifests",
     "problem_record",

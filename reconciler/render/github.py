@@ -43,7 +43,7 @@ from reconciler.render.apply_text import render_apply_text
 from reconciler.render.drift_markdown import render_drift_markdown
 from reconciler.render.drift_text import render_drift_text, show, when
 from reconciler.render.plan_markdown import render_plan_markdown
-from reconciler.render.plan_summary import held_back
+from reconciler.render.plan_summary import held_back, targeted_line
 from reconciler.render.plan_text import render_plan_text
 from reconciler.wording import counted
 
@@ -207,6 +207,9 @@ def plan_annotations(plan: Plan, *, workspace: str | None = None) -> list[Annota
             title=f"fleetform plan: {plan.fleet}",
         )
     )
+    targeted = targeted_line(plan)
+    if targeted:
+        annotations.append(Annotation("notice", targeted, title="fleetform plan: targeted"))
     return cap(annotations)
 
 

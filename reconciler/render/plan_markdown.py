@@ -37,6 +37,7 @@ from reconciler.render.plan_summary import (
     soak_text,
     step_groups,
     summary_line,
+    targeted_line,
     transition_rows,
 )
 
@@ -97,6 +98,9 @@ def _render(plan: Plan, limits: _Limits, *, shortened: bool) -> str:
     if plan.has_changes:
         add(f"Cost: {escape_markdown(cost_line(plan))}.  ")
     add(f"{escape_markdown(read_line(plan))}  ")
+    targeted = targeted_line(plan)
+    if targeted:
+        add(f"**{escape_markdown(targeted)}**  ")
     add(f"Endpoint {code_span(plan.endpoint)} · manifests {code_span(plan.manifest_digest[:19])}")
     digest = changes_digest(plan)
     if plan.has_changes:

@@ -210,12 +210,33 @@ def read_line(plan: Plan) -> str:
     s = plan.summary
     held = held_back(plan)
     problems = f"{held:,} held back by problems, " if held or plan.problems else ""
+    unmanaged = f"{s.unmanaged:,} unmanaged, " if plan.targeted is None else ""
     return (
         f"Read {counted(s.sims_read, 'SIM')} with {counted(s.requests_read, 'request')}: "
         f"{s.unchanged:,} unchanged, "
-        f"{s.to_change:,} to change, {problems}{s.unmanaged:,} unmanaged, {s.missing:,} declared "
-        "but missing."
+        f"{s.to_change:,} to change, {problems}{unmanaged}{s.missing:,} declared but missing."
     )
+
+
+def targeted_line(plan: Plan) -> str | None:
+    """What a plan made with ``--changed-from`` left out, in plain words (None for a full plan):
+    ``Targeted: 100 SIMs whose declaration changed since origin/main (3f2a1c9); the other
+    49,900 were not read: the scheduled drift check covers them.``"""
+    t = plan.targeted
+    if t is None:
+        return None
+    text = (
+        f"Targeted: {t.sims:,} SIM{'' if t.sims == 1 else 's'} whose declaration changed since "
+        f"{t.ref} ({t.commit[:7]}); the other {t.not_read:,} "
+        f"{'was' if t.not_read == 1 else 'were'} not read: the scheduled drift check covers them."
+    )
+    if t.removed:
+        text += (
+            f" {t.removed:,} SIM{'' if t.removed == 1 else 's'} no longer declared "
+            f"{'is' if t.removed == 1 else 'are'} unmanaged now and left as "
+            f"{'it is' if t.removed == 1 else 'they are'}."
+        )
+    return text + " Unmanaged SIMs are not looked for in a targeted plan."
 
 
 def _value(path: str, value: str | None) -> str:

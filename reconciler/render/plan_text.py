@@ -31,6 +31,7 @@ from reconciler.render.plan_summary import (
     stage_text,
     step_groups,
     summary_line,
+    targeted_line,
 )
 
 _MARKS = {
@@ -68,6 +69,9 @@ def render_plan_text(
         f"[bold]{escape(plan.account)}[/bold] · {escape(plan.endpoint)}"
     )
     line(f"[dim]{escape(read_line(plan))}[/dim]")
+    targeted = targeted_line(plan)
+    if targeted:
+        line(f"[bold]{escape(targeted)}[/bold]")
     line()
 
     if plan.problems:

@@ -267,6 +267,10 @@ class SmartHubClient:
     def service_packages(self, account: str) -> list[RatePlan]:
         return self._get(wire.service_packages_path(account), wire.parse_service_packages)
 
+    def count_sims(self, *, account: str | None = None) -> int | None:
+        response = self._call("GET", self._url(wire.SIMS_PATH, wire.count_params(account=account)))
+        return wire.total_count(response.headers.get(wire.TOTAL_COUNT_HEADER))
+
     def enterprise(self) -> Mapping[str, Any]:
         return self._get(wire.ENTERPRISE_PATH, lambda raw: wire.parse_object(raw, "enterprise"))
 

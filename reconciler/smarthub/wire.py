@@ -319,6 +319,22 @@ def list_params(*, account: str | None, status: Status | None) -> dict[str, str 
     return params
 
 
+def count_params(*, account: str | None) -> dict[str, str | int]:
+    """A one-SIM page: the cheapest request whose ``X-Total-Count`` counts the list."""
+    params: dict[str, str | int] = {PARAM_SIZE: 1}
+    if account is not None:
+        params[PARAM_ACCOUNT] = account
+    return params
+
+
+def total_count(value: str | None) -> int | None:
+    """``X-Total-Count`` as a count; None when absent or not a whole number (it only guides a
+    choice of how to read, so a server that sends none is no error)."""
+    if value is None or not value.strip().isdigit():
+        return None
+    return int(value.strip())
+
+
 # --- change history -----------------------------------------------------------------------------
 
 

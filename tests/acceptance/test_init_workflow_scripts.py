@@ -241,3 +241,56 @@ def test_a_plan_with_problems_shows_them_in_the_comment_and_on_the_lines(runner:
     assert "::error file=manifests/status-active.yaml,line=" in result.stdout
     md = (runner.repo / "plan.md").read_text()
     assert "#### ❌ Problems" in md and "unknown rate plan" in md
+
+
+def test_targeted_plans_on_a_pull_request_and_on_merge_since_the_last_applied_commit(
+    runner: Runner, tmp_path: Path
+) -> None:
+    from tests.integration.test_targeted_plan import commit, git
+
+    repo = runner.repo
+    git(repo, "init", "-q", "-b", "main")
+    commit(repo, "the fleet")
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(origin))
+    git(repo, "remote", "add", "origin", str(origin))
+    git(repo, "fetch", "-q", "origin")
+
+    account = runner.step("fleetform-apply.yml", "Fleet account")
+    assert account.returncode == 0, account.stderr
+    assert runner.outputs() == {"account": "acme"}
+    acme = {"FLEET_ACCOUNT": "acme"}
+    first = runner.step("fleetform-apply.yml", "Last applied commit", **acme)
+    assert first.returncode == 0, first.stderr
+    assert runner.outputs() == {}  # no ref yet: the plan step plans the whole fleet
+    assert "no refs/fleetform/applied/acme yet" in first.stdout
+
+    applied = git(repo, "rev-parse", "HEAD")
+    recorded = runner.step(
+        "fleetform-apply.yml", "Record the applied commit", **acme, GITHUB_SHA=applied
+    )
+    assert recorded.returncode == 0, recorded.stderr
+    assert git(origin, "rev-parse", "refs/fleetform/applied/acme") == applied
+
+    iccid = _change_one_sim(repo)
+    commit(repo, "one SIM")
+    since = runner.step("fleetform-apply.yml", "Last applied commit", **acme)
+    assert since.returncode == 0, since.stderr
+    assert runner.outputs() == {"ref": "refs/fleetform/applied/acme"}
+    planned = runner.step(
+        "fleetform-apply.yml",
+        "Plan the merged commit",
+        APPLIED_REF="refs/fleetform/applied/acme",
+    )
+    assert planned.returncode == 0, planned.stderr
+    plan = (repo / "plan.md").read_text()
+    assert "Targeted: 1 SIM whose declaration changed since refs/fleetform/applied/acme" in plan
+    assert iccid in plan
+
+    pull = runner.step("fleetform-plan.yml", "Plan", GITHUB_BASE_REF="main")
+    assert pull.returncode == 0, pull.stderr
+    assert runner.outputs() == {"exitcode": "2"}
+    assert (
+        "Targeted: 1 SIM whose declaration changed since origin/main"
+        in (repo / "plan.md").read_text()
+    )

@@ -144,12 +144,44 @@ EXPECTED_PERMISSIONS = {
 }
 
 
+# The one job that may widen them: the apply workflow's `record`, which pushes the ref of the
+# last commit applied completely. It holds no secret and runs no fleetform.
+WIDENED = {("fleetform-apply.yml", "record"): {"contents": "write"}}
+
+
 @pytest.mark.parametrize("name", sorted(EXPECTED_PERMISSIONS))
 def test_least_permissions(name: str) -> None:
     workflow = _load(PROJECT_WORKFLOWS / name)
     assert workflow["permissions"] == EXPECTED_PERMISSIONS[name]
-    for job in workflow["jobs"].values():
-        assert "permissions" not in job, "no job widens the workflow's permissions"
+    for job_name, job in workflow["jobs"].items():
+        widened = WIDENED.get((name, job_name))
+        if widened is None:
+            assert "permissions" not in job, "no job widens the workflow's permissions"
+            continue
+        assert job["permissions"] == widened
+        text = yaml.safe_dump(job)
+        assert "secrets." not in text and "fleetform " not in text.replace("fleetform/", "")
+
+
+def test_the_apply_records_the_applied_commit_only_after_a_complete_apply() -> None:
+    jobs = _load(PROJECT_WORKFLOWS / "fleetform-apply.yml")["jobs"]
+    record = jobs["record"]
+    assert record["needs"] == "apply" and record["if"] == "needs.apply.result == 'success'"
+    (push,) = [s["run"] for s in record["steps"] if "run" in s]
+    assert 'refs/fleetform/applied/$FLEET_ACCOUNT"' in push and "$GITHUB_SHA:" in push
+    assert record["steps"][1]["env"]["FLEET_ACCOUNT"] == "${{ needs.apply.outputs.account }}"
+    apply = jobs["apply"]
+    checkout = apply["steps"][0]
+    assert checkout["with"]["fetch-depth"] == 0
+    plan = next(s for s in apply["steps"] if s.get("name") == "Plan the merged commit")
+    assert '--changed-from "$APPLIED_REF"' in plan["run"]
+
+
+def test_the_pull_request_plan_is_targeted_at_the_base_branch() -> None:
+    steps = _load(PROJECT_WORKFLOWS / "fleetform-plan.yml")["jobs"]["plan"]["steps"]
+    assert steps[0]["with"]["fetch-depth"] == 0
+    plan = next(s for s in steps if s.get("name") == "Plan")
+    assert '--changed-from "origin/$GITHUB_BASE_REF"' in plan["run"]
 
 
 def test_triggers() -> None:

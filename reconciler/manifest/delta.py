@@ -1,0 +1,77 @@
+"""Which SIMs a change of the manifests reaches: the SIMs whose *effective* declaration differs.
+
+Two `DesiredFleet` values (the manifests at a git commit and now) are compared SIM by SIM on
+what a SIM ends up declared to be after expansion (Fleet defaults < SimGroup < SIM entry), not
+on the text: a changed group value or Fleet default counts for every SIM it reaches, a line
+moved or a comment edited counts for none.
+
+What counts, per SIM: the account (a Fleet moved to another account reaches every SIM), state,
+basic rate plan, the set of supplementary plans, APN statuses and custom fields (an empty text
+and null both mean "must be empty", as in the diff). Not the group's name nor where a value is
+written: neither changes what apply would do. A SIM declared now and not then is added; a SIM
+declared then and not now is removed: it becomes unmanaged and needs no action. A Fleet setting
+that is not per SIM (guards, ``unmanaged``) changes no SIM.
+
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from reconciler.model import DesiredFleet, DesiredSim
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredChanges:
+    changed: tuple[str, ...]  # declared both times, effectively different (sorted)
+    added: tuple[str, ...]  # declared now only (sorted)
+    removed: tuple[str, ...]  # declared then only: unmanaged now (sorted)
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """The SIMs to read and plan: changed and added, sorted."""
+        return tuple(sorted(self.changed + self.added))
+
+
+def same_declaration(a: DesiredSim, b: DesiredSim) -> bool:
+    """Whether two records of one SIM declare the same (the account aside)."""
+    return (
+        a.state == b.state
+        and a.rate_plan == b.rate_plan
+        and (
+            a.supplementary_plans == b.supplementary_plans
+            or set(a.supplementary_plans) == set(b.supplementary_plans)
+        )
+        and a.apns == b.apns
+        and (
+            a.custom_fields == b.custom_fields
+            or _empty_is_none(a.custom_fields) == _empty_is_none(b.custom_fields)
+        )
+    )
+
+
+def _empty_is_none(fields: Mapping[str, str | None]) -> dict[str, str | None]:
+    return {name: text or None for name, text in fields.items()}
+
+
+def declared_changes(before: DesiredFleet | None, after: DesiredFleet) -> DeclaredChanges:
+    """The SIMs of ``after`` declared differently in ``before`` (None: nothing was declared)."""
+    if before is None:
+        return DeclaredChanges((), tuple(sorted(after.sims)), ())
+    moved = before.fleet.account != after.fleet.account  # every SIM is now another account's
+    old = before.sims
+    changed: list[str] = []
+    added: list[str] = []
+    for iccid, sim in after.sims.items():
+        was = old.get(iccid)
+        if was is None:
+            added.append(iccid)
+        elif moved or (was is not sim and not same_declaration(was, sim)):
+            changed.append(iccid)
+    removed = [iccid for iccid in old if iccid not in after.sims]
+    return DeclaredChanges(tuple(sorted(changed)), tuple(sorted(added)), tuple(sorted(removed)))
+
+
+__all__ = ["DeclaredChanges", "declared_changes", "same_declaration"]
