@@ -413,7 +413,12 @@ class _Loader:
         for group in self.groups:
             rollout = group.rollout or fleet_rollout
             shared = defaults.under(group.settings)
-            for iccid, where, own in group.entries:
+            entries, group.entries = group.entries, []
+            entries.reverse()  # popped from the end, in the order written
+            while entries:
+                # each SIM's own settings are let go once merged: the merged records copy
+                # them, so holding both for the whole fleet doubled the load's peak
+                iccid, where, own = entries.pop()
                 merged = shared.under(own) if own is not NO_SETTINGS else shared
                 sims[iccid] = DesiredSim(
                     iccid=iccid,
@@ -427,7 +432,7 @@ class _Loader:
                     field_sources=merged.sources,
                     rollout=rollout,
                 )
-        return dict(sorted(sims.items()))
+        return {iccid: sims[iccid] for iccid in sorted(sims)}  # no list of a million pairs
 
 
 def _sim_entries(value: object) -> list[object] | None:
