@@ -37,8 +37,8 @@ from reconciler.manifest.gitref import Revision, read_at
 from reconciler.model import DesiredFleet, FleetDiff, LiveSim, RateBudget, RatePlan, Targeting
 from reconciler.reporting import Reporter
 from reconciler.smarthub.api import SmartHubApi
+from reconciler.smarthub.wire import PAGE_SIZE  # the one page size of the client
 
-PAGE_SIZE = 100  # the contract's largest page: what a full read uses
 GET = "get"
 LIST = "list"
 CONCURRENCY = 8  # GETs in flight at once (the client paces them under the rate limit)

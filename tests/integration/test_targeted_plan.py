@@ -377,7 +377,8 @@ def test_the_plan_command_records_the_sims_a_targeted_read_saw_in_the_cache(
         stamps = cache.stamps(active[:40])
         assert set(stamps) == {one, two}
         assert {via for _, _, via in stamps.values()} == {Via.GET}
-        assert cache.get([one])[one].status is Status.ACTIVE
+        with SmartHubClient(simulator.url, simulator.api_key) as client:
+            assert cache.get([one])[one].status is client.get_sim(one).status
         assert not cache.state().complete
     finally:
         cache.close()
