@@ -39,7 +39,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from reconciler.errors import ConfigError
 from reconciler.manifest import schema_comment
@@ -87,15 +87,27 @@ class SimValues:
     custom_fields: Mapping[str, str | None]
 
 
-def sim_values(sim: LiveSim) -> SimValues:
+def sim_values(sim: LiveSim, shared: dict[Hashable, Any] | None = None) -> SimValues:
+    """The SIM's managed values. With ``shared`` (one dict for a whole export), equal values
+    (rate plans, plan sets, APN maps, custom field texts) are one object across SIMs: a million
+    SIMs held at once for grouping fit in a few hundred MB."""
+    apns = {name: ApnStatus(status).value for name, status in sim.apns.items()}
+    plans = frozenset(sim.supplementary_plans)
+    # an empty field is null ("" and null compare equal in the diff)
+    custom = {name: sim.custom_fields.get(name) or None for name in CUSTOM_FIELD_NAMES}
+    rate_plan = sim.rate_plan
+    if shared is not None:
+        apns = shared.setdefault(("apns", *apns.items()), apns)
+        plans = shared.setdefault(plans, plans)
+        custom = {name: shared.setdefault(v, v) if v else None for name, v in custom.items()}
+        rate_plan = shared.setdefault(rate_plan, rate_plan) if rate_plan else rate_plan
     return SimValues(
         iccid=sim.iccid,
         state=None if sim.status in PRE_SERVICE else sim.status.value,
-        rate_plan=sim.rate_plan,
-        supplementary_plans=frozenset(sim.supplementary_plans),
-        apns={name: ApnStatus(status).value for name, status in sim.apns.items()},
-        # an empty field is null ("" and null compare equal in the diff)
-        custom_fields={name: sim.custom_fields.get(name) or None for name in CUSTOM_FIELD_NAMES},
+        rate_plan=rate_plan,
+        supplementary_plans=plans,
+        apns=apns,
+        custom_fields=custom,
     )
 
 
@@ -387,31 +399,34 @@ def export_fleet(
         raise ConfigError(
             f"cannot group by {settings.group_by!r}: use one of {', '.join(GROUP_KEYS)}"
         )
-    groups: dict[str | None, list[LiveSim]] = {}
+    # Each SIM is kept only as its managed values (and its status) from the moment it is read:
+    # the LiveSim records, with their identifiers and times, are not held for the whole fleet.
+    shared: dict[Hashable, Any] = {}
+    groups: dict[str | None, list[tuple[Status, SimValues]]] = {}
     for sim in sims:
         if sim.account and sim.account != settings.account:
             continue
-        groups.setdefault(group_value(sim, settings.group_by), []).append(sim)
+        key = group_value(sim, settings.group_by)
+        groups.setdefault(key, []).append((sim.status, sim_values(sim, shared)))
+    del shared
 
     total = sum(len(g) for g in groups.values())
     files = [ExportFile(FLEET_FILE, render_fleet(settings, total), 0)]
     used: set[str] = {FLEET_FILE.removesuffix(".yaml")}
     for value in sorted(groups, key=_key):
-        members = sorted(groups[value], key=lambda s: s.iccid)
+        members = sorted(groups.pop(value), key=lambda m: m[1].iccid)
         base = _group_name(settings.group_by, value)
         shown = "empty" if value is None else _quoted(value)  # one line, whatever the value
         declared = [
-            sim_values(s)
-            for s in members
-            if s.status not in PRE_SERVICE and s.status is not Status.RETIRED
+            v for status, v in members if status not in PRE_SERVICE and status is not Status.RETIRED
         ]
-        pre_service = [sim_values(s) for s in members if s.status in PRE_SERVICE]
-        retired = [s.iccid for s in members if s.status is Status.RETIRED]
+        pre_service = [v for status, v in members if status in PRE_SERVICE]
+        retired = [v.iccid for status, v in members if status is Status.RETIRED]
         parts: list[tuple[str, list[SimValues], list[str]]] = []
         if declared:
             parts.append((base, declared, [f"SIMs whose {settings.group_by} is {shown}."]))
         if pre_service:
-            states = ", ".join(sorted({s.status.value for s in members if s.status in PRE_SERVICE}))
+            states = ", ".join(sorted({s.value for s, _ in members if s in PRE_SERVICE}))
             parts.append(
                 (
                     f"{base}-pre-service",

@@ -631,7 +631,7 @@ def make_plan(
     stages = describe_stages(
         stage_infos,
         steps,
-        reads=lambda n: check_reads(n, sims_read),
+        reads=lambda n: check_reads(n, size),
         seconds=lambda r: estimate_seconds(r, rate_limit, config, window),
     )
     if stages:  # each rollout step re-checks its own SIMs, and waits its soak

@@ -154,6 +154,9 @@ class CacheFeed:
             yield page
             read_at = self._clock()
 
+    def count_sims(self, *, account: str | None = None) -> int | None:
+        return self._api.count_sims(account=account)
+
     def get_sim(self, iccid: str) -> LiveSim:
         read_at = self._clock()
         sim = self._api.get_sim(iccid)
@@ -167,9 +170,6 @@ class CacheFeed:
 
     def get_custom_fields(self, iccid: str) -> Mapping[str, str | None]:
         return self._api.get_custom_fields(iccid)
-
-    def count_sims(self, *, account: str | None = None) -> int | None:
-        return self._api.count_sims(account=account)
 
     def service_packages(self, account: str) -> list[RatePlan]:
         return self._api.service_packages(account)

@@ -418,7 +418,12 @@ class _Loader:
             rollout = group.rollout or fleet_rollout
             shared = defaults.under(group.settings)
             shared_retired = retired_only(shared, NO_SETTINGS)
-            for iccid, where, own in group.entries:
+            entries, group.entries = group.entries, []
+            entries.reverse()  # popped from the end, in the order written
+            while entries:
+                # each SIM's own settings are let go once merged: the merged records copy
+                # them, so holding both for the whole fleet doubled the load's peak
+                iccid, where, own = entries.pop()
                 merged = shared.under(own) if own is not NO_SETTINGS else shared
                 if merged.state is DesiredState.RETIRED:
                     merged = shared_retired if own is NO_SETTINGS else retired_only(merged, own)
@@ -434,7 +439,7 @@ class _Loader:
                     field_sources=merged.sources,
                     rollout=rollout,
                 )
-        return dict(sorted(sims.items()))
+        return {iccid: sims[iccid] for iccid in sorted(sims)}  # no list of a million pairs
 
 
 def retired_only(merged: Settings, own: Settings) -> Settings:

@@ -338,3 +338,47 @@ def test_a_folder_outside_any_git_work_tree(
     desired = load_fleet([outside])
     with pytest.raises(ConfigError, match="not in a git work tree"):
         target("HEAD~1", [outside], desired, RecordingReporter())
+
+
+def test_the_plan_command_records_the_sims_a_targeted_read_saw_in_the_cache(
+    simulator: RunningSimulator, fleet: Fleet, active: list[str]
+) -> None:
+    """Targeted reads update the live-state cache for the SIMs they touch (and only those),
+    stamped as single GETs; the cache is not marked complete by them."""
+    from reconciler.app import Connection
+    from reconciler.clock import SystemClock
+    from reconciler.commands.plan import PlanOptions, plan_command
+    from reconciler.live.cache import LiveCache, Via
+
+    state = Path(os.environ["FLEETFORM_STATE_DIR"])  # the autouse fixture's folder per test
+    one, two = active[5], active[6]
+    sims = fleet.groups["a"]["sims"]
+    sims[5] = {"iccid": one, "customFields": {"custom3": "desk-5"}}
+    sims[6] = {"iccid": two, "customFields": {"custom3": "desk-6"}}
+    fleet.write()
+    commit(fleet.repo, "two SIMs")
+
+    code = plan_command(
+        PlanOptions(paths=[fleet.path], changed_from="HEAD~1", detailed_exitcode=True),
+        connection=Connection(endpoint=simulator.url, api_key=simulator.api_key),
+        reporter=RecordingReporter(),
+        write=lambda text: None,
+    )
+
+    assert code == 2
+    cache = LiveCache.open(
+        state,
+        endpoint=simulator.url,
+        account="acme",
+        reporter=RecordingReporter(),
+        clock=SystemClock().now,
+    )
+    try:
+        stamps = cache.stamps(active[:40])
+        assert set(stamps) == {one, two}
+        assert {via for _, _, via in stamps.values()} == {Via.GET}
+        with SmartHubClient(simulator.url, simulator.api_key) as client:
+            assert cache.get([one])[one].status is client.get_sim(one).status
+        assert not cache.state().complete
+    finally:
+        cache.close()

@@ -278,3 +278,16 @@ def test_no_common_combination_keeps_one_group() -> None:
     sims = [live(i, rate_plan=f"P{i % 3}") for i in range(9)]
     files = export_fleet(sims, SETTINGS, min_group_sims=10)
     assert [f.name for f in files] == [FLEET_FILE, "status-active.yaml"]
+
+
+def test_equal_values_are_one_object_across_the_sims_an_export_holds() -> None:
+    """A million SIMs are held at once for grouping: equal APN maps, plan sets and texts are
+    shared, and nothing of the LiveSim beyond its managed values is kept."""
+    shared: dict[object, object] = {}
+    a = sim_values(live(0, plans=("EU-Roaming-500MB",), custom1="berlin"), shared)
+    b = sim_values(live(1, plans=("EU-Roaming-500MB",), custom1="".join(["ber", "lin"])), shared)
+    assert a.apns is b.apns
+    assert a.supplementary_plans is b.supplementary_plans
+    assert a.custom_fields["custom1"] is b.custom_fields["custom1"]
+    assert a.rate_plan is b.rate_plan
+    assert a == sim_values(live(0, plans=("EU-Roaming-500MB",), custom1="berlin"))
