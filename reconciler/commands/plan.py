@@ -35,7 +35,7 @@ from reconciler.diff import diff_fleet
 from reconciler.errors import ManifestError, PlanError, UnsafePlanError
 from reconciler.guard_lift import GuardOverrides, blocking_reasons, lift_guards
 from reconciler.live import Tap, Via, record_read, refreshing
-from reconciler.live.targeted import Target, read_targeted
+from reconciler.live.targeted import Target, TargetedRead, read_targeted
 from reconciler.live.targeted import target as find_target
 from reconciler.model import DesiredFleet, FleetDiff, LiveSim, Plan, RateBudget, RatePlan
 from reconciler.plan_sources import attach_sources
@@ -118,10 +118,11 @@ def run_plan(
     """Read, diff and plan; the returned plan is sealed (its checksum filled in). With a
     ``target`` (``--changed-from``) only its SIMs are read and planned (and recorded in the
     live-state cache; ``tap``, for a full read, is not used then)."""
+    live: LiveRead | TargetedRead
     if target is not None:
-        plan = _run_targeted(api, desired, target, reporter, created_at=created_at, config=config)
-        return attach_sources(plan, desired)  # sealed
-    live = read_live(api, desired, reporter, tap)
+        live = _read_targeted(api, desired, target, reporter)
+    else:
+        live = read_live(api, desired, reporter, tap)
     plan = make_plan(
         desired,
         live.diff,
@@ -132,6 +133,7 @@ def run_plan(
         rate_budget=live.rate_budget,
         created_at=created_at,
         config=config,
+        targeted=live.targeting if isinstance(live, TargetedRead) else None,
     )
     return attach_sources(plan, desired)  # sealed
 
@@ -152,15 +154,10 @@ def refreshing_cache(
     )
 
 
-def _run_targeted(
-    api: SmartHubApi,
-    desired: DesiredFleet,
-    target: Target,
-    reporter: Reporter,
-    *,
-    created_at: str,
-    config: PlannerConfig,
-) -> Plan:
+def _read_targeted(
+    api: SmartHubApi, desired: DesiredFleet, target: Target, reporter: Reporter
+) -> TargetedRead:
+    """The targeted read, its SIMs recorded in the live-state cache as of when it began."""
     seen: list[LiveSim] = []
 
     def keep(sims: Iterator[LiveSim]) -> Iterator[LiveSim]:
@@ -180,18 +177,7 @@ def _run_targeted(
         clock=time.time,
         at=started,
     )
-    return make_plan(
-        desired,
-        live.diff,
-        live.catalogue,
-        endpoint=api.endpoint,
-        account=desired.fleet.account,
-        requests_read=live.requests,
-        rate_budget=live.rate_budget,
-        created_at=created_at,
-        config=config,
-        targeted=live.targeting,
-    )
+    return live
 
 
 def timestamp(clock: Clock) -> str:
