@@ -20,7 +20,6 @@ pull request whose plan apply would refuse fails its check, not the apply on mer
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
@@ -114,13 +113,16 @@ def run_plan(
     config: PlannerConfig = DEFAULT_CONFIG,
     tap: Callable[[Iterator[LiveSim]], Iterator[LiveSim]] | None = None,
     target: Target | None = None,
+    record: Callable[[], float] | None = None,
 ) -> Plan:
     """Read, diff and plan; the returned plan is sealed (its checksum filled in). With a
-    ``target`` (``--changed-from``) only its SIMs are read and planned (and recorded in the
-    live-state cache; ``tap``, for a full read, is not used then)."""
+    ``target`` (``--changed-from``) only its SIMs are read and planned; with ``record`` (the
+    clock's ``now``) the SIMs a targeted read saw go into the live-state cache, stamped by it
+    (apply passes None: its `CacheFeed` records every read already). ``tap``, for a full
+    read, is not used then."""
     live: LiveRead | TargetedRead
     if target is not None:
-        live = _read_targeted(api, desired, target, reporter)
+        live = _read_targeted(api, desired, target, reporter, record)
     else:
         live = read_live(api, desired, reporter, tap)
     plan = make_plan(
@@ -155,9 +157,16 @@ def refreshing_cache(
 
 
 def _read_targeted(
-    api: SmartHubApi, desired: DesiredFleet, target: Target, reporter: Reporter
+    api: SmartHubApi,
+    desired: DesiredFleet,
+    target: Target,
+    reporter: Reporter,
+    now: Callable[[], float] | None,
 ) -> TargetedRead:
-    """The targeted read, its SIMs recorded in the live-state cache as of when it began."""
+    """The targeted read; with ``now``, its SIMs recorded in the live-state cache as of when
+    it began."""
+    if now is None:
+        return read_targeted(api, desired, target, reporter)
     seen: list[LiveSim] = []
 
     def keep(sims: Iterator[LiveSim]) -> Iterator[LiveSim]:
@@ -165,7 +174,7 @@ def _read_targeted(
             seen.append(sim)
             yield sim
 
-    started = time.time()  # the records are as of when the read began, never later
+    started = now()  # the records are as of when the read began, never later
     live = read_targeted(api, desired, target, reporter, tap=keep)
     record_read(
         state_dir(),
@@ -174,7 +183,7 @@ def _read_targeted(
         endpoint=api.endpoint,
         account=desired.fleet.account,
         reporter=reporter,
-        clock=time.time,
+        clock=now,
         at=started,
     )
     return live
@@ -254,6 +263,7 @@ def plan_command(
             config=config,
             tap=tap,
             target=target,
+            record=clock.now,
         )
     plan = lift_guards(plan, options.overrides)
     if options.fmt == "github":
