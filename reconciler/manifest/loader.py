@@ -43,6 +43,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from reconciler.errors import ManifestError, ManifestProblem
 from reconciler.manifest.documents import Document, format_path, read_documents
@@ -360,36 +361,10 @@ class _Loader:
         account = spec.get("account")
         guards = spec.get("guards")
         guards = guards if isinstance(guards, dict) else {}
-        max_changes: int | None = None
-        max_percent: float | None = None
         limit = guards.get("maxChanges")
-        if isinstance(limit, int) and not isinstance(limit, bool):
-            max_changes = limit
-        elif isinstance(limit, str) and limit.endswith("%"):
-            try:
-                max_percent = float(limit[:-1])
-            except ValueError:
-                max_percent = None  # the schema reported it
-            if max_percent is not None and max_percent > 100:
-                self.problem(
-                    doc,
-                    ("spec", "guards", "maxChanges"),
-                    f"spec.guards.maxChanges: {limit!r} is more than 100%",
-                )
-        mass_percent: float | None = None
-        mass = guards.get("massDisable")
-        if isinstance(mass, str) and mass.endswith("%"):
-            try:
-                mass_percent = float(mass[:-1])
-            except ValueError:
-                mass_percent = None  # the schema reported it
-            if mass_percent is not None and mass_percent > 100:
-                self.problem(
-                    doc,
-                    ("spec", "guards", "massDisable"),
-                    f"spec.guards.massDisable: {mass!r} is more than 100%",
-                )
-                mass_percent = None
+        max_changes = limit if isinstance(limit, int) and not isinstance(limit, bool) else None
+        max_percent = self.guard_percent(doc, guards, "maxChanges")
+        mass_percent = self.guard_percent(doc, guards, "massDisable")
         unmanaged = spec.get("unmanaged")
         return FleetSpec(
             name=name if isinstance(name, str) else "",
@@ -402,6 +377,22 @@ class _Loader:
             rollout=self.rollout(doc, spec),
             mass_disable_percent=mass_percent,
         )
+
+    def guard_percent(self, doc: Document, guards: dict[str, Any], key: str) -> float | None:
+        """``guards.<key>`` written as a share (``"10%"``): the percentage, or None. A share
+        over 100% is reported here; one that is not a number, by the schema."""
+        value = guards.get(key)
+        if not (isinstance(value, str) and value.endswith("%")):
+            return None
+        try:
+            share = float(value[:-1])
+        except ValueError:
+            return None  # the schema reported it
+        if share > 100:
+            path: DocPath = ("spec", "guards", key)
+            self.problem(doc, path, f"spec.guards.{key}: {value!r} is more than 100%")
+            return None
+        return share
 
     def defaults(self) -> Settings:
         if not self.fleets or not isinstance(self.fleets[0].value, dict):
