@@ -38,7 +38,6 @@ import json
 import math
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -53,11 +52,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from simulator_process import API_KEY, SimulatorProcess  # noqa: E402
+
 from reconciler.model import BatchOperation  # noqa: E402
 from reconciler.smarthub.client import SmartHubClient  # noqa: E402
 
-API_KEY = "bench-key-acme"
-OTHER_KEY = "bench-key-globex"
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "bench",
     "GIT_AUTHOR_EMAIL": "bench@example.com",
@@ -71,58 +70,13 @@ CACHE_BOUND_MB = 300
 ENTRY = re.compile(r'^    - (?:"(\d+)"|\{iccid: "(\d+)"(.*)\})$')
 
 
-class Simulator:
+class Simulator(SimulatorProcess):
     """``fleetform sim serve`` in a child process."""
 
     def __init__(self, db: Path, sims: int, log: Path) -> None:
-        started = time.perf_counter()
-        self.log = log.open("w")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "reconciler",
-                "sim",
-                "serve",
-                "--port",
-                "0",
-                "--db",
-                str(db),
-                "--sims",
-                str(sims),
-                "--rate-limit",
-                "1000000000/3600",
-                "--job-delay",
-                "0.05",
-                "--api-key",
-                API_KEY,
-                "--other-api-key",
-                OTHER_KEY,
-            ],
-            stdout=subprocess.PIPE,
-            stderr=self.log,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        if not line.startswith("SmartHub simulator at "):
-            self.process.kill()
-            raise SystemExit(f"the simulator did not start: {line!r} (see {log})")
-        self.url = line.split()[3]
+        super().__init__(db, sims, log)
         self.admin = self.url.rsplit("/v1", 1)[0] + "/admin"
         self.http = httpx.Client(headers={"X-API-Key": API_KEY}, timeout=120)
-        self.http.get(self.url + "/enterprise").raise_for_status()
-        self.ready = time.perf_counter() - started
-
-    def cpu(self) -> float:
-        """CPU seconds the server has used (Linux /proc)."""
-        try:
-            stat = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return float("nan")
-        return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
 
     def reset_counters(self) -> None:
         self.http.post(self.admin + "/counters/reset").raise_for_status()
@@ -141,13 +95,7 @@ class Simulator:
     def stop(self) -> float:
         """Stop the server; its peak RSS in MB."""
         self.http.close()
-        self.process.send_signal(signal.SIGINT)
-        try:
-            _, _, usage = os.wait4(self.process.pid, 0)
-        except ChildProcessError:
-            return float("nan")
-        self.log.close()
-        return usage.ru_maxrss / 1024
+        return super().stop()
 
 
 @dataclass

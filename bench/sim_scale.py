@@ -26,9 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,74 +35,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from simulator_process import API_KEY, SimulatorProcess
 
 from reconciler.simulator import giccid_for
 
-ROOT = Path(__file__).resolve().parent.parent
-API_KEY = "bench-key-acme"
-OTHER_KEY = "bench-key-globex"
 
-
-class Server:
-    """``fleetform sim serve`` in a child process; ``ready`` is seconds until it answered."""
-
+class Server(SimulatorProcess):
     def __init__(self, db: Path, sims: int) -> None:
-        started = time.perf_counter()
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "reconciler",
-                "sim",
-                "serve",
-                "--port",
-                "0",
-                "--db",
-                str(db),
-                "--sims",
-                str(sims),
-                "--rate-limit",
-                "1000000000/3600",
-                "--job-delay",
-                "0.05",
-                "--api-key",
-                API_KEY,
-                "--other-api-key",
-                OTHER_KEY,
-            ],
-            stdout=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            env=env,
-        )
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        if not line.startswith("SmartHub simulator at "):
-            self.process.kill()
-            raise SystemExit(f"the simulator did not start: {line!r}")
-        self.url = line.split()[3]
-        with httpx.Client(headers={"X-API-Key": API_KEY}, verify=False) as client:
-            client.get(self.url + "/enterprise").raise_for_status()
-        self.ready = time.perf_counter() - started
+        super().__init__(db, sims)
         self.ready_cpu = self.cpu()
-
-    def cpu(self) -> float:
-        """CPU seconds the server process has used so far (Linux /proc; nan elsewhere): on a
-        shared machine this is the figure that does not depend on the other processes."""
-        try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return float("nan")
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
 
 def timed(call: Callable[[], Any], repeat: int = 5) -> float:
