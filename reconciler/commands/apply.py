@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from reconciler.applier import Applier
+from reconciler.applier.waves import Applier
 from reconciler.clock import Clock
 from reconciler.errors import ConfigError, FleetformError, JournalError, StalePlanError
 from reconciler.holdback import refuse_held_back
