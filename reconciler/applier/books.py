@@ -1,5 +1,6 @@
-"""The books of one apply run: every SIM's outcome so far, the batch jobs, progress lines and
-the final `ApplyReport`.
+"""The books of one apply run: every SIM's outcome so far, what each wave has left to do
+(`Run.wave_work`: settled, skipped, held in a job an earlier run submitted, or to check), the
+batch jobs, progress lines and the final `ApplyReport`.
 
 Outcomes are written to the journal before they enter the run's own record, so a crash never
 leaves the report ahead of the journal. The run's threads (single calls run concurrently)
@@ -9,13 +10,24 @@ update it under ``lock``.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from reconciler.journal import Journal, JournalState
-from reconciler.model import ApplyReport, Outcome, Plan, SimOutcome, Step, StepReport
+from reconciler.model import ApplyReport, Outcome, Plan, SimOutcome, Step, StepReport, StepSim
 from reconciler.reporting import Progress, Reporter
 from reconciler.smarthub.api import RequestStats, SmartHubApi
+
+
+@dataclass
+class WaveWork:
+    """What a wave has to do once the SIMs settled earlier are set aside."""
+
+    to_check: list[tuple[Step, StepSim]] = field(default_factory=list)
+    # batch jobs an earlier run submitted: polled, not checked or submitted again
+    jobs: dict[str, tuple[Step, tuple[str, ...]]] = field(default_factory=dict)
+    # (step id, iccid) of batch SIMs with an intent but no job id: maybe in an orphaned job
+    uncertain: set[tuple[str, str]] = field(default_factory=set)
 
 
 @dataclass
@@ -94,6 +106,35 @@ class Run:
                 reason = f"{outcome.outcome.value} in step {step.id}"
                 blocked[iccid] = SimOutcome(iccid, kind, reason)
         return blocked
+
+    def wave_work(self, number: int, wave: Sequence[Step]) -> WaveWork:
+        """Sort the wave's SIMs: settled already, skipped after an earlier wave, held in a job
+        an earlier run submitted, or to be checked now (maybe in an orphaned job)."""
+        blocked = self.blocked(before_wave=number)
+        work = WaveWork()
+        for step in wave:
+            if step.id in self.prior.steps_done:
+                continue
+            have = self.outcomes[step.id]
+            skipped: list[SimOutcome] = []
+            jobbed: set[str] = set()
+            for job in self.prior.jobs.get(step.id, ()):
+                open_iccids = tuple(i for i in job.iccids if i not in have)
+                if open_iccids:
+                    work.jobs[job.job_id] = (step, open_iccids)
+                jobbed.update(job.iccids)
+            intended = {i for ids in self.prior.intents.get(step.id, ()) for i in ids}
+            for sim in step.sims:
+                if sim.iccid in have or sim.iccid in jobbed:
+                    continue
+                if sim.iccid in blocked:
+                    skipped.append(blocked[sim.iccid])
+                    continue
+                work.to_check.append((step, sim))
+                if step.batch and sim.iccid in intended:
+                    work.uncertain.add((step.id, sim.iccid))
+            self.record(step.id, skipped)
+        return work
 
     def record(self, step_id: str, outcomes: Iterable[SimOutcome]) -> None:
         """Journal the outcomes, then keep them."""
@@ -180,4 +221,4 @@ class Run:
         )
 
 
-__all__ = ["Run"]
+__all__ = ["Run", "WaveWork"]

@@ -40,10 +40,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from reconciler.applier.batch import BatchJobs, Jobs
-from reconciler.applier.books import Run
+from reconciler.applier.books import Run, WaveWork
 from reconciler.applier.calls import single_outcome
 from reconciler.applier.reads import list_is_cheaper, read_live
 from reconciler.applier.verdicts import check
@@ -62,7 +62,6 @@ from reconciler.model import (
     Outcome,
     Plan,
     RolloutStage,
-    SimOutcome,
     Step,
     StepSim,
 )
@@ -74,17 +73,6 @@ INTERRUPTED = (
     "interrupted (Ctrl+C): nothing more was sent; what was done is in the journal: "
     "run `fleetform apply --resume` to continue"
 )
-
-
-@dataclass
-class _WaveWork:
-    """What a wave has to do once the SIMs settled earlier are set aside."""
-
-    to_check: list[tuple[Step, StepSim]] = field(default_factory=list)
-    # batch jobs an earlier run submitted: polled, not checked or submitted again
-    jobs: Jobs = field(default_factory=dict)
-    # (step id, iccid) of batch SIMs with an intent but no job id: maybe in an orphaned job
-    uncertain: set[tuple[str, str]] = field(default_factory=set)
 
 
 class Applier:
@@ -192,7 +180,7 @@ class Applier:
         return None, None
 
     def _wave(self, run: Run, pool: ThreadPoolExecutor, number: int, wave: Sequence[Step]) -> None:
-        work = self._work(run, number, wave)
+        work = run.wave_work(number, wave)
         total = sum(len(s.sims) for s in wave)
         run.progress(f"wave {number}/{len(run.plan.waves)}: {total} SIMs, checking live state")
         futures: list[Future[None]] = []
@@ -221,41 +209,12 @@ class Applier:
                 run.steps_done += 1
         run.progress(f"wave {number}/{len(run.plan.waves)} done")
 
-    def _work(self, run: Run, number: int, wave: Sequence[Step]) -> _WaveWork:
-        """Sort the wave's SIMs: settled already, skipped after an earlier wave, held in a job
-        an earlier run submitted, or to be checked now (maybe in an orphaned job)."""
-        blocked = run.blocked(before_wave=number)
-        work = _WaveWork()
-        for step in wave:
-            if step.id in run.prior.steps_done:
-                continue
-            have = run.outcomes[step.id]
-            skipped: list[SimOutcome] = []
-            jobbed: set[str] = set()
-            for job in run.prior.jobs.get(step.id, ()):
-                open_iccids = tuple(i for i in job.iccids if i not in have)
-                if open_iccids:
-                    work.jobs[job.job_id] = (step, open_iccids)
-                jobbed.update(job.iccids)
-            intended = {i for ids in run.prior.intents.get(step.id, ()) for i in ids}
-            for sim in step.sims:
-                if sim.iccid in have or sim.iccid in jobbed:
-                    continue
-                if sim.iccid in blocked:
-                    skipped.append(blocked[sim.iccid])
-                    continue
-                work.to_check.append((step, sim))
-                if step.batch and sim.iccid in intended:
-                    work.uncertain.add((step.id, sim.iccid))
-            run.record(step.id, skipped)
-        return work
-
     def _act(
         self,
         run: Run,
         pool: ThreadPoolExecutor,
         wave: Sequence[Step],
-        work: _WaveWork,
+        work: WaveWork,
         live: dict[str, LiveSim | None],
         futures: list[Future[None]],
     ) -> None:
