@@ -7,13 +7,13 @@ against git (`check`), and records drift (`sink`). `server` is the ASGI app, `ru
 
 from __future__ import annotations
 
+from reconciler.serving import RunningServer
 from reconciler.webhook.check import DriftRecord, ManifestCheck
 from reconciler.webhook.dedupe import DedupeStore
 from reconciler.webhook.metrics import Metrics
 from reconciler.webhook.run import (
     PUSH_KEY_ENV,
     ReceiverStack,
-    RunningServer,
     ServeOptions,
     build_receiver,
     read_push_key,
