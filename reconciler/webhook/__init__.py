@@ -17,6 +17,7 @@ from reconciler.webhook.run import (
     ServeOptions,
     build_receiver,
     read_push_key,
+    read_push_key_file,
     serve,
     start_server,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "build_app",
     "build_receiver",
     "read_push_key",
+    "read_push_key_file",
     "serve",
     "sign",
     "start_server",

@@ -45,24 +45,30 @@ DEFAULT_MAX_READS_PER_HOUR = 1000
 Loader = Callable[[Sequence[Path]], DesiredFleet]
 
 
+def read_push_key_file(path: Path) -> tuple[str, ...]:
+    """The push keys in a key file: one per line, the current key first (several while
+    rotating the key; blank lines and ``#`` comments skipped). The one reader of
+    ``--push-key-file``: the receiver accepts every key of it, ``sim serve`` signs with the
+    first, so one file serves both."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(f"cannot read the push key file {path}: {reason}") from exc
+    keys = tuple(
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    )
+    if not keys:
+        raise ConfigError(f"the push key file {path} is empty")
+    return keys
+
+
 def read_push_key(push_key_file: Path | None) -> tuple[str, ...]:
-    """The push key(s): from the file, one per line (several while rotating the key; blank
-    lines and ``#`` comments skipped), or SMARTHUB_PUSH_KEY."""
+    """The push key(s): from the file (`read_push_key_file`), or SMARTHUB_PUSH_KEY."""
     if push_key_file is not None:
-        try:
-            text = push_key_file.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot read the push key file {push_key_file}: {exc.strerror}"
-            ) from None
-        keys = tuple(
-            line.strip()
-            for line in text.splitlines()
-            if line.strip() and not line.lstrip().startswith("#")
-        )
-        if not keys:
-            raise ConfigError(f"the push key file {push_key_file} is empty")
-        return keys
+        return read_push_key_file(push_key_file)
     key = os.environ.get(PUSH_KEY_ENV, "").strip()
     if not key:
         raise ConfigError(f"no push key: set {PUSH_KEY_ENV} or pass --push-key-file")

@@ -216,3 +216,10 @@ def test_push_keys_come_from_the_file_or_the_environment(
     with pytest.raises(ConfigError, match="cannot read") as info:
         read_push_key(tmp_path / "absent")
     assert KEY not in str(info.value)
+
+
+def test_a_push_key_file_that_is_not_text_is_a_clear_error(tmp_path: Path) -> None:
+    key_file = tmp_path / "keys"
+    key_file.write_bytes(b"\xff\xfe" + KEY.encode())
+    with pytest.raises(ConfigError, match=f"cannot read the push key file {key_file}: not UTF-8"):
+        read_push_key(key_file)
