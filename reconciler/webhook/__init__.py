@@ -23,7 +23,7 @@ from reconciler.webhook.run import (
 )
 from reconciler.webhook.server import Receiver, build_app
 from reconciler.webhook.sink import DriftSink
-from reconciler.webhook.verify import PushEvent, PushVerifier, Refusal, sign
+from reconciler.webhook.verify import PushEvent, PushVerifier, sign
 from reconciler.webhook.worker import CheckQueue, CheckWorker
 
 __all__ = [
@@ -39,7 +39,6 @@ __all__ = [
     "PushVerifier",
     "Receiver",
     "ReceiverStack",
-    "Refusal",
     "RunningServer",
     "ServeOptions",
     "build_app",

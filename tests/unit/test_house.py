@@ -116,3 +116,49 @@ def test_the_limits_count_as_the_issue_says(tmp_path: Path) -> None:
 def test_no_room_is_too_big() -> None:
     found = offenders(PACKAGE)
     assert not found, "\n".join(["the house has rooms too big:", *found])
+
+
+def exceptions_outside_the_tree(package: Path) -> list[str]:
+    """Public exception classes of fleetform proper defined anywhere but ``errors.py``.
+
+    The simulator keeps its own (it shares no code with fleetform); a private class (``_Name``)
+    is a module's own control-flow signal that never leaves it.
+    """
+    errors = ast.parse((package / "errors.py").read_text(encoding="utf-8"))
+    known = {"BaseException", "Exception"} | {
+        node.name for node in errors.body if isinstance(node, ast.ClassDef)
+    }
+    found: list[str] = []
+    for path in sorted(package.rglob("*.py")):
+        where = path.relative_to(package.parent)
+        if (path.name == "errors.py" and path.parent == package) or "simulator" in where.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ClassDef) or node.name.startswith("_"):
+                continue
+            bases = {ast.unparse(base).rsplit(".", 1)[-1] for base in node.bases}
+            if bases & known or any(b.endswith(("Error", "Exception")) for b in bases):
+                found.append(f"{where}:{node.lineno} {node.name}({', '.join(sorted(bases))})")
+    return found
+
+
+def test_the_exception_check_finds_one_defined_elsewhere(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    (package / "simulator").mkdir(parents=True)
+    (package / "errors.py").write_text("class RootError(Exception):\n    pass\n")
+    (package / "simulator" / "x.py").write_text("class SimError(Exception):\n    pass\n")
+    (package / "room.py").write_text(
+        "class Stray(RootError):\n    pass\n\n\nclass _Signal(Exception):\n    pass\n"
+    )
+    assert exceptions_outside_the_tree(package) == ["pkg/room.py:1 Stray(RootError)"]
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="issue 14: MalformedResponse (smarthub/wire.py, reworked on i14fields) and "
+    "ApplyCancelled (commands/apply.py, reworked on i14cmd) are left to those branches; move "
+    "them into errors.py when merging, then remove this mark.",
+)
+def test_every_exception_is_in_the_tree() -> None:
+    found = exceptions_outside_the_tree(PACKAGE)
+    assert not found, "\n".join(["exceptions defined outside reconciler/errors.py:", *found])
