@@ -41,7 +41,7 @@ import httpx
 
 from reconciler.clock import SystemClock
 from reconciler.commands.apply import ApplyOptions, run_apply
-from reconciler.commands.plan import run_plan, timestamp
+from reconciler.live.read import run_plan, timestamp
 from reconciler.manifest import load_fleet
 from reconciler.model import BATCH_MAX_SIMS, PRE_SERVICE, Outcome, Status
 from reconciler.planfile import write_plan

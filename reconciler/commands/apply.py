@@ -200,7 +200,7 @@ def _run_apply(
 
     if not options.paths:
         raise ConfigError("apply needs a plan file or manifest paths (or --resume)")
-    from reconciler.commands.plan import run_plan, timestamp
+    from reconciler.live.read import run_plan, timestamp
     from reconciler.manifest import load_fleet
 
     desired = load_fleet(list(options.paths))

@@ -11,9 +11,9 @@ import pytest
 
 from reconciler.clock import SystemClock
 from reconciler.commands.apply import ApplyOptions, apply_exit_code, run_apply
-from reconciler.commands.plan import run_plan
 from reconciler.errors import LockedError, StalePlanError, UnsafePlanError
 from reconciler.journal import ApplyLock
+from reconciler.live.read import run_plan
 from reconciler.manifest import load_fleet
 from reconciler.model import Outcome, Status
 from reconciler.planfile import write_plan

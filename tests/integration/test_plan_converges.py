@@ -12,7 +12,7 @@ import pytest
 
 from reconciler.clock import SystemClock
 from reconciler.commands.apply import ApplyOptions, run_apply
-from reconciler.commands.plan import run_plan
+from reconciler.live.read import run_plan
 from reconciler.model import (
     PRE_SERVICE,
     ApnStatus,

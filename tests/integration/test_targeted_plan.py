@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.commands.plan import run_plan
 from reconciler.errors import ConfigError
+from reconciler.live.read import run_plan
 from reconciler.live.targeted import target
 from reconciler.manifest import load_fleet
 from reconciler.model import Operation, Plan, Status
