@@ -71,12 +71,15 @@ class GlobalOptions:
 manifest_paths = click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 
 
-def report_format(help: str) -> Callable[[FC], FC]:
-    """``--format text|markdown|json|github``, the same choice for plan, apply and drift."""
+def report_format(kind: str, help: str) -> Callable[[FC], FC]:
+    """``--format``: the formats the renderer registry has for ``kind`` (plan, apply, drift,
+    validate), the first the default."""
+    from reconciler.render import formats
+
     return click.option(
         "--format",
         "output_format",
-        type=click.Choice(["text", "markdown", "json", "github"]),
+        type=click.Choice(formats(kind)),
         default="text",
         show_default=True,
         help=help,
@@ -211,27 +214,22 @@ def cli(ctx: click.Context, verbose: bool, endpoint: str | None, api_key_file: P
 # ---- validate (issue 3) ----
 @cli.command("validate")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text: problems on stderr as file:line:column: message; json: a list on stdout.",
+@report_format(
+    "validate", "text: problems on stderr as file:line:column: message; json: a list on stdout."
 )
 def validate_command(paths: tuple[Path, ...], output_format: str) -> int:
     """Check the manifests under PATHS offline (no API call); exit 0 when valid, else 1."""
-    import json
-
-    from reconciler.manifest import problem_record, validate
+    from reconciler.manifest import validate
+    from reconciler.render import write_report
 
     result = validate(paths)
-    if output_format == "json":
-        click.echo(json.dumps([problem_record(p) for p in result.problems], indent=2))
-    else:
-        for problem in result.problems:
-            click.echo(str(problem), err=True)
-        click.echo(result.summary(), err=not result.ok)
+    write_report(
+        "validate",
+        output_format,
+        result,
+        lambda text: click.echo(text, nl=False),
+        write_err=lambda text: click.echo(text, nl=False, err=True),
+    )
     return EXIT_OK if result.ok else EXIT_ERROR
 
 
@@ -252,8 +250,9 @@ strict_option = click.option(
     help="Also save the plan as fleetform.plan/v1 JSON, for `fleetform apply FILE`.",
 )
 @report_format(
+    "plan",
     "text for terminals, markdown for pull-request comments, json = the plan file, "
-    "github = annotations and a job summary in GitHub Actions."
+    "github = annotations and a job summary in GitHub Actions.",
 )
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none."
@@ -334,8 +333,9 @@ def plan_cli(
 @cli.command("show")
 @click.argument("plan_file", type=click.Path(path_type=Path))
 @report_format(
+    "plan",
     "text for terminals, markdown for pull-request comments, json = the plan file, "
-    "github = annotations and a job summary in GitHub Actions."
+    "github = annotations and a job summary in GitHub Actions.",
 )
 def show_cli(plan_file: Path, output_format: str) -> int:
     """Print a saved plan (plan --out FILE) without any request; exit 1 if it was edited."""
@@ -692,7 +692,7 @@ def sim_serve_command(
     metavar="DIGEST",
     help="Refuse unless the plan's changes digest is this one (the plan reviewed on the PR).",
 )
-@report_format("Format of the report on stdout (github: annotations and a job summary).")
+@report_format("apply", "Format of the report on stdout (github: annotations and a job summary).")
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 64),
@@ -831,8 +831,9 @@ def apply_cli(
 @cli.command("drift")
 @manifest_paths
 @report_format(
+    "drift",
     "text for terminals, markdown for an issue body, json for tools, github for "
-    "annotations and a job summary in GitHub Actions."
+    "annotations and a job summary in GitHub Actions.",
 )
 @click.option(
     "--history-days",

@@ -40,6 +40,7 @@ from reconciler.live.feed import CacheFeed
 from reconciler.model import ApplyReport, Plan
 from reconciler.planfile import changes_digest, load_plan, plan_from_json, plan_to_json, seal
 from reconciler.planner import DEFAULT_CONFIG, raise_if_unsafe
+from reconciler.render import write_report
 from reconciler.reporting import Reporter
 from reconciler.rollout import CommandGate, StageCheck
 from reconciler.rollout.gate import DEFAULT_GATE_TIMEOUT
@@ -370,35 +371,13 @@ def _empty(plan: Plan, *, requests: int) -> ApplyReport:
     )
 
 
-APPLY_FORMATS: tuple[str, ...] = ("text", "markdown", "json")
 EXIT_OK = 0
 EXIT_PARTIAL = 3
 
 
-def render_apply(report: ApplyReport, fmt: str) -> str:
-    if fmt == "text":
-        from reconciler.render.apply_text import render_apply_text
-
-        return render_apply_text(report)
-    if fmt == "markdown":
-        from reconciler.render.apply_markdown import render_apply_markdown
-
-        return render_apply_markdown(report)
-    if fmt == "json":
-        from reconciler.render.apply_json import render_apply_json
-
-        return render_apply_json(report)
-    raise ValueError(f"unknown report format {fmt!r}; choose one of {', '.join(APPLY_FORMATS)}")
-
-
 def write_apply_report(report: ApplyReport, fmt: str, write: Callable[[str], None]) -> None:
     """Write the report in ``fmt``; ``github`` also appends it to the job summary."""
-    if fmt == "github":
-        from reconciler.render import github
-
-        github.emit(github.apply_github(report, workspace=github.workspace_from()), write)
-    else:
-        write(render_apply(report, fmt))
+    write_report("apply", fmt, report, write)
 
 
 def apply_exit_code(report: ApplyReport) -> int:

@@ -28,29 +28,13 @@ from reconciler.errors import CacheError, ManifestError
 from reconciler.live import finish, open_cache
 from reconciler.live.incremental import IncrementalRead, read_incremental
 from reconciler.model import DesiredFleet, DriftBasis, DriftReport, LiveSim
-from reconciler.render import github
-from reconciler.render.drift_json import render_drift_json
-from reconciler.render.drift_markdown import render_drift_markdown
-from reconciler.render.drift_text import render_drift_text
+from reconciler.render import RenderOptions, write_if_rendered, write_report
 from reconciler.reporting import Reporter
 from reconciler.smarthub.api import SmartHubApi
 
-DRIFT_FORMATS: tuple[str, ...] = ("text", "markdown", "json")
 EXIT_OK = 0
 EXIT_DRIFT = 2
 HISTORY_DAYS = 30.0
-
-
-def render_drift(report: DriftReport, fmt: str, *, managed: int | None = None) -> str:
-    """``managed``: the declared SIMs found in the account, which the "No drift" line counts
-    (the report lists no unmanaged SIMs when the fleet ignores them, so it cannot tell)."""
-    if fmt == "text":
-        return render_drift_text(report, managed=managed)
-    if fmt == "markdown":
-        return render_drift_markdown(report, managed=managed)
-    if fmt == "json":
-        return render_drift_json(report)
-    raise ValueError(f"unknown drift format {fmt!r}; choose one of {', '.join(DRIFT_FORMATS)}")
 
 
 def drift_exit_code(report: DriftReport) -> int:
@@ -231,8 +215,7 @@ def drift_command(
     try:
         desired = load_desired(paths)
     except ManifestError as exc:
-        if fmt == "github":
-            write(github.manifest_error_github(exc, workspace=github.workspace_from()))
+        write_if_rendered("manifest-error", fmt, exc, write)  # github: annotations
         raise
     with open_api(connection, reporter, clock=clock) as api:
         report = run_drift_cached(
@@ -246,11 +229,7 @@ def drift_command(
             history_days=history_days,
         )
     managed = len(desired.sims) - len(report.missing)
-    if fmt == "github":
-        rendered = github.drift_github(report, workspace=github.workspace_from(), managed=managed)
-        github.emit(rendered, write)
-    else:
-        write(render_drift(report, fmt, managed=managed))
+    write_report("drift", fmt, report, write, RenderOptions(managed=managed))
     return drift_exit_code(report)
 
 

@@ -37,7 +37,13 @@ from reconciler.live.targeted import target as find_target
 from reconciler.model import DesiredFleet
 from reconciler.planfile import write_plan
 from reconciler.planner import DEFAULT_CONFIG, PlannerConfig
-from reconciler.render import PLAN_FORMATS, github, render_plan
+from reconciler.render import (
+    RenderOptions,
+    formats,
+    render_plan,
+    write_if_rendered,
+    write_report,
+)
 from reconciler.reporting import Reporter
 from reconciler.smarthub.api import SmartHubApi
 
@@ -97,9 +103,9 @@ def plan_command(
     config: PlannerConfig = DEFAULT_CONFIG,
 ) -> int:
     """Load the manifests, plan against the API, write the rendering; return the exit code."""
-    formats = (*PLAN_FORMATS, "github")
-    if options.fmt not in formats:
-        raise PlanError(f"unknown format {options.fmt!r}; choose one of {', '.join(formats)}")
+    if options.fmt not in formats("plan"):
+        choices = ", ".join(formats("plan"))
+        raise PlanError(f"unknown format {options.fmt!r}; choose one of {choices}")
     if load is None:
         from reconciler.manifest import load_fleet
 
@@ -107,8 +113,7 @@ def plan_command(
     try:
         desired = load(options.paths)
     except ManifestError as exc:
-        if options.fmt == "github":
-            write(github.manifest_error_github(exc, workspace=github.workspace_from()))
+        write_if_rendered("manifest-error", options.fmt, exc, write)  # github: annotations
         raise
     target = None
     if options.changed_from is not None:
@@ -135,19 +140,8 @@ def plan_command(
             state=state_dir(),
         )
     plan = lift_guards(plan, options.overrides)
-    if options.fmt == "github":
-        rendered = github.plan_github(plan, workspace=github.workspace_from(), width=options.width)
-        github.emit(rendered, write)
-    else:
-        write(
-            render_plan(
-                plan,
-                options.fmt,
-                color=options.color,
-                width=options.width,
-                verbose=options.verbose,
-            )
-        )
+    look = RenderOptions(color=options.color, width=options.width, verbose=options.verbose)
+    write_report("plan", options.fmt, plan, write, look)
     if options.markdown_out is not None:
         _write_text(options.markdown_out, render_plan(plan, "markdown"))
     if options.out is not None:
