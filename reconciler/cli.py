@@ -22,14 +22,10 @@ import click
 from click.decorators import FC
 
 from reconciler.app import Connection, build_connection
+from reconciler.commands.exit_codes import ExitCode, exit_codes_epilog
 from reconciler.errors import FleetformError
 from reconciler.reporting import Progress
 from reconciler.wording import counted
-
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_CHANGES = 2
-EXIT_PARTIAL = 3
 
 
 class StderrReporter:
@@ -96,42 +92,6 @@ changed_from_option = click.option(
 )
 
 
-# Each command's --help ends with its exit codes (the README's table); a command not listed
-# here gets the general table.
-EXIT_CODES: dict[str, tuple[str, ...]] = {
-    "validate": ("0  the manifests are valid", "1  problems (listed as file:line:column) or error"),
-    "plan": (
-        "0  nothing to change (or changes, without --detailed-exitcode)",
-        "2  changes pending (with --detailed-exitcode)",
-        "1  error, or apply would refuse the plan: problems, or a guard that stops",
-        "   apply (lift it with --allow-retire, --max-changes N or --force)",
-    ),
-    "apply": (
-        "0  every change done, or nothing (left) to do",
-        "3  finished with some steps failed or stale, or stopped at --budget or by a",
-        "   rollout check or --gate (all recorded: fleetform apply --resume continues)",
-        "1  refused or error: nothing done, or only work recorded in the journal",
-    ),
-    "show": ("0  the plan printed", "1  error (not a plan file, or an edited one)"),
-    "drift": ("0  the live fleet matches git", "2  drift found", "1  error"),
-    "export": ("0  manifests written", "1  error (e.g. a file exists, without --force)"),
-    "init": ("0  repository scaffolded (or nothing missing)", "1  error"),
-    "sim serve": ("0  stopped with Ctrl+C", "1  error (e.g. the port is taken)"),
-    "webhook serve": ("0  stopped with Ctrl+C", "1  error (e.g. no push key)"),
-}
-_GENERAL_EXIT_CODES = (
-    "0  success, nothing (left) to change",
-    "1  error",
-    "2  changes pending or drift found",
-    "3  apply finished with some steps failed or stale",
-)
-
-
-def _exit_codes_epilog(name: str) -> str:
-    lines = EXIT_CODES.get(name, _GENERAL_EXIT_CODES)
-    return "\b\nExit codes:\n" + "\n".join(f"  {line}" for line in lines)
-
-
 def _late_global(ctx: click.Context, param: click.Parameter, value: object) -> None:
     """A global option given after the command: ``fleetform plan --endpoint URL ...``."""
     if value is None or value is False:
@@ -177,7 +137,7 @@ class FleetformGroup(click.Group):
             return
         full = cmd.name if self.parent_names == "" else f"{self.parent_names} {cmd.name}"
         if cmd.epilog is None:
-            cmd.epilog = _exit_codes_epilog(full or "")
+            cmd.epilog = exit_codes_epilog(full or "")
         if self.name != "sim":
             taken = {opt for p in cmd.params for opt in getattr(p, "opts", [])}
             cmd.params.extend(o for o in _late_global_options() if not set(o.opts) & taken)
@@ -230,7 +190,7 @@ def validate_command(paths: tuple[Path, ...], output_format: str) -> int:
         lambda text: click.echo(text, nl=False),
         write_err=lambda text: click.echo(text, nl=False, err=True),
     )
-    return EXIT_OK if result.ok else EXIT_ERROR
+    return ExitCode.OK if result.ok else ExitCode.ERROR
 
 
 strict_option = click.option(
@@ -410,7 +370,7 @@ def export_command(
 
     options = ExportOptions(out=out, group_by=group_by, account=account, name=name, force=force)
     run_export(options, opts.connection(), opts.reporter())
-    return EXIT_OK
+    return ExitCode.OK
 
 
 # ---- webhook (issue 7) ----
@@ -673,7 +633,7 @@ def sim_serve_command(
         serve(config, host, port, on_ready=ready)
     except SimulatorError as exc:
         raise click.ClickException(str(exc)) from None
-    return EXIT_OK
+    return ExitCode.OK
 
 
 # ---- apply and drift (issue 5) ----
@@ -887,7 +847,7 @@ def main(argv: list[str] | None = None) -> None:
     verbose = "-v" in args or "--verbose" in args
     try:
         code = cli.main(args=args, prog_name="fleetform", standalone_mode=False)
-        sys.exit(code if isinstance(code, int) else EXIT_OK)
+        sys.exit(code if isinstance(code, int) else ExitCode.OK)
     except click.exceptions.Abort:  # click's form of Ctrl+C (and of EOF at a prompt)
         click.echo("Aborted.", err=True)
         if "apply" in args:
@@ -896,17 +856,17 @@ def main(argv: list[str] | None = None) -> None:
                 "`fleetform apply --resume` continues it (never submitting a batch job twice).",
                 err=True,
             )
-        sys.exit(EXIT_ERROR)
+        sys.exit(ExitCode.ERROR)
     except click.ClickException as exc:
         exc.show()
         # click exits 2 on a usage error; fleetform's 2 means "changes pending / drift found",
         # so every error, a mistyped option included, exits 1 (docs/architecture.md).
-        sys.exit(EXIT_ERROR)
+        sys.exit(ExitCode.ERROR)
     except FleetformError as exc:
         if verbose:
             traceback.print_exc()
         click.echo(f"Error: {exc}", err=True)
-        sys.exit(EXIT_ERROR)
+        sys.exit(ExitCode.ERROR)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
-        sys.exit(130)
+        sys.exit(ExitCode.INTERRUPTED)

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from reconciler.applier import Applier
 from reconciler.clock import Clock
+from reconciler.commands.exit_codes import ExitCode
 from reconciler.errors import ConfigError, FleetformError, JournalError, StalePlanError
 from reconciler.holdback import refuse_held_back
 from reconciler.journal import ApplyLock, Journal, JournalStore
@@ -371,10 +372,6 @@ def _empty(plan: Plan, *, requests: int) -> ApplyReport:
     )
 
 
-EXIT_OK = 0
-EXIT_PARTIAL = 3
-
-
 def write_apply_report(report: ApplyReport, fmt: str, write: Callable[[str], None]) -> None:
     """Write the report in ``fmt``; ``github`` also appends it to the job summary."""
     write_report("apply", fmt, report, write)
@@ -382,4 +379,4 @@ def write_apply_report(report: ApplyReport, fmt: str, write: Callable[[str], Non
 
 def apply_exit_code(report: ApplyReport) -> int:
     """0 when every SIM change is done; 3 when any failed, was stale, or the run stopped."""
-    return EXIT_OK if report.complete else EXIT_PARTIAL
+    return ExitCode.OK if report.complete else ExitCode.PARTIAL

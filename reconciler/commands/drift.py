@@ -22,6 +22,7 @@ from pathlib import Path
 
 from reconciler.app import Connection, open_api, state_dir
 from reconciler.clock import Clock
+from reconciler.commands.exit_codes import ExitCode
 from reconciler.diff import diff_fleet
 from reconciler.drift import build_drift
 from reconciler.errors import CacheError, ManifestError
@@ -32,13 +33,11 @@ from reconciler.render import RenderOptions, write_if_rendered, write_report
 from reconciler.reporting import Reporter
 from reconciler.smarthub.api import SmartHubApi
 
-EXIT_OK = 0
-EXIT_DRIFT = 2
 HISTORY_DAYS = 30.0
 
 
 def drift_exit_code(report: DriftReport) -> int:
-    return EXIT_DRIFT if report.has_drift else EXIT_OK
+    return ExitCode.CHANGES if report.has_drift else ExitCode.OK
 
 
 class _Watch:

@@ -29,6 +29,7 @@ from typing import TextIO
 from reconciler import holdback
 from reconciler.app import Connection, open_api, state_dir
 from reconciler.clock import Clock, SystemClock
+from reconciler.commands.exit_codes import ExitCode
 from reconciler.errors import ManifestError, PlanError, UnsafePlanError
 from reconciler.guard_lift import GuardOverrides, blocking_reasons, lift_guards
 from reconciler.live import Tap, refreshing
@@ -47,8 +48,6 @@ from reconciler.render import (
 from reconciler.reporting import Reporter
 from reconciler.smarthub.api import SmartHubApi
 
-EXIT_OK = 0
-EXIT_CHANGES = 2
 _LISTED_PROBLEMS = 20  # in the error message; the rendering has them all
 
 
@@ -169,5 +168,5 @@ def plan_command(
         reporter.warn(holdback.held_back_line(plan))
     # a SIM held back is a difference from git too: not "nothing to change"
     if options.detailed_exitcode and (plan.has_changes or plan.held_back):
-        return EXIT_CHANGES
-    return EXIT_OK
+        return ExitCode.CHANGES
+    return ExitCode.OK

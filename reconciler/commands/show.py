@@ -14,12 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler.commands.exit_codes import ExitCode
 from reconciler.errors import PlanFileError
 from reconciler.planfile import load_plan
 from reconciler.render import RenderOptions, formats, write_report
 from reconciler.reporting import Reporter
-
-EXIT_OK = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,4 +46,4 @@ def run_show(options: ShowOptions, *, reporter: Reporter, write: Callable[[str],
         f"Plan {plan.checksum} of account {plan.account!r} at {plan.endpoint}, made "
         f"{plan.created_at} (apply it with: fleetform apply {options.plan_file})"
     )
-    return EXIT_OK
+    return ExitCode.OK
