@@ -1,13 +1,9 @@
-"""The command line: parses options, calls one core function, maps the result to an exit code.
+"""The command line: parses options into each command's options dataclass and calls its
+``run_<name>`` in `reconciler.commands`, which returns the exit code (`ExitCode`).
 
-This is the only module that imports click. It holds no logic: every command turns its options
-into plain values, calls into `reconciler.app` and the core, and prints through a reporter.
-There is one error boundary (`main`): a `FleetformError` becomes ``Error: ...`` on stderr and
-exit 1; a traceback only with ``-v``.
-
-Exit codes (docs/architecture.md): 0 success and nothing to change; 1 error; 2 changes pending
-(``plan --detailed-exitcode``) or drift found (``drift``); 3 apply finished with some steps
-failed or stale.
+This is the only module that imports click. It holds no logic. There is one error boundary
+(`main`): a `FleetformError` becomes ``Error: ...`` on stderr and exit 1; a traceback only
+with ``-v``. Exit codes: `reconciler.commands.exit_codes` (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -17,6 +13,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 from click.decorators import FC
@@ -24,42 +21,40 @@ from click.decorators import FC
 from reconciler.app import Connection, build_connection
 from reconciler.commands.exit_codes import ExitCode, exit_codes_epilog
 from reconciler.errors import FleetformError
-from reconciler.reporting import Progress
-from reconciler.wording import counted
+from reconciler.reporting import LineReporter
 
 
-class StderrReporter:
+def stderr_reporter(verbose: bool = False) -> LineReporter:
     """Plain lines on stderr; commands with progress bars swap in a richer one."""
-
-    def __init__(self, verbose: bool = False) -> None:
-        self.verbose = verbose
-
-    def info(self, message: str) -> None:
-        click.echo(message, err=True)
-
-    def warn(self, message: str) -> None:
-        click.echo(f"Warning: {message}", err=True)
-
-    def progress(self, update: Progress) -> None:
-        head = (
-            f"[{update.steps_done}/{update.steps_total} steps, "
-            f"{update.sims_done}/{update.sims_total} SIMs, "
-            f"{counted(update.requests_spent, 'request')}]"
-        )
-        click.echo(f"{head} {update.message}".rstrip(), err=True)
+    return LineReporter(lambda line: click.echo(line, err=True), verbose)
 
 
 @dataclass
 class GlobalOptions:
-    verbose: bool
-    endpoint: str | None
-    api_key_file: Path | None
+    verbose: bool = False
+    endpoint: str | None = None
+    api_key_file: Path | None = None
+    on_abort: str | None = None  # said after "Aborted." (Ctrl+C), set by the command
 
     def connection(self) -> Connection:
         return build_connection(self.endpoint, self.api_key_file)
 
-    def reporter(self) -> StderrReporter:
-        return StderrReporter(self.verbose)
+    def reporter(self) -> LineReporter:
+        return stderr_reporter(self.verbose)
+
+
+def _writer(*, err: bool = False, color: bool | None = None) -> Callable[[str], None]:
+    """Text as given (no newline added) on stdout, or on stderr with ``err``."""
+    return lambda text: click.echo(text, nl=False, err=err, color=color)
+
+
+def _terminal() -> tuple[bool, int]:
+    """Colour (a terminal, NO_COLOR unset) and the terminal's width (100 without one)."""
+    import shutil
+
+    from reconciler.commands.plan import wants_color
+
+    return wants_color(sys.stdout), shutil.get_terminal_size((100, 24)).columns
 
 
 # Not ``exists=True``: the loader names a missing path, a symlink loop or a broken link as a
@@ -101,27 +96,25 @@ def _late_global(ctx: click.Context, param: click.Parameter, value: object) -> N
         setattr(options, param.name, value)
 
 
+_LATE_GLOBALS: tuple[tuple[list[str], dict[str, Any]], ...] = (
+    (["-v", "--verbose"], {"is_flag": True, "help": "Show tracebacks and more detail"}),
+    (["--endpoint"], {"metavar": "URL", "help": "SmartHub base URL ending in /v1"}),
+    (
+        ["--api-key-file"],
+        {"type": click.Path(dir_okay=False, path_type=Path), "help": "File holding the API key"},
+    ),
+)
+
+
 def _late_global_options() -> list[click.Option]:
-    common: dict[str, object] = {"expose_value": False, "callback": _late_global}
     return [
         click.Option(
-            ["-v", "--verbose"],
-            is_flag=True,
-            help="Show tracebacks and more detail (also before the command).",
-            **common,  # type: ignore[arg-type]
-        ),
-        click.Option(
-            ["--endpoint"],
-            metavar="URL",
-            help="SmartHub base URL ending in /v1 (also before the command).",
-            **common,  # type: ignore[arg-type]
-        ),
-        click.Option(
-            ["--api-key-file"],
-            type=click.Path(dir_okay=False, path_type=Path),
-            help="File holding the API key (also before the command).",
-            **common,  # type: ignore[arg-type]
-        ),
+            decls,
+            expose_value=False,
+            callback=_late_global,
+            **{**spec, "help": f"{spec['help']} (also before the command)."},
+        )
+        for decls, spec in _LATE_GLOBALS
     ]
 
 
@@ -165,34 +158,29 @@ class FleetformGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, verbose: bool, endpoint: str | None, api_key_file: Path | None) -> None:
     """fleetform: GitOps for fleets of IoT SIM cards on SmartHub."""
-    ctx.obj = GlobalOptions(verbose=verbose, endpoint=endpoint, api_key_file=api_key_file)
-
-
-# ---- commands are added below, one block each ------------------------------------------
+    options = ctx.ensure_object(GlobalOptions)
+    options.verbose, options.endpoint, options.api_key_file = verbose, endpoint, api_key_file
 
 
 # ---- validate (issue 3) ----
 @cli.command("validate")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@manifest_paths
 @report_format(
     "validate", "text: problems on stderr as file:line:column: message; json: a list on stdout."
 )
 def validate_command(paths: tuple[Path, ...], output_format: str) -> int:
     """Check the manifests under PATHS offline (no API call); exit 0 when valid, else 1."""
-    from reconciler.manifest import validate
-    from reconciler.render import write_report
+    from reconciler.commands.validate import ValidateOptions, run_validate
 
-    result = validate(paths)
-    write_report(
-        "validate",
-        output_format,
-        result,
-        lambda text: click.echo(text, nl=False),
-        write_err=lambda text: click.echo(text, nl=False, err=True),
+    return run_validate(
+        ValidateOptions(paths, output_format), write=_writer(), write_err=_writer(err=True)
     )
-    return ExitCode.OK if result.ok else ExitCode.ERROR
 
 
+_PLAN_FORMAT_HELP = (
+    "text for terminals, markdown for pull-request comments, json = the plan file, "
+    "github = annotations and a job summary in GitHub Actions."
+)
 strict_option = click.option(
     "--strict",
     is_flag=True,
@@ -292,30 +280,14 @@ def plan_cli(
 # ---- show (issue 12) ----
 @cli.command("show")
 @click.argument("plan_file", type=click.Path(path_type=Path))
-@report_format(
-    "plan",
-    "text for terminals, markdown for pull-request comments, json = the plan file, "
-    "github = annotations and a job summary in GitHub Actions.",
-)
+@report_format("plan", _PLAN_FORMAT_HELP)
 def show_cli(plan_file: Path, output_format: str) -> int:
     """Print a saved plan (plan --out FILE) without any request; exit 1 if it was edited."""
-    import shutil
-
-    from reconciler.commands.plan import wants_color
     from reconciler.commands.show import ShowOptions, run_show
 
-    color = wants_color(sys.stdout)
-    options = ShowOptions(
-        plan_file=plan_file,
-        fmt=output_format,
-        color=color,
-        width=shutil.get_terminal_size((100, 24)).columns,
-    )
-
-    def write(text: str) -> None:
-        click.echo(text, nl=False, color=color)
-
-    return run_show(options, reporter=StderrReporter(), write=write)
+    color, width = _terminal()
+    options = ShowOptions(plan_file=plan_file, fmt=output_format, color=color, width=width)
+    return run_show(options, reporter=stderr_reporter(), write=_writer(color=color))
 
 
 # ---- init (issue 6) ----
