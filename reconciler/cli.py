@@ -197,11 +197,7 @@ strict_option = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also save the plan as fleetform.plan/v1 JSON, for `fleetform apply FILE`.",
 )
-@report_format(
-    "plan",
-    "text for terminals, markdown for pull-request comments, json = the plan file, "
-    "github = annotations and a job summary in GitHub Actions.",
-)
+@report_format("plan", _PLAN_FORMAT_HELP)
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none."
 )
@@ -229,52 +225,29 @@ strict_option = click.option(
 @strict_option
 @changed_from_option
 @pass_globals
-def plan_cli(
-    opts: GlobalOptions,
-    paths: tuple[Path, ...],
-    out: Path | None,
-    output_format: str,
-    detailed_exitcode: bool,
-    markdown_out: Path | None,
-    allow_retire: bool,
-    max_changes: int | None,
-    force: bool,
-    override_note: str | None,
-    strict: bool,
-    changed_from: str | None,
-) -> int:
+def plan_cli(opts: GlobalOptions, /, output_format: str, **params: Any) -> int:
     """Show what apply would change in the live account, in which order, at what cost.
 
     A guard that would stop apply fails the plan (exit 1) with the reason, unless lifted here
     with the flag apply takes; a lifted guard is shown in the plan. With -v, the text lists
     every SIM.
     """
-    import shutil
-
-    from reconciler.commands.plan import PlanOptions, plan_command, wants_color
+    from reconciler.commands.plan import PlanOptions, run_plan
     from reconciler.guard_lift import GuardOverrides
 
-    color = wants_color(sys.stdout)
+    color, width = _terminal()
+    lifted = ("allow_retire", "max_changes", "force", "override_note")
+    overrides = GuardOverrides(*(params.pop(name) for name in lifted))
     options = PlanOptions(
-        paths=paths,
-        out=out,
         fmt=output_format,
-        detailed_exitcode=detailed_exitcode,
+        overrides=overrides,
         color=color,
-        width=shutil.get_terminal_size((100, 24)).columns,
-        overrides=GuardOverrides(allow_retire, max_changes, force, override_note),
+        width=width,
         verbose=opts.verbose,
-        markdown_out=markdown_out,
-        strict=strict,
-        changed_from=changed_from,
+        **params,
     )
-
-    def write(text: str) -> None:
-        click.echo(text, nl=False, color=color)
-
-    return plan_command(
-        options, connection=opts.connection(), reporter=opts.reporter(), write=write
-    )
+    write = _writer(color=color)
+    return run_plan(options, connection=opts.connection(), reporter=opts.reporter(), write=write)
 
 
 # ---- show (issue 12) ----
@@ -299,14 +272,11 @@ def show_cli(plan_file: Path, output_format: str) -> int:
 @click.option("--account", help="The SmartHub account (default: acme, the simulator's demo).")
 @click.option("--force", is_flag=True, help="Overwrite files that exist.")
 @pass_globals
-def init_command(
-    opts: GlobalOptions, directory: Path, name: str | None, account: str | None, force: bool
-) -> int:
+def init_command(opts: GlobalOptions, /, **params: Any) -> int:
     """Scaffold a fleet repository in DIRECTORY: Fleet manifest, workflows, .gitignore, README."""
     from reconciler.commands.init import InitOptions, run_init
 
-    options = InitOptions(directory=directory, name=name, account=account, force=force)
-    return run_init(options, opts.reporter())
+    return run_init(InitOptions(**params), opts.reporter())
 
 
 # ---- export (issue 6) ----
@@ -329,20 +299,12 @@ def init_command(
 @click.option("--name", help="The Fleet's name (default: from the account).")
 @click.option("--force", is_flag=True, help="Overwrite files that exist.")
 @pass_globals
-def export_command(
-    opts: GlobalOptions,
-    out: Path,
-    group_by: str,
-    account: str | None,
-    name: str | None,
-    force: bool,
-) -> int:
+def export_command(opts: GlobalOptions, /, **params: Any) -> int:
     """Write manifests from the live fleet; a plan on them right after shows no change."""
     from reconciler.commands.export import ExportOptions, run_export
 
-    options = ExportOptions(out=out, group_by=group_by, account=account, name=name, force=force)
-    run_export(options, opts.connection(), opts.reporter())
-    return ExitCode.OK
+    options = ExportOptions(**params)
+    return run_export(options, connection=opts.connection(), reporter=opts.reporter())
 
 
 # ---- webhook (issue 7) ----
@@ -789,27 +751,19 @@ def apply_cli(
 )
 @pass_globals
 def drift_cli(
-    opts: GlobalOptions,
-    paths: tuple[Path, ...],
-    output_format: str,
-    history_days: float,
-    full: bool,
-    verify_budget: int | None,
+    opts: GlobalOptions, /, paths: tuple[Path, ...], output_format: str, **params: Any
 ) -> int:
     """Show where the live fleet differs from git (exit 2 when it does, 0 when not)."""
     from reconciler.clock import SystemClock
-    from reconciler.commands.drift import drift_command
+    from reconciler.commands.drift import DriftOptions, run_drift
 
-    return drift_command(
-        paths,
-        output_format,
+    options = DriftOptions(paths, output_format, **params)
+    return run_drift(
+        options,
         connection=opts.connection(),
         reporter=opts.reporter(),
-        write=lambda text: click.echo(text, nl=False),
+        write=_writer(),
         clock=SystemClock(),
-        history_days=history_days,
-        full=full,
-        verify_budget=verify_budget,
     )
 
 

@@ -1,6 +1,6 @@
-"""``fleetform drift``: where the live fleet differs from git, and since when.
+"""``fleetform drift`` (`run_drift`): where the live fleet differs from git, and since when.
 
-With a usable live-state cache of the account (``drift_command``, `run_drift_cached`), drift is
+With a usable live-state cache of the account (`read_drift`), drift is
 incremental: the cache brought up to date by the change history since its watermark, the
 pushes the webhook receiver recorded and a rotating verify slice of the list
 (`reconciler.live.incremental`); the report's ``basis`` says what each verdict rests on.
@@ -16,7 +16,7 @@ older than that shows no date rather than spending requests on the whole history
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -53,7 +53,7 @@ class _Watch:
             yield sim
 
 
-def run_drift(
+def read_drift_full(
     api: SmartHubApi,
     desired: DesiredFleet,
     reporter: Reporter,
@@ -92,7 +92,7 @@ def run_drift(
     )
 
 
-def run_drift_cached(
+def read_drift(
     api: SmartHubApi,
     desired: DesiredFleet,
     reporter: Reporter,
@@ -147,7 +147,7 @@ def run_drift_cached(
         elif cache is None and not full:
             reason = "no live-state cache can be kept"
         refresh = cache.full_refresh() if cache is not None else None
-        report = run_drift(
+        report = read_drift_full(
             api,
             desired,
             reporter,
@@ -197,35 +197,41 @@ def _incremental_report(
     )
 
 
-def drift_command(
-    paths: Sequence[Path],
-    fmt: str,
+@dataclass(frozen=True, slots=True)
+class DriftOptions:
+    paths: Sequence[Path]
+    fmt: str = "text"
+    history_days: float = HISTORY_DAYS  # how far back the change history dates drifted fields
+    full: bool = False  # read the whole account, not the live-state cache
+    verify_budget: int | None = None  # list pages an incremental drift re-verifies
+
+
+def run_drift(
+    options: DriftOptions,
     *,
     connection: Connection,
     reporter: Reporter,
     write: Callable[[str], None],
     clock: Clock,
-    history_days: float = HISTORY_DAYS,
-    full: bool = False,
-    verify_budget: int | None = None,
     state: Path | None = None,
 ) -> int:
     """Load the manifests, compare them with the live account, write the report; exit code."""
+    paths, fmt = options.paths, options.fmt
     try:
         desired = load_desired(paths)
     except ManifestError as exc:
         write_if_rendered("manifest-error", fmt, exc, write)  # github: annotations
         raise
     with open_api(connection, reporter, clock=clock) as api:
-        report = run_drift_cached(
+        report = read_drift(
             api,
             desired,
             reporter,
             clock=clock,
             state=state if state is not None else state_dir(),
-            full=full,
-            verify_budget=verify_budget,
-            history_days=history_days,
+            full=options.full,
+            verify_budget=options.verify_budget,
+            history_days=options.history_days,
         )
     managed = len(desired.sims) - len(report.missing)
     write_report("drift", fmt, report, write, RenderOptions(managed=managed))

@@ -1,5 +1,5 @@
-"""``fleetform plan``: load the manifests, read the live account and plan (`run_plan` of
-`reconciler.live.read`, which apply shares), render.
+"""``fleetform plan`` (`run_plan`): load the manifests, read the live account and plan
+(`reconciler.live.read.run_plan`, which apply shares), render.
 
 Reading costs ceil(N/100) list requests for an account of N SIMs plus one for the rate-plan
 catalogue; nothing is read per SIM. With ``--changed-from GITREF`` only the SIMs declared
@@ -33,9 +33,10 @@ from reconciler.commands.exit_codes import ExitCode
 from reconciler.errors import ManifestError, PlanError, UnsafePlanError
 from reconciler.guard_lift import GuardOverrides, blocking_reasons, lift_guards
 from reconciler.live import Tap, refreshing
-from reconciler.live.read import run_plan, timestamp
+from reconciler.live import read as live_read
+from reconciler.live.read import timestamp
 from reconciler.live.targeted import target as find_target
-from reconciler.model import DesiredFleet
+from reconciler.model import DesiredFleet, Plan
 from reconciler.planfile import write_plan
 from reconciler.planner import DEFAULT_CONFIG, PlannerConfig
 from reconciler.render import (
@@ -91,7 +92,7 @@ class PlanOptions:
     changed_from: str | None = None  # git ref: read and plan only SIMs declared differently
 
 
-def plan_command(
+def run_plan(
     options: PlanOptions,
     *,
     connection: Connection,
@@ -127,7 +128,7 @@ def plan_command(
         if target is None
         else nullcontext() as tap,
     ):
-        plan = run_plan(
+        plan = live_read.run_plan(
             api,
             desired,
             reporter,
@@ -139,6 +140,14 @@ def plan_command(
             state=state_dir(),
         )
     plan = lift_guards(plan, options.overrides)
+    _write_outputs(plan, options, reporter, write)
+    return _verdict(plan, options, reporter)
+
+
+def _write_outputs(
+    plan: Plan, options: PlanOptions, reporter: Reporter, write: Callable[[str], None]
+) -> None:
+    """The rendering on stdout, and the files asked for (--markdown-out, --out)."""
     look = RenderOptions(color=options.color, width=options.width, verbose=options.verbose)
     write_report("plan", options.fmt, plan, write, look)
     if options.markdown_out is not None:
@@ -148,6 +157,10 @@ def plan_command(
         reporter.info(
             f"Saved the plan to {options.out} (apply it with: fleetform apply {options.out})"
         )
+
+
+def _verdict(plan: Plan, options: PlanOptions, reporter: Reporter) -> ExitCode:
+    """Refuse what apply would refuse (problems, a guard that stops it); else the exit code."""
     if plan.problems:
         count = len(plan.problems)
         # stdout may be a file (a PR comment, a job log): name the problems here too
