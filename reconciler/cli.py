@@ -613,113 +613,44 @@ def sim_serve_command(
 @pass_globals
 def apply_cli(
     opts: GlobalOptions,
+    /,
     arguments: tuple[Path, ...],
-    auto_approve: bool,
-    allow_retire: bool,
-    max_changes: int | None,
-    force: bool,
-    budget: int | None,
-    resume: bool,
     output_format: str,
-    concurrency: int,
-    gate: str | None,
-    gate_timeout: float,
     reviewed_digest: str | None,
-    strict: bool,
-    changed_from: str | None,
+    **params: Any,
 ) -> int:
     """Make the live account match a plan file or the manifests (PLANFILE | PATH...)."""
-    import contextlib
-    import threading
-
-    from reconciler.app import open_api, state_dir
-    from reconciler.clock import SystemClock
-    from reconciler.commands.apply import (
-        ApplyOptions,
-        apply_exit_code,
-        run_apply,
-        split_arguments,
-        write_apply_report,
-    )
-    from reconciler.commands.plan import wants_color
-    from reconciler.errors import ConfigError
-    from reconciler.interrupt import cancel_on_interrupt
-    from reconciler.model import Plan
-    from reconciler.render import render_plan
-    from reconciler.render.apply_progress import PlainApplyReporter, RichApplyReporter
+    from reconciler.commands.apply import ABORT_NOTE, ApplyOptions, run_apply, split_arguments
 
     plan_file, paths = split_arguments(arguments)
-    if not (plan_file or paths or resume):
+    if not (plan_file or paths or params["resume"]):
         raise click.UsageError("give a plan file or manifest paths (or --resume)")
-    if paths and not auto_approve and not sys.stdin.isatty():
-        raise ConfigError(
-            "stdin is not a terminal, so apply cannot ask for approval: review the plan and "
-            "pass --auto-approve (or apply a saved plan file)"
-        )
-    clock = SystemClock()
-    stderr = sys.stderr
-    reporter: PlainApplyReporter | RichApplyReporter = (
-        RichApplyReporter(stderr) if stderr.isatty() else PlainApplyReporter(stderr, clock)
-    )
-    stdout = sys.stdout
-    color = wants_color(stdout)
-
-    def show_plan(plan: Plan) -> None:
-        if output_format == "text":
-            click.echo(render_plan(plan, "text", color=color), nl=False, color=color)
-        else:
-            click.echo(render_plan(plan, "text"), nl=False, err=True)
-
-    def confirm(plan: Plan) -> bool:
-        answer: str = click.prompt(
-            "Apply this plan? Only 'yes' will be accepted", default="", show_default=False
-        )
-        return answer.strip() == "yes"
-
+    opts.on_abort = ABORT_NOTE
+    color, _ = _terminal()
     options = ApplyOptions(
         plan_file=plan_file,
         paths=paths,
-        auto_approve=auto_approve,
-        allow_retire=allow_retire,
-        max_changes=max_changes,
-        force=force,
-        budget=budget,
-        resume=resume,
-        concurrency=concurrency,
-        gate=gate,
-        gate_timeout=gate_timeout,
         reviewed_digest=reviewed_digest or None,
-        strict=strict,
-        changed_from=changed_from,
+        fmt=output_format,
+        color=color,
+        **params,
     )
-    connection = opts.connection()
-    with contextlib.ExitStack() as stack:
-        # Ctrl+C also reaches the worker threads: nothing more is sent, no wait goes on
-        cancel = stack.enter_context(cancel_on_interrupt(threading.Event()))
-        if isinstance(reporter, RichApplyReporter):
-            stack.enter_context(reporter)
-        api = stack.enter_context(
-            open_api(
-                connection,
-                reporter,
-                clock=clock,
-                budget=budget,
-                on_wait=reporter.waiting,
-                cancel=cancel,
-            )
-        )
-        report = run_apply(
-            api,
-            options,
-            reporter,
-            state_dir=state_dir(),
-            clock=clock,
-            embedded=connection.endpoint is None,
-            show_plan=show_plan,
-            confirm=confirm,
-        )
-    write_apply_report(report, output_format, lambda text: click.echo(text, nl=False))
-    return apply_exit_code(report)
+    return run_apply(
+        options,
+        connection=opts.connection(),
+        write=_writer(color=color),
+        write_err=_writer(err=True),
+        stderr=sys.stderr,
+        stdin_is_tty=sys.stdin.isatty(),
+        confirm=_confirm_apply,
+    )
+
+
+def _confirm_apply(plan: object) -> bool:
+    answer: str = click.prompt(
+        "Apply this plan? Only 'yes' will be accepted", default="", show_default=False
+    )
+    return answer.strip() == "yes"
 
 
 @cli.command("drift")
@@ -770,18 +701,15 @@ def drift_cli(
 def main(argv: list[str] | None = None) -> None:
     """Entry point and the one error boundary; commands return their exit code."""
     args = sys.argv[1:] if argv is None else argv
-    verbose = "-v" in args or "--verbose" in args
+    # filled in as the options are parsed (-v before or after the command)
+    options = GlobalOptions(verbose=False, endpoint=None, api_key_file=None)
     try:
-        code = cli.main(args=args, prog_name="fleetform", standalone_mode=False)
+        code = cli.main(args=args, prog_name="fleetform", standalone_mode=False, obj=options)
         sys.exit(code if isinstance(code, int) else ExitCode.OK)
     except click.exceptions.Abort:  # click's form of Ctrl+C (and of EOF at a prompt)
         click.echo("Aborted.", err=True)
-        if "apply" in args:
-            click.echo(
-                "Whatever apply had started is recorded in the journal: "
-                "`fleetform apply --resume` continues it (never submitting a batch job twice).",
-                err=True,
-            )
+        if options.on_abort:  # what the command wants said (apply: its journal)
+            click.echo(options.on_abort, err=True)
         sys.exit(ExitCode.ERROR)
     except click.ClickException as exc:
         exc.show()
@@ -789,7 +717,7 @@ def main(argv: list[str] | None = None) -> None:
         # so every error, a mistyped option included, exits 1 (docs/architecture.md).
         sys.exit(ExitCode.ERROR)
     except FleetformError as exc:
-        if verbose:
+        if options.verbose:
             traceback.print_exc()
         click.echo(f"Error: {exc}", err=True)
         sys.exit(ExitCode.ERROR)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from reconciler.app import Connection
 from reconciler.clock import SystemClock
-from reconciler.commands.apply import ApplyOptions, run_apply
+from reconciler.commands.apply import ApplyOptions, apply_plan
 from reconciler.commands.drift import DriftOptions, drift_exit_code, read_drift_full, run_drift
 from reconciler.manifest import load_fleet
 from reconciler.reporting import RecordingReporter
@@ -22,7 +22,7 @@ def test_drift_after_a_change_behind_our_back(sim: RunningSimulator, tmp_path: P
     manifests = write_fleet(tmp_path / "m", GROUPS, unmanaged="report")
     desired = load_fleet([manifests])
     with SmartHubClient(sim.url, sim.api_key) as api:
-        run_apply(
+        apply_plan(
             api,
             ApplyOptions(paths=(manifests,), auto_approve=True, poll_initial=0.05),
             RecordingReporter(),

@@ -276,7 +276,7 @@ def test_apply_keeps_the_cache_up_to_date_with_its_own_writes(
 ) -> None:
     """After apply, incremental drift (no verify slice) finds no drift: the cache holds what
     apply re-checked and wrote, not what the earlier plan saw."""
-    from reconciler.commands.apply import ApplyOptions, run_apply
+    from reconciler.commands.apply import ApplyOptions, apply_plan
     from reconciler.live.cache import Via
 
     sim, manifests, _live = small
@@ -286,7 +286,7 @@ def test_apply_keeps_the_cache_up_to_date_with_its_own_writes(
     changed = text[:first_group] + "custom4: applied" + text[first_group + len("custom4: null") :]
     (manifests / "fleet.yaml").write_text(changed)
     with SmartHubClient(sim.url, sim.api_key) as api:
-        report = run_apply(
+        report = apply_plan(
             api,
             ApplyOptions(paths=(manifests,), auto_approve=True, force=True, poll_initial=0.05),
             RecordingReporter(),
