@@ -324,16 +324,23 @@ def webhook_group() -> None:
 )
 @click.option(
     "--skew",
+    "skew_seconds",
     default=300.0,
     show_default=True,
     type=click.FloatRange(min=1),
     help="Seconds a push's datePush may differ from this clock.",
 )
 @click.option(
-    "--max-body", default=65536, show_default=True, type=click.IntRange(min=256), help="Bytes."
+    "--max-body",
+    "max_body_bytes",
+    default=65536,
+    show_default=True,
+    type=click.IntRange(min=256),
+    help="Bytes.",
 )
 @click.option(
     "--debounce",
+    "debounce_seconds",
     default=0.5,
     show_default=True,
     type=click.FloatRange(min=0),
@@ -342,7 +349,13 @@ def webhook_group() -> None:
 @click.option(
     "--on-drift", metavar="CMD", help="Shell command run with each drift as JSON on stdin."
 )
-@click.option("--hook-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1))
+@click.option(
+    "--hook-timeout",
+    "hook_timeout_seconds",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+)
 @click.option(
     "--max-reads-per-hour",
     default=1000,
@@ -351,38 +364,18 @@ def webhook_group() -> None:
     help="Cap on SIM re-reads (API requests) an hour; 0: no cap beyond the rate limit.",
 )
 @pass_globals
-def webhook_serve_command(
-    opts: GlobalOptions,
-    paths: tuple[Path, ...],
-    host: str,
-    port: int,
-    push_key_file: Path | None,
-    skew: float,
-    max_body: int,
-    debounce: float,
-    on_drift: str | None,
-    hook_timeout: float,
-    max_reads_per_hour: int,
-) -> int:
+def webhook_serve_command(opts: GlobalOptions, /, max_reads_per_hour: int, **params: Any) -> int:
     """Serve POST /push and /push/<eventType>; re-read pushed SIMs and report drift vs PATH...
 
     Drift goes to .fleetform/drift.jsonl and one line on stdout; GET /healthz, GET /metrics.
     """
-    from reconciler.webhook import ServeOptions, read_push_key, serve
+    from reconciler.commands.webhook import WebhookServeOptions, run_webhook_serve
 
-    options = ServeOptions(
-        paths=paths,
-        push_key=read_push_key(push_key_file),
-        host=host,
-        port=port,
-        skew_seconds=skew,
-        max_body_bytes=max_body,
-        debounce_seconds=debounce,
-        on_drift=on_drift,
-        hook_timeout_seconds=hook_timeout,
-        max_reads_per_hour=max_reads_per_hour or None,
+    # 0: no cap beyond the rate limit
+    options = WebhookServeOptions(max_reads_per_hour=max_reads_per_hour or None, **params)
+    return run_webhook_serve(
+        options, connection=opts.connection(), reporter=opts.reporter(), emit=click.echo
     )
-    return serve(options, opts.connection(), opts.reporter(), click.echo)
 
 
 # ---- sim serve (issue 2) ----
