@@ -491,24 +491,7 @@ def _parse_push_urls(values: tuple[str, ...]) -> dict[str, str]:
     help="How GET /enterprise lists accounts: [{name, url}], plain names, or none (shapes "
     "another SmartHub may give; the contract does not say).",
 )
-def sim_serve_command(
-    port: int,
-    host: str,
-    db: Path | None,
-    sims: int,
-    seed: int,
-    api_key: str | None,
-    other_api_key: str | None,
-    rate_limit: str,
-    job_delay: float,
-    latency: float,
-    error_rate: float,
-    drop_rate: float,
-    batch_failure_rate: float,
-    push_urls: tuple[str, ...],
-    push_key_file: Path | None,
-    enterprise_accounts: str,
-) -> int:
+def sim_serve_command(rate_limit: str, push_urls: tuple[str, ...], **params: Any) -> int:
     """Serve the SmartHub simulator until Ctrl+C.
 
     Besides the SmartHub API under /v1 it serves admin endpoints under /admin (same X-API-Key):
@@ -516,51 +499,13 @@ def sim_serve_command(
     POST /admin/rate-limit/reset, GET/PATCH /admin/sims/GICCID, GET /admin/batchJobs
     (see README.md, "The simulator's admin endpoints").
     """
-    from reconciler.app import state_dir
-    from reconciler.simulator import SimulatorConfig, SimulatorError, serve
+    from reconciler.commands.sim import SimServeOptions, run_sim_serve
 
     limit, window = _parse_rate_limit(rate_limit)
-    push_key: str | None = None
-    if push_key_file is not None:
-        try:
-            push_key = push_key_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise click.ClickException(f"cannot read {push_key_file}: {exc.strerror}") from None
-    if db is None:
-        state_dir().mkdir(parents=True, exist_ok=True)
-        db = state_dir() / "sim.db"
-    config = SimulatorConfig(
-        db_path=db,
-        sims=sims,
-        seed=seed,
-        api_key=api_key,
-        other_api_key=other_api_key,
-        rate_limit=limit,
-        rate_window=window,
-        job_delay=job_delay,
-        latency=latency,
-        error_rate=error_rate,
-        drop_rate=drop_rate,
-        batch_failure_rate=batch_failure_rate,
-        push_urls=_parse_push_urls(push_urls),
-        push_key=push_key,
-        enterprise_accounts=enterprise_accounts,
+    options = SimServeOptions(
+        rate_limit=limit, rate_window=window, push_urls=_parse_push_urls(push_urls), **params
     )
-
-    def ready(url: str, key: str, other_key: str) -> None:
-        click.echo(f"SmartHub simulator at {url} (database {db})")
-        # a generated or stored key is printed: the user has no other way to learn it
-        if api_key is None:
-            click.echo(f"X-API-Key: {key}")
-        if other_api_key is None:
-            click.echo(f"X-API-Key of the second enterprise (globex): {other_key}")
-        sys.stdout.flush()
-
-    try:
-        serve(config, host, port, on_ready=ready)
-    except SimulatorError as exc:
-        raise click.ClickException(str(exc)) from None
-    return ExitCode.OK
+    return run_sim_serve(options, write=click.echo)
 
 
 # ---- apply and drift (issue 5) ----
