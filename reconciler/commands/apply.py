@@ -41,7 +41,12 @@ from reconciler.app import Connection, open_api, state_dir
 from reconciler.applier.waves import Applier
 from reconciler.clock import Clock, SystemClock
 from reconciler.commands.exit_codes import ExitCode
-from reconciler.errors import ConfigError, FleetformError, JournalError, StalePlanError
+from reconciler.errors import (
+    ApplyCancelled,
+    ConfigError,
+    JournalError,
+    StalePlanError,
+)
 from reconciler.holdback import refuse_held_back
 from reconciler.interrupt import cancel_on_interrupt
 from reconciler.journal import ApplyLock, Journal, JournalStore
@@ -56,10 +61,6 @@ from reconciler.reporting import Reporter
 from reconciler.rollout import CommandGate, StageCheck
 from reconciler.rollout.gate import DEFAULT_GATE_TIMEOUT
 from reconciler.smarthub.api import SmartHubApi
-
-
-class ApplyCancelled(FleetformError):
-    """The plan was shown and not approved (nothing was sent)."""
 
 
 @dataclass(frozen=True, slots=True)
