@@ -34,8 +34,16 @@ from typing import Any
 
 import yaml_rs
 
-from reconciler.manifest.documents import MAX_DEPTH, read_documents
+from reconciler.manifest.documents import MAX_DEPTH, Document, Mark, read_documents
+from reconciler.manifest.documents import Path as YamlPath
 from reconciler.manifest.files import Digest, find_files, read_file
+from reconciler.manifest.places import (
+    ScannedDocument,
+    Unsure,
+    scan_document,
+    scan_item,
+    split_documents,
+)
 from reconciler.manifest.schema import ICCID_PATTERN, SchemaValidator
 from reconciler.model import (
     CUSTOM_FIELD_NAMES,
@@ -155,101 +163,164 @@ def _check(value: object, depth: int) -> None:
 
 # --- places found on demand -------------------------------------------------------------------
 
+_SIMS_PATH = ("spec", "sims")
+
+# The declared keys of a SIM entry, with the names under its supplementaryPlans, apns and
+# customFields: what its places are found from. One tuple per distinct shape, shared by every
+# entry of that shape (a SIM keeps this, not the parsed entry).
+Shape = tuple[tuple[str, tuple[str, ...] | None], ...]
+_SHAPES: dict[Shape, Shape] = {}
+
+
+def _shape(entry: object) -> Shape | None:
+    """The shape of a SIM entry (None for a bare ICCID), interned; `_Unsure` if not one."""
+    if isinstance(entry, str):
+        return None
+    if not isinstance(entry, dict):
+        raise _Unsure
+    parts: list[tuple[str, tuple[str, ...] | None]] = []
+    for key, value in entry.items():
+        if key in ("apns", "customFields", _SUPPLEMENTARY):
+            if not isinstance(value, dict | list):
+                raise _Unsure
+            parts.append((key, tuple(value)))  # names: keys of a mapping, items of a list
+        else:
+            parts.append((key, None))
+    shape = tuple(parts)
+    return _SHAPES.setdefault(shape, shape)
+
 
 class _FileMarks:
-    """Finds the places of one file's values by reading it the marked way, once, when the
-    first reference into it is asked for its line: every reference into the file gets its
-    place then, and the marks are dropped."""
+    """Finds the places in one file the fast path accepted, without the marked parse where it
+    can (`reconciler.manifest.places`): a document is scanned when a place in it is first asked
+    for (the items of a SimGroup's ``spec.sims`` only noted), a SIM entry when one of its own
+    places is. What is scanned is checked against what yaml-rs read (the document's values
+    apart from its SIM entries, and each entry's ICCID and shape). Where the scanner is unsure
+    or the check fails, the file is read the marked way (once) and its marks are kept."""
 
-    def __init__(self, display: str, data: bytes) -> None:
+    __slots__ = ("_entry", "_expected", "_marked", "_pieces", "_scanned", "display", "text")
+
+    def __init__(self, display: str, text: str | bytes) -> None:
         self.display = display
-        self.data: bytes | None = data
-        self.refs: list[_LazySourceRef | _LazyFieldSources] = []
+        self.text = text  # bytes: the file is read the marked way only (it was at load)
+        # per document: its values with ``spec.sims`` emptied, and how many SIM entries it had
+        self._expected: list[tuple[object, int | None]] = []
+        self._pieces: list[tuple[int, int, int]] | None = None
+        self._scanned: dict[int, tuple[ScannedDocument, list[object] | None]] = {}
+        self._entry: tuple[int, int, dict[YamlPath, Mark]] | None = None  # the last entry read
+        self._marked: list[Document] | None = None
 
-    def resolve(self) -> None:
-        data, self.data = self.data, None
-        refs, self.refs = self.refs, []
-        if data is None:  # pragma: no cover - every ref is resolved with the first
+    def expect(self, value: object) -> None:
+        """Note the next document's value as yaml-rs read it (for the check of the scan)."""
+        if not isinstance(value, dict):
+            self._expected.append((value, None))
             return
-        documents = read_documents(data, self.display).documents
-        file = self.display
+        spec = value.get("spec")
+        if value.get("kind") == "SimGroup" and isinstance(spec, dict) and "sims" in spec:
+            sims = spec["sims"]
+            count = len(sims) if isinstance(sims, list) else -1
+            self._expected.append(({**value, "spec": {**spec, "sims": []}}, count))
+        else:
+            self._expected.append((value, None))
 
-        def place(path: tuple[int | str, ...]) -> tuple[int, int]:
-            index = path[0]
-            assert isinstance(index, int)
-            # the bytes the values were parsed from: the same documents, the same paths
-            document = documents[index] if index < len(documents) else None
-            return document.mark(path[1:]) if document is not None else (1, 1)
+    def place(self, index: int, path: YamlPath) -> Mark:
+        """Where ``path`` is in document ``index`` (as `Document.mark` says)."""
+        if self._marked is None and isinstance(self.text, str):
+            try:
+                scanned, _ = self._document(index)
+                return scanned.marks[path] if path else scanned.root
+            except (_Unsure, Unsure, KeyError):
+                self._mark_all()
+        return self._marked_place(index, path)
 
-        for ref in refs:
-            if isinstance(ref, _LazyFieldSources):
-                ref.build(lambda path: SourceRef(file, *place(path)))
-                continue
-            line, column = place(ref.path)
-            object.__setattr__(ref, "file", file)
-            object.__setattr__(ref, "line", line)
-            object.__setattr__(ref, "column", column)
+    def entry_places(
+        self, index: int, position: int, iccid: str, shape: Shape | None
+    ) -> Callable[[YamlPath], Mark]:
+        """The places in SIM entry ``position`` of document ``index`` (a SimGroup), whose ICCID
+        and shape yaml-rs read as given: a lookup by path, as `place` would answer."""
+        if self._marked is None and isinstance(self.text, str):
+            try:
+                marks = self._entry_marks(index, position, iccid, shape)
+            except (_Unsure, Unsure, KeyError, IndexError):
+                self._mark_all()
+            else:
 
+                def at(path: YamlPath) -> Mark:
+                    found = marks.get(path)
+                    if found is not None:
+                        return found
+                    self._mark_all()  # pragma: no cover - the entry's shape has every path
+                    return self._marked_place(index, path)
 
-class _LazyFieldSources(Mapping[str, SourceRef]):
-    """A SIM entry's ``field_sources``: the group's, with the entry's own on top, built when
-    first read (with every other entry of the file; see `_FileMarks`). Its keys and order are
-    those `Settings.under` gives: the wider level's, then state, rate plan, supplementary
-    plans, APNs and custom fields as the entry declares them."""
+                return at
+        return lambda path: self._marked_place(index, path)
 
-    __slots__ = ("_built", "_entry", "_marks", "_path", "_shared", "_shared_plans")
+    def _entry_marks(
+        self, index: int, position: int, iccid: str, shape: Shape | None
+    ) -> dict[YamlPath, Mark]:
+        last = self._entry
+        if last is not None and last[0] == index and last[1] == position:
+            return last[2]
+        scanned, items = self._document(index)
+        assert isinstance(self.text, str)
+        if scanned.deferred is None:  # the entries were read with the document (flow style)
+            assert items is not None
+            value: Any = items[position]
+            marks = scanned.marks
+        else:
+            value, marks = scan_item(self.text, scanned.deferred, position, _SIMS_PATH)
+        if _shape(value) != shape or (value if shape is None else value["iccid"]) != iccid:
+            raise _Unsure
+        self._entry = (index, position, marks)
+        return marks
 
-    def __init__(
-        self,
-        marks: _FileMarks,
-        path: tuple[int | str, ...],
-        entry: dict[str, Any],
-        shared: dict[str, SourceRef],
-        shared_plans: tuple[str, ...],
-    ) -> None:
-        self._marks = marks
-        self._path = path
-        self._entry = entry
-        self._shared = shared
-        self._shared_plans = shared_plans
-        self._built: dict[str, SourceRef] | None = None
-        marks.refs.append(self)
+    def _mark_all(self) -> None:
+        """Give up the scan of this file: read it the marked way, once, and keep its marks."""
+        text = self.text
+        data = text.encode("utf-8") if isinstance(text, str) else text
+        self._marked = read_documents(data, self.display).documents
+        self._scanned.clear()
+        self._entry = None
 
-    def build(self, at: Callable[[tuple[int | str, ...]], SourceRef]) -> None:
-        entry, path = self._entry, self._path
-        sources = dict(self._shared)
-        if "state" in entry:
-            sources[STATE] = at((*path, "state"))
-        if "ratePlan" in entry:
-            sources[RATE_PLAN] = at((*path, "ratePlan"))
-        if _SUPPLEMENTARY in entry:
-            for plan in self._shared_plans:
-                sources.pop(supplementary_field(plan), None)
-            for number, plan in enumerate(entry[_SUPPLEMENTARY]):
-                sources[supplementary_field(plan)] = at((*path, _SUPPLEMENTARY, number))
-        for apn in entry.get("apns") or ():
-            sources[apn_field(apn)] = at((*path, "apns", apn))
-        for name in entry.get("customFields") or ():
-            sources[custom_field(name)] = at((*path, "customFields", name))
-        self._built = sources
+    def _marked_place(self, index: int, path: YamlPath) -> Mark:
+        if self._marked is None:
+            self._mark_all()
+        assert self._marked is not None
+        document = self._marked[index] if index < len(self._marked) else None
+        return document.mark(path) if document is not None else (1, 1)
 
-    def _sources(self) -> dict[str, SourceRef]:
-        if self._built is None:
-            self._marks.resolve()
-        assert self._built is not None
-        return self._built
-
-    def __getitem__(self, key: str) -> SourceRef:
-        return self._sources()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._sources())
-
-    def __len__(self) -> int:
-        return len(self._sources())
-
-    def __repr__(self) -> str:
-        return repr(self._sources())
+    def _document(self, index: int) -> tuple[ScannedDocument, list[object] | None]:
+        found = self._scanned.get(index)
+        if found is not None:
+            return found
+        assert isinstance(self.text, str)
+        if self._pieces is None:
+            self._pieces = split_documents(self.text)
+        expected, count = self._expected[index]
+        if len(self._pieces) != len(self._expected):
+            raise _Unsure
+        first, end, offset = self._pieces[index]
+        scanned = scan_document(
+            self.text, first, end, offset, _SIMS_PATH if count is not None else None
+        )
+        value = scanned.value
+        items: list[object] | None = None
+        if count is not None:
+            assert isinstance(value, dict)
+            spec = value.get("spec")
+            if not isinstance(spec, dict):
+                raise _Unsure
+            sims = spec.get("sims")
+            if isinstance(sims, list):
+                items = sims
+                sims = len(sims)
+            if sims != count:
+                raise _Unsure
+            value = {**value, "spec": {**spec, "sims": []}}
+        if value != expected:
+            raise _Unsure
+        self._scanned[index] = (scanned, items)
+        return scanned, items
 
 
 class _LazySourceRef(SourceRef):
@@ -265,12 +336,19 @@ class _LazySourceRef(SourceRef):
     def __init__(self, marks: _FileMarks, path: tuple[int | str, ...]) -> None:
         self._marks = marks
         self.path = path
-        marks.refs.append(self)
+
+    def _resolve(self) -> None:
+        index = self.path[0]
+        assert isinstance(index, int)
+        line, column = self._marks.place(index, self.path[1:])
+        object.__setattr__(self, "file", self._marks.display)
+        object.__setattr__(self, "line", line)
+        object.__setattr__(self, "column", column)
 
     def __getattr__(self, name: str) -> Any:
         if name not in ("file", "line", "column"):
             raise AttributeError(name)
-        self._marks.resolve()
+        self._resolve()
         return object.__getattribute__(self, name)
 
     def __eq__(self, other: object) -> bool:
@@ -283,6 +361,98 @@ class _LazySourceRef(SourceRef):
 
     def __repr__(self) -> str:
         return f"SourceRef(file={self.file!r}, line={self.line!r}, column={self.column!r})"
+
+
+class _Group:
+    """What the SIMs of one SimGroup document share for finding their places."""
+
+    __slots__ = ("index", "marks", "shared", "shared_plans")
+
+    def __init__(
+        self, marks: _FileMarks, index: int, shared: dict[str, SourceRef], plans: tuple[str, ...]
+    ) -> None:
+        self.marks = marks
+        self.index = index
+        self.shared = shared  # the group's field sources over the Fleet defaults'
+        self.shared_plans = plans
+
+
+class _SimSource(_LazySourceRef):
+    """`DesiredSim.source`: where SIM entry ``position`` of a group is (found on first read)."""
+
+    __slots__ = ("_group", "_iccid", "_position", "_shape")
+
+    def __init__(self, group: _Group, position: int, iccid: str, shape: Shape | None) -> None:
+        self._group = group
+        self._position = position
+        self._iccid = iccid
+        self._shape = shape
+
+    def _resolve(self) -> None:
+        group = self._group
+        at = group.marks.entry_places(group.index, self._position, self._iccid, self._shape)
+        line, column = at((*_SIMS_PATH, self._position))
+        object.__setattr__(self, "file", group.marks.display)
+        object.__setattr__(self, "line", line)
+        object.__setattr__(self, "column", column)
+
+
+class _LazyFieldSources(Mapping[str, SourceRef]):
+    """A SIM entry's ``field_sources``: the group's, with the entry's own on top, built when
+    first read. Its keys and order are those `Settings.under` gives: the wider level's, then
+    state, rate plan, supplementary plans, APNs and custom fields as the entry declares them."""
+
+    __slots__ = ("_built", "_group", "_iccid", "_position", "_shape")
+
+    def __init__(self, group: _Group, position: int, iccid: str, shape: Shape) -> None:
+        self._group = group
+        self._position = position
+        self._iccid = iccid
+        self._shape = shape
+        self._built: dict[str, SourceRef] | None = None
+
+    def _build(self) -> dict[str, SourceRef]:
+        group = self._group
+        file = group.marks.display
+        places = group.marks.entry_places(group.index, self._position, self._iccid, self._shape)
+        path = (*_SIMS_PATH, self._position)
+
+        def at(*rest: str | int) -> SourceRef:
+            return SourceRef(file, *places((*path, *rest)))
+
+        declared = dict(self._shape)
+        sources = dict(group.shared)
+        if "state" in declared:
+            sources[STATE] = at("state")
+        if "ratePlan" in declared:
+            sources[RATE_PLAN] = at("ratePlan")
+        if _SUPPLEMENTARY in declared:
+            for plan in group.shared_plans:
+                sources.pop(supplementary_field(plan), None)
+            for number, plan in enumerate(declared[_SUPPLEMENTARY] or ()):
+                sources[supplementary_field(plan)] = at(_SUPPLEMENTARY, number)
+        for apn in declared.get("apns") or ():
+            sources[apn_field(apn)] = at("apns", apn)
+        for name in declared.get("customFields") or ():
+            sources[custom_field(name)] = at("customFields", name)
+        self._built = sources
+        return sources
+
+    def _sources(self) -> dict[str, SourceRef]:
+        built = self._built
+        return built if built is not None else self._build()
+
+    def __getitem__(self, key: str) -> SourceRef:
+        return self._sources()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._sources())
+
+    def __len__(self) -> int:
+        return len(self._sources())
+
+    def __repr__(self) -> str:
+        return repr(self._sources())
 
 
 # --- the set ---------------------------------------------------------------------------------
@@ -421,7 +591,11 @@ def _load(
             if parsed.problems or not parsed.complete:
                 raise _Unsure
             values = [document.value for document in parsed.documents]
-        marks = _FileMarks(file.display, data)
+            marks = _FileMarks(file.display, data)  # its places: the marked way too
+        else:
+            marks = _FileMarks(file.display, data.decode("utf-8"))
+            for value in values:
+                marks.expect(value)
         for index, value in enumerate(values):
             if not isinstance(value, dict):
                 raise _Unsure
@@ -528,12 +702,13 @@ def _expand(
     shared = _under(defaults, _level(group, marks, (index, "spec"), False))
     shared_plans = shared.plans or ()
     shared_sources = shared.sources
+    places = _Group(marks, index, shared_sources, shared_plans)
     match = ICCID_PATTERN.match
     for position, entry in enumerate(spec["sims"]):
-        path = (index, "spec", "sims", position)
         state, rate_plan, plans = shared.state, shared.rate_plan, shared_plans
         apns, custom = shared.apns, shared.custom
         sources: Mapping[str, SourceRef] = shared_sources
+        shape: Shape | None = None
         if entry.__class__ is str:
             iccid = entry
         elif entry.__class__ is dict:
@@ -541,6 +716,7 @@ def _expand(
             if declared.__class__ is not str:
                 raise _Unsure
             iccid = declared
+            shape = _shape(entry)
             if len(entry) > 1:
                 for key, item in entry.items():
                     if key == "iccid":
@@ -591,7 +767,8 @@ def _expand(
                         plans = tuple(item)
                     else:
                         raise _Unsure  # the schema names it
-                sources = _LazyFieldSources(marks, path, entry, shared_sources, shared_plans)
+                assert shape is not None
+                sources = _LazyFieldSources(places, position, iccid, shape)
         else:
             raise _Unsure
         if match(iccid) is None or not _luhn_valid(iccid) or iccid in sims:
@@ -605,7 +782,7 @@ def _expand(
         sims[iccid] = DesiredSim(
             iccid=iccid,
             group=name,
-            source=_LazySourceRef(marks, path),
+            source=_SimSource(places, position, iccid, shape),
             state=state,
             rate_plan=rate_plan,
             supplementary_plans=plans,

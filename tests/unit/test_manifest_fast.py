@@ -318,3 +318,191 @@ def test_a_retired_sim_under_shared_values_goes_the_marked_way(tmp_path: Path) -
         {},
         {},
     )
+
+
+# --- places without the marked parse (reconciler.manifest.places) ------------------------------
+
+
+def _styled_value(rng: random.Random, value: str, odd: bool) -> str:
+    """``value`` written plain, double- or single-quoted (odd: some the scanner is unsure of)."""
+    kind = rng.random()
+    if odd and kind < 0.15:
+        return "|\n          " + value + "\n"  # a block scalar: the marked way
+    if kind < 0.4:
+        return value
+    if kind < 0.7:
+        return f'"{value}"'
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _styled_entry(rng: random.Random, n: int, dash: int, odd: bool) -> str:
+    """One SIM entry in one of the styles people write: a flow mapping (spaced any way), a
+    compact block mapping, a mapping below its dash, with comments and blank lines about."""
+    iccid = _iccid(n)
+    pad = " " * dash
+    if rng.random() < 0.25:
+        quote = rng.choice(['"', "'"])
+        comment = rng.choice(["", "  # a comment", " #c"])
+        return f"{pad}- {quote}{iccid}{quote}{comment}\n"
+    fields: list[tuple[str, object]] = [("iccid", f'"{iccid}"')]
+    if rng.random() < 0.5:
+        fields.append(("state", rng.choice(["active", "suspended", '"active"'])))
+    if rng.random() < 0.5:
+        fields.append(("ratePlan", rng.choice(["IoT-5GB", "'IoT-10GB'", "IoT 1GB"])))
+    if rng.random() < 0.3:
+        plans = rng.sample(["EU-Roaming-500MB", "US-Roaming-1GB", "Asia-1GB"], rng.randrange(3))
+        fields.append(("supplementaryPlans", plans))
+    if rng.random() < 0.4:
+        apns = {"iot.acme": rng.choice(["enabled", "disabled"])}
+        if rng.random() < 0.5:
+            apns["m2m"] = "enabled"
+        fields.append(("apns", apns))
+    if rng.random() < 0.5:
+        value = rng.choice(["null", "~", "berlin", "x y", "it's", "München", "", "a:b", "a#b"])
+        custom = {"custom2": value}
+        if rng.random() < 0.5:
+            custom["custom1"] = "null"
+        fields.append(("customFields", custom))
+    rng.shuffle(fields[1:])
+    style = rng.random()
+    if style < 0.45:  # a flow mapping on one line
+        sp = rng.choice(["", " ", "  "])
+
+        def flow(value: object) -> str:
+            if isinstance(value, list):
+                return "[" + sp + ", ".join(value) + sp + "]"
+            if isinstance(value, dict):
+                parts = [f"{k}: {_flow_text(rng, v)}" for k, v in value.items()]
+                return "{" + sp + (", " if rng.random() < 0.7 else " ,").join(parts) + sp + "}"
+            return str(value)
+
+        body = ", ".join(f"{k}: {flow(v)}" for k, v in fields)
+        tail = rng.choice(["", "   # flow", ""])
+        if odd and rng.random() < 0.2:  # over two lines: the marked way
+            return f"{pad}- {{{body},\n{pad}   }}\n"
+        return f"{pad}- {{{sp}{body}{sp}}}{tail}\n"
+    below = style > 0.85  # the mapping starts on the line below the dash
+    inner = dash + (rng.choice([2, 4]) if below else 2)
+    lines = [f"{pad}-" + rng.choice(["", "  # entry"]) + "\n"] if below else []
+    for index, (key, value) in enumerate(fields):
+        lead = f"{pad}- " if index == 0 and not below else " " * inner
+        if rng.random() < 0.1:
+            lines.append(" " * rng.randrange(8) + "# a comment line\n")
+        if rng.random() < 0.05:
+            lines.append("\n")
+        if isinstance(value, list):
+            if not value or rng.random() < 0.5:
+                lines.append(f"{lead}{key}: [{', '.join(value)}]\n")
+            else:
+                step = rng.choice([0, 2])  # 0: the sequence at its key's indentation
+                lines.append(f"{lead}{key}:\n")
+                lines.extend(f"{' ' * (inner + step)}- {plan}\n" for plan in value)
+        elif isinstance(value, dict):
+            if rng.random() < 0.5:
+                parts = ", ".join(f"{k}: {_flow_text(rng, v)}" for k, v in value.items())
+                lines.append(f"{lead}{key}: {{{parts}}}\n")
+            else:
+                lines.append(f"{lead}{key}:" + rng.choice(["", " # below"]) + "\n")
+                for k, v in value.items():
+                    text = _block_text(rng, v, odd)
+                    lines.append(f"{' ' * (inner + rng.choice([1, 2, 3]) * 0 + 2)}{k}:{text}\n")
+        else:
+            lines.append(f"{lead}{key}: {value}" + rng.choice(["", " # why"]) + "\n")
+    return "".join(lines)
+
+
+def _flow_text(rng: random.Random, value: str) -> str:
+    if value in ("null", "~") or (value and value.isalpha() and value.isascii()):
+        return value
+    if value.replace(".", "").isalnum():
+        return value
+    return '"' + value + '"' if rng.random() < 0.5 else "'" + value.replace("'", "''") + "'"
+
+
+def _block_text(rng: random.Random, value: str, odd: bool) -> str:
+    if value == "":
+        return rng.choice(["", ' ""', " ''"])  # empty: null, or the empty text
+    if value in ("null", "~") or value.isalpha():
+        return " " + value
+    if value == "a#b":
+        return " a#b"
+    return " " + _styled_value(rng, value, odd) if value != "a:b" else ' "a:b"'
+
+
+def write_styled_set(directory: Path, seed: int, *, odd: bool = False) -> Path:
+    """A valid set in the styles of `_styled_entry`, several documents a file, the sequence of
+    SIMs indented any way (or at its key's indentation). ``odd``: now and then a construct the
+    scanner does not read (a block scalar, a flow mapping over two lines)."""
+    rng = random.Random(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    fleet = FLEET.replace("metadata: {name: demo}", "metadata:\n  name: demo  # the fleet")
+    (directory / "fleet.yaml").write_text(fleet, encoding="utf-8")
+    number = 0
+    for file in range(3):
+        documents = []
+        for group in range(rng.choice([1, 2, 3])):
+            indent = rng.choice([2, 3, 4])
+            pad = " " * indent
+            head = ["# the group\n"] if rng.random() < 0.5 else []
+            head += ["apiVersion: fleetform/v1\n", "kind: SimGroup\n"]
+            if rng.random() < 0.5:
+                head.append(f"metadata: {{name: g{file}-{group}}}\n")
+            else:
+                head.append(f"metadata:\n{pad}name: 'g{file}-{group}'\n")
+            head.append("spec:\n")
+            if rng.random() < 0.5:
+                head.append(f"{pad}ratePlan: IoT-5GB  # the group's\n")
+            if rng.random() < 0.5:
+                head.append(f"{pad}supplementaryPlans: [US-Roaming-1GB]\n")
+            if rng.random() < 0.5:
+                head.append(f"{pad}customFields:\n{pad}{pad}custom1: group\n{pad}{pad}custom3:\n")
+            head.append(f"{pad}sims:" + rng.choice(["", "   # the SIMs"]) + "\n")
+            dash = indent + rng.choice([0, 2, 3])
+            for _ in range(rng.randrange(1, 9)):
+                head.append(_styled_entry(rng, number, dash, odd))
+                number += 1
+                if rng.random() < 0.1:
+                    head.append(" " * rng.randrange(10) + "# between entries\n")
+            if rng.random() < 0.3:
+                head.append(f"{pad}apns: {{iot.acme: disabled}}\n")  # a key after the SIMs
+            documents.append("".join(head))
+        separator = rng.choice(["---\n", "--- # next\n", "\n---\n"])
+        lead = rng.choice(["", "---\n", "# file\n---\n"])
+        (directory / f"f{file}.yaml").write_text(lead + separator.join(documents), "utf-8")
+    return directory
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_places_found_by_the_scanner_equal_the_marked_ones(
+    tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every place of a plainly written set, found without a marked parse, is the marked one."""
+    import reconciler.manifest.fast as fast_module
+
+    directory = write_styled_set(tmp_path / "set", seed)
+    strict = _strict(directory)
+    assert isinstance(strict, ManifestSet), strict
+    marked: list[str] = []
+    real = fast_module.read_documents
+
+    def counted(data: bytes, file: str) -> object:
+        marked.append(file)
+        return real(data, file)
+
+    monkeypatch.setattr(fast_module, "read_documents", counted)
+    fast = load_fast([directory], default_validator())
+    assert fast is not None
+    _same(ManifestSet(fleet=fast[0], groups=fast[1]), strict)
+    assert marked == [], "the scanner must read these files itself"
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_places_the_scanner_is_unsure_of_are_found_the_marked_way(
+    tmp_path: Path, seed: int
+) -> None:
+    directory = write_styled_set(tmp_path / "set", 500 + seed, odd=True)
+    strict = _strict(directory)
+    assert isinstance(strict, ManifestSet), strict
+    fast = load_fast([directory], default_validator())
+    if fast is not None:
+        _same(ManifestSet(fleet=fast[0], groups=fast[1]), strict)
