@@ -323,25 +323,20 @@ class _FileMarks:
         return scanned, items
 
 
-class _LazySourceRef(SourceRef):
-    """A `SourceRef` whose place is looked up the first time it is read: ``path`` is the
-    document's position among the file's documents, then the path of the value in it.
+class _Lazy(SourceRef):
+    """A `SourceRef` whose place is looked up the first time it is read (`_resolve`).
 
     Equal to (and hashing like) the eager `SourceRef` of the same place.
     """
 
-    __slots__ = ("_marks", "path")
-    __setattr__ = object.__setattr__  # only __init__ sets (the slots below are set once)
-
-    def __init__(self, marks: _FileMarks, path: tuple[int | str, ...]) -> None:
-        self._marks = marks
-        self.path = path
+    __slots__ = ()
+    __setattr__ = object.__setattr__  # only __init__ sets (the slots are set once)
 
     def _resolve(self) -> None:
-        index = self.path[0]
-        assert isinstance(index, int)
-        line, column = self._marks.place(index, self.path[1:])
-        object.__setattr__(self, "file", self._marks.display)
+        raise NotImplementedError
+
+    def _settle(self, file: str, line: int, column: int) -> None:
+        object.__setattr__(self, "file", file)
         object.__setattr__(self, "line", line)
         object.__setattr__(self, "column", column)
 
@@ -363,6 +358,22 @@ class _LazySourceRef(SourceRef):
         return f"SourceRef(file={self.file!r}, line={self.line!r}, column={self.column!r})"
 
 
+class _LazySourceRef(_Lazy):
+    """A place in a file: ``path`` is the document's position among the file's documents,
+    then the path of the value in it (a Fleet's, its defaults', a SimGroup's settings)."""
+
+    __slots__ = ("_marks", "path")
+
+    def __init__(self, marks: _FileMarks, path: tuple[int | str, ...]) -> None:
+        self._marks = marks
+        self.path = path
+
+    def _resolve(self) -> None:
+        index = self.path[0]
+        assert isinstance(index, int)
+        self._settle(self._marks.display, *self._marks.place(index, self.path[1:]))
+
+
 class _Group:
     """What the SIMs of one SimGroup document share for finding their places."""
 
@@ -377,8 +388,10 @@ class _Group:
         self.shared_plans = plans
 
 
-class _SimSource(_LazySourceRef):
-    """`DesiredSim.source`: where SIM entry ``position`` of a group is (found on first read)."""
+class _SimSource(_Lazy):
+    """`DesiredSim.source`: where SIM entry ``position`` of a group is. It also carries what
+    the entry's field sources are found from (`_LazyFieldSources`): a SIM keeps these two small
+    objects for its places, nothing of the parsed entry but its interned shape."""
 
     __slots__ = ("_group", "_iccid", "_position", "_shape")
 
@@ -388,13 +401,12 @@ class _SimSource(_LazySourceRef):
         self._iccid = iccid
         self._shape = shape
 
-    def _resolve(self) -> None:
+    def places(self) -> Callable[[YamlPath], Mark]:
         group = self._group
-        at = group.marks.entry_places(group.index, self._position, self._iccid, self._shape)
-        line, column = at((*_SIMS_PATH, self._position))
-        object.__setattr__(self, "file", group.marks.display)
-        object.__setattr__(self, "line", line)
-        object.__setattr__(self, "column", column)
+        return group.marks.entry_places(group.index, self._position, self._iccid, self._shape)
+
+    def _resolve(self) -> None:
+        self._settle(self._group.marks.display, *self.places()((*_SIMS_PATH, self._position)))
 
 
 class _LazyFieldSources(Mapping[str, SourceRef]):
@@ -402,25 +414,24 @@ class _LazyFieldSources(Mapping[str, SourceRef]):
     first read. Its keys and order are those `Settings.under` gives: the wider level's, then
     state, rate plan, supplementary plans, APNs and custom fields as the entry declares them."""
 
-    __slots__ = ("_built", "_group", "_iccid", "_position", "_shape")
+    __slots__ = ("_built", "_sim")
 
-    def __init__(self, group: _Group, position: int, iccid: str, shape: Shape) -> None:
-        self._group = group
-        self._position = position
-        self._iccid = iccid
-        self._shape = shape
+    def __init__(self, sim: _SimSource) -> None:
+        self._sim = sim
         self._built: dict[str, SourceRef] | None = None
 
     def _build(self) -> dict[str, SourceRef]:
-        group = self._group
+        sim = self._sim
+        group = sim._group
         file = group.marks.display
-        places = group.marks.entry_places(group.index, self._position, self._iccid, self._shape)
-        path = (*_SIMS_PATH, self._position)
+        places = sim.places()
+        path = (*_SIMS_PATH, sim._position)
 
         def at(*rest: str | int) -> SourceRef:
             return SourceRef(file, *places((*path, *rest)))
 
-        declared = dict(self._shape)
+        assert sim._shape is not None
+        declared = dict(sim._shape)
         sources = dict(group.shared)
         if "state" in declared:
             sources[STATE] = at("state")
@@ -566,55 +577,124 @@ def load_fast(
     """The fleet and its group names, or None: load the set the marked way (it may be invalid,
     or use YAML this path does not vouch for)."""
     try:
-        return _load(paths, validator)
+        files, problems = find_files(paths)
+        if problems:
+            raise _Unsure
+        blobs: list[tuple[str, bytes]] = []
+        for file in files:
+            data, problem = read_file(file)
+            if data is None or problem is not None:
+                raise _Unsure
+            blobs.append((file.display, data))
+        fleet, names, _ = _load(blobs, validator, None)
+        return fleet, names
     except _Unsure:
         return None
 
 
+def load_fast_blobs(
+    blobs: Sequence[tuple[str, bytes]], validator: SchemaValidator, reduce: Reduce
+) -> tuple[FleetSpec, dict[str, object]] | None:
+    """The Fleet and each SIM reduced by ``reduce`` (by ICCID), of manifests whose bytes were
+    read elsewhere (a git commit's blobs), or None: load them the marked way. Only one file's
+    parsed values and one `DesiredSim` at a time are alive, whatever the size of the fleet."""
+    try:
+        fleet, _, sims = _load(list(blobs), validator, reduce)
+    except _Unsure:
+        return None
+    return fleet.fleet, sims
+
+
+# ``kind: Fleet`` on a line of its own: a file to read before the others, so that the Fleet's
+# defaults are known when the groups of the other files are expanded, file by file.
+_FLEET_KIND = re.compile(rb"""^kind:[ ]*["']?Fleet["']?[ ]*(?:#.*)?$""", re.MULTILINE)
+
+
 def _load(
-    paths: Sequence[Path | str], validator: SchemaValidator
-) -> tuple[DesiredFleet, tuple[str, ...]]:
-    files, problems = find_files(paths)
-    if problems:
-        raise _Unsure
+    blobs: list[tuple[str, bytes]], validator: SchemaValidator, reduce: Reduce | None
+) -> tuple[DesiredFleet, tuple[str, ...], dict[str, Any]]:
+    """Check and expand the files in ``blobs`` (named as given, in this order). The files that
+    look like holding the Fleet are read first; the groups of every other file are expanded
+    as soon as the file is read, and its parsed values dropped (at a million SIMs they would
+    otherwise all be alive at once, several gigabytes)."""
     digest = Digest()
-    fleets: list[tuple[dict[str, Any], _FileMarks, int]] = []
-    groups: list[tuple[dict[str, Any], _FileMarks, int]] = []
-    for file in files:
-        data, problem = read_file(file)
-        if data is None or problem is not None:
-            raise _Unsure
+    for _, data in blobs:
         digest.add(data)
-        values = fast_documents(data, file.display)
-        if values is None:
-            parsed = read_documents(data, file.display)
-            if parsed.problems or not parsed.complete:
-                raise _Unsure
-            values = [document.value for document in parsed.documents]
-            marks = _FileMarks(file.display, data)  # its places: the marked way too
-        else:
-            marks = _FileMarks(file.display, data.decode("utf-8"))
-            for value in values:
-                marks.expect(value)
-        for index, value in enumerate(values):
-            if not isinstance(value, dict):
-                raise _Unsure
-            kind = value.get("kind")
-            skeleton = value
-            if kind == "SimGroup":
-                spec = value.get("spec")
-                if not isinstance(spec, dict) or not isinstance(spec.get("sims"), list):
+    displays = tuple(display for display, _ in blobs)
+    first = [i for i, (_, data) in enumerate(blobs) if _FLEET_KIND.search(data) is not None]
+    chosen = set(first)
+    order = first + [i for i in range(len(blobs)) if i not in chosen]
+    sims: dict[str, Any] = {}
+    names: list[tuple[int, int, str]] = []  # (file, document, name): the groups in file order
+    shared_values = _Shared()
+    fleet: tuple[dict[str, Any], _FileMarks, int] | None = None
+    defaults: _Settings | None = None
+    waiting: list[tuple[int, dict[str, Any], _FileMarks, int]] = []  # groups before the Fleet
+    for number in order:
+        display, data = blobs[number]
+        blobs[number] = (display, b"")  # the bytes are in the file's marks now (or dropped)
+        for value, marks, index in _documents(display, data, validator):
+            if value.get("kind") == "Fleet":
+                if fleet is not None:
                     raise _Unsure
-                skeleton = {**value, "spec": {**spec, "sims": []}}
-                groups.append((value, marks, index))
-            elif kind == "Fleet":
-                fleets.append((value, marks, index))
-            _check(skeleton, 0)  # the SIM entries are checked as they are expanded
-            if validator.violations(skeleton):
-                raise _Unsure
-    if len(fleets) != 1:
+                fleet = (value, marks, index)
+                defaults = _defaults(value, marks, index)
+                for at, group, group_marks, group_index in waiting:
+                    expanded = _expand(
+                        group, group_marks, group_index, defaults, sims, shared_values, reduce
+                    )
+                    names.append((at, group_index, expanded))
+                waiting.clear()
+            elif value.get("kind") == "SimGroup":
+                if defaults is None:
+                    waiting.append((number, value, marks, index))
+                else:
+                    name = _expand(value, marks, index, defaults, sims, shared_values, reduce)
+                    names.append((number, index, name))
+    if fleet is None or waiting:
         raise _Unsure
-    for value, _, _ in (*fleets, *groups):
+    names.sort()
+    group_names = tuple(name for _, _, name in names)
+    if len(set(group_names)) != len(group_names):
+        raise _Unsure
+    desired = DesiredFleet(
+        fleet=_fleet_spec(*fleet),
+        sims=dict(sorted(sims.items())) if reduce is None else {},
+        digest=digest.hexdigest(),
+        files=displays,
+    )
+    return desired, group_names, sims
+
+
+def _documents(
+    display: str, data: bytes, validator: SchemaValidator
+) -> Iterator[tuple[dict[str, Any], _FileMarks, int]]:
+    """The documents of one file, each checked as plainly valid apart from its SIM entries
+    (those are checked as they are expanded): (value, the file's marks, index)."""
+    values = fast_documents(data, display)
+    if values is None:
+        parsed = read_documents(data, display)
+        if parsed.problems or not parsed.complete:
+            raise _Unsure
+        values = [document.value for document in parsed.documents]
+        marks = _FileMarks(display, data)  # its places: the marked way too
+    else:
+        marks = _FileMarks(display, data.decode("utf-8"))
+        for value in values:
+            marks.expect(value)
+    for index, value in enumerate(values):
+        if not isinstance(value, dict):
+            raise _Unsure
+        kind = value.get("kind")
+        skeleton = value
+        if kind == "SimGroup":
+            spec = value.get("spec")
+            if not isinstance(spec, dict) or not isinstance(spec.get("sims"), list):
+                raise _Unsure
+            skeleton = {**value, "spec": {**spec, "sims": []}}
+        _check(skeleton, 0)  # the SIM entries are checked as they are expanded
+        if validator.violations(skeleton):
+            raise _Unsure
         # Settings only the marked loader reads (a rollout, the massDisable guard): that way.
         spec_value = value.get("spec")
         if isinstance(spec_value, dict) and "rollout" in spec_value:
@@ -622,21 +702,7 @@ def _load(
         guards = spec_value.get("guards") if isinstance(spec_value, dict) else None
         if isinstance(guards, dict) and "massDisable" in guards:
             raise _Unsure
-    spec = _fleet_spec(*fleets[0])
-    defaults = _defaults(*fleets[0])
-    sims: dict[str, DesiredSim] = {}
-    names: list[str] = []
-    for value, marks, index in groups:
-        names.append(_expand(value, marks, index, defaults, sims))
-    if len(set(names)) != len(names):
-        raise _Unsure
-    fleet = DesiredFleet(
-        fleet=spec,
-        sims=dict(sorted(sims.items())),
-        digest=digest.hexdigest(),
-        files=tuple(f.display for f in files),
-    )
-    return fleet, tuple(names)
+        yield value, marks, index
 
 
 def _fleet_spec(value: dict[str, Any], marks: _FileMarks, index: int) -> FleetSpec:
@@ -682,17 +748,49 @@ def _defaults(value: dict[str, Any], marks: _FileMarks, index: int) -> _Settings
     return _level(declared, marks, (index, "spec", "defaults"), False)
 
 
+class _Shared:
+    """One object for each distinct value many SIMs hold (a rate plan's name, a set of
+    supplementary plans, APN statuses, custom fields): at a million SIMs a copy each costs
+    hundreds of megabytes. The values are never changed once a `DesiredSim` holds them (the
+    marked loader shares its dicts between SIMs the same way)."""
+
+    __slots__ = ("maps", "texts", "tuples")
+
+    def __init__(self) -> None:
+        self.texts: dict[str, str] = {}
+        self.tuples: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self.maps: dict[tuple[tuple[str, object], ...], dict[str, Any]] = {}
+
+    def text(self, value: str) -> str:
+        return self.texts.setdefault(value, value)
+
+    def plans(self, value: tuple[str, ...]) -> tuple[str, ...]:
+        return self.tuples.setdefault(value, value)
+
+    def mapping(self, value: dict[str, Any]) -> dict[str, Any]:
+        return self.maps.setdefault(tuple(value.items()), value)
+
+
+# What a SIM is turned into: the `DesiredSim` itself, or less (`reconciler.manifest.delta`
+# keeps a fingerprint of each SIM of the manifests at a git ref).
+Reduce = Callable[[DesiredSim], object]
+
+
 def _expand(
     value: dict[str, Any],
     marks: _FileMarks,
     index: int,
     defaults: _Settings,
-    sims: dict[str, DesiredSim],
+    sims: dict[str, Any],
+    shared_values: _Shared,
+    reduce: Reduce | None,
 ) -> str:
-    """Add the group's SIMs to ``sims``; return the group's name.
+    """Add the group's SIMs to ``sims`` (each reduced by ``reduce``, if given); return the
+    group's name.
 
     A SIM entry's own settings are checked and merged over the group's in one pass (what
     `_level` and `_under` do, fused: this loop runs once per SIM)."""
+    text_of, mapping_of = shared_values.text, shared_values.mapping
     metadata = value["metadata"]
     name = metadata.get("name") if isinstance(metadata, dict) else None
     if not isinstance(name, str) or not name:
@@ -728,7 +826,7 @@ def _expand(
                     elif key == "ratePlan":
                         if item.__class__ is not str or not 0 < len(item) <= 128:
                             raise _Unsure
-                        rate_plan = _text(item) if item[0] in _YAML11_FIRST else item
+                        rate_plan = text_of(_text(item) if item[0] in _YAML11_FIRST else item)
                     elif key == "apns":
                         if item.__class__ is not dict:
                             raise _Unsure
@@ -742,7 +840,9 @@ def _expand(
                                 raise _Unsure
                             if apn[0] in _YAML11_FIRST:
                                 _text(apn)
-                            apns[apn] = known
+                            apns[text_of(apn)] = known
+                        if item:
+                            apns = mapping_of(apns)
                     elif key == "customFields":
                         if item.__class__ is not dict:
                             raise _Unsure
@@ -756,7 +856,10 @@ def _expand(
                                     raise _Unsure
                                 if text and text[0] in _YAML11_FIRST:
                                     _text(text)
-                            custom[field_name] = text
+                                text = text_of(text)
+                            custom[text_of(field_name)] = text
+                        if item:
+                            custom = mapping_of(custom)
                     elif key == _SUPPLEMENTARY:
                         if item.__class__ is not list or len(set(item)) != len(item):
                             raise _Unsure
@@ -764,11 +867,9 @@ def _expand(
                             if not _plain_name(plan):
                                 raise _Unsure
                             _text(plan)
-                        plans = tuple(item)
+                        plans = shared_values.plans(tuple(map(text_of, item)))
                     else:
                         raise _Unsure  # the schema names it
-                assert shape is not None
-                sources = _LazyFieldSources(places, position, iccid, shape)
         else:
             raise _Unsure
         if match(iccid) is None or not _luhn_valid(iccid) or iccid in sims:
@@ -779,10 +880,13 @@ def _expand(
             # A retired SIM takes only ``state`` from its group and the defaults
             # (`reconciler.manifest.loader.retired_only`): the marked loader sorts that out.
             raise _Unsure
-        sims[iccid] = DesiredSim(
+        source = _SimSource(places, position, iccid, shape)
+        if shape is not None and len(shape) > 1:  # the entry declares more than its ICCID
+            sources = _LazyFieldSources(source)
+        sim = DesiredSim(
             iccid=iccid,
             group=name,
-            source=_SimSource(places, position, iccid, shape),
+            source=source,
             state=state,
             rate_plan=rate_plan,
             supplementary_plans=plans,
@@ -790,6 +894,7 @@ def _expand(
             custom_fields=custom,
             field_sources=sources,
         )
+        sims[iccid] = sim if reduce is None else reduce(sim)
     return name
 
 
