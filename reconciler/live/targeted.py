@@ -33,7 +33,7 @@ from pathlib import Path
 from reconciler.diff import diff_fleet
 from reconciler.errors import ForbiddenError, NotFoundError
 from reconciler.manifest.delta import DeclaredChanges, declared_changes
-from reconciler.manifest.gitref import Revision, read_at
+from reconciler.manifest.gitref import Revision, declarations_at
 from reconciler.model import DesiredFleet, FleetDiff, LiveSim, RateBudget, RatePlan, Targeting
 from reconciler.reporting import Reporter
 from reconciler.smarthub.api import SmartHubApi
@@ -75,12 +75,10 @@ def target(
     ref: str, paths: Sequence[Path | str], desired: DesiredFleet, reporter: Reporter
 ) -> Target:
     """Load the manifests at ``ref`` and compare them with ``desired`` (loaded from ``paths``)."""
-    before = read_at(ref, paths)
-    changes = declared_changes(
-        before.manifests.fleet if before.manifests is not None else None, desired
-    )
+    before = declarations_at(ref, paths)  # each SIM's fingerprint: not a second fleet
+    changes = declared_changes(before.declarations, desired)
     found = Target(before.revision, changes, len(desired.sims))
-    if before.manifests is None:
+    if before.declarations is None:
         reporter.info(
             f"The manifests did not exist at {before.revision}: all {len(desired.sims):,} "
             "SIMs count as added"

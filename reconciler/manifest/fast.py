@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml_rs
 
@@ -165,28 +165,37 @@ def _check(value: object, depth: int) -> None:
 
 _SIMS_PATH = ("spec", "sims")
 
-# The declared keys of a SIM entry, with the names under its supplementaryPlans, apns and
-# customFields: what its places are found from. One tuple per distinct shape, shared by every
-# entry of that shape (a SIM keeps this, not the parsed entry).
-Shape = tuple[tuple[str, tuple[str, ...] | None], ...]
+# The declared keys of a SIM entry, then the names under its supplementaryPlans, apns and
+# customFields (None where it declares none): what its places are found from. One tuple per
+# distinct shape, shared by every entry of that shape (a SIM keeps this, not the parsed entry).
+Shape = tuple[
+    tuple[str, ...], tuple[str, ...] | None, tuple[str, ...] | None, tuple[str, ...] | None
+]
 _SHAPES: dict[Shape, Shape] = {}
+
+
+def _names(value: object) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if value.__class__ is not dict and value.__class__ is not list:
+        raise _Unsure
+    return tuple(value)  # the keys of a mapping, items of a list
 
 
 def _shape(entry: object) -> Shape | None:
     """The shape of a SIM entry (None for a bare ICCID), interned; `_Unsure` if not one."""
-    if isinstance(entry, str):
+    if entry.__class__ is str:
         return None
-    if not isinstance(entry, dict):
+    if entry.__class__ is not dict:
         raise _Unsure
-    parts: list[tuple[str, tuple[str, ...] | None]] = []
-    for key, value in entry.items():
-        if key in ("apns", "customFields", _SUPPLEMENTARY):
-            if not isinstance(value, dict | list):
-                raise _Unsure
-            parts.append((key, tuple(value)))  # names: keys of a mapping, items of a list
-        else:
-            parts.append((key, None))
-    shape = tuple(parts)
+    assert isinstance(entry, dict)
+    get = entry.get
+    shape = (
+        tuple(entry),
+        _names(get(_SUPPLEMENTARY)),
+        _names(get("apns")),
+        _names(get("customFields")),
+    )
     return _SHAPES.setdefault(shape, shape)
 
 
@@ -431,20 +440,20 @@ class _LazyFieldSources(Mapping[str, SourceRef]):
             return SourceRef(file, *places((*path, *rest)))
 
         assert sim._shape is not None
-        declared = dict(sim._shape)
+        keys, plans, apns, custom = sim._shape
         sources = dict(group.shared)
-        if "state" in declared:
+        if "state" in keys:
             sources[STATE] = at("state")
-        if "ratePlan" in declared:
+        if "ratePlan" in keys:
             sources[RATE_PLAN] = at("ratePlan")
-        if _SUPPLEMENTARY in declared:
+        if plans is not None:
             for plan in group.shared_plans:
                 sources.pop(supplementary_field(plan), None)
-            for number, plan in enumerate(declared[_SUPPLEMENTARY] or ()):
+            for number, plan in enumerate(plans):
                 sources[supplementary_field(plan)] = at(_SUPPLEMENTARY, number)
-        for apn in declared.get("apns") or ():
+        for apn in apns or ():
             sources[apn_field(apn)] = at("apns", apn)
-        for name in declared.get("customFields") or ():
+        for name in custom or ():
             sources[custom_field(name)] = at("customFields", name)
         self._built = sources
         return sources
@@ -593,8 +602,10 @@ def load_fast(
 
 
 def load_fast_blobs(
-    blobs: Sequence[tuple[str, bytes]], validator: SchemaValidator, reduce: Reduce
-) -> tuple[FleetSpec, dict[str, object]] | None:
+    blobs: Sequence[tuple[str, bytes]],
+    validator: SchemaValidator,
+    reduce: Callable[[DesiredSim], _Reduced],
+) -> tuple[FleetSpec, dict[str, _Reduced]] | None:
     """The Fleet and each SIM reduced by ``reduce`` (by ICCID), of manifests whose bytes were
     read elsewhere (a git commit's blobs), or None: load them the marked way. Only one file's
     parsed values and one `DesiredSim` at a time are alive, whatever the size of the fleet."""
@@ -774,6 +785,7 @@ class _Shared:
 # What a SIM is turned into: the `DesiredSim` itself, or less (`reconciler.manifest.delta`
 # keeps a fingerprint of each SIM of the manifests at a git ref).
 Reduce = Callable[[DesiredSim], object]
+_Reduced = TypeVar("_Reduced")
 
 
 def _expand(
@@ -881,7 +893,7 @@ def _expand(
             # (`reconciler.manifest.loader.retired_only`): the marked loader sorts that out.
             raise _Unsure
         source = _SimSource(places, position, iccid, shape)
-        if shape is not None and len(shape) > 1:  # the entry declares more than its ICCID
+        if shape is not None and len(shape[0]) > 1:  # the entry declares more than its ICCID
             sources = _LazyFieldSources(source)
         sim = DesiredSim(
             iccid=iccid,
