@@ -763,23 +763,97 @@ class _Shared:
     """One object for each distinct value many SIMs hold (a rate plan's name, a set of
     supplementary plans, APN statuses, custom fields): at a million SIMs a copy each costs
     hundreds of megabytes. The values are never changed once a `DesiredSim` holds them (the
-    marked loader shares its dicts between SIMs the same way)."""
+    marked loader shares its dicts between SIMs the same way).
 
-    __slots__ = ("maps", "texts", "tuples")
+    Each cache is keyed by the value as yaml-rs read it and holds it checked: an entry value
+    met before (most are) costs one lookup instead of a check per name."""
+
+    __slots__ = ("apns", "custom", "maps", "plans", "rate_plans", "shapes")
 
     def __init__(self) -> None:
-        self.texts: dict[str, str] = {}
-        self.tuples: dict[tuple[str, ...], tuple[str, ...]] = {}
-        self.maps: dict[tuple[tuple[str, object], ...], dict[str, Any]] = {}
-
-    def text(self, value: str) -> str:
-        return self.texts.setdefault(value, value)
-
-    def plans(self, value: tuple[str, ...]) -> tuple[str, ...]:
-        return self.tuples.setdefault(value, value)
+        self.rate_plans: dict[str, str] = {}
+        self.plans: dict[tuple[Any, ...], tuple[str, ...]] = {}
+        self.apns: dict[tuple[Any, ...], dict[str, ApnStatus]] = {}
+        self.custom: dict[tuple[Any, ...], dict[str, str | None]] = {}
+        self.maps: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self.shapes = _SHAPES
 
     def mapping(self, value: dict[str, Any]) -> dict[str, Any]:
         return self.maps.setdefault(tuple(value.items()), value)
+
+    def rate_plan(self, item: object) -> str:
+        if item.__class__ is not str:
+            raise _Unsure
+        assert isinstance(item, str)
+        found = self.rate_plans.get(item)
+        if found is None:
+            if not 0 < len(item) <= 128:
+                raise _Unsure
+            found = self.rate_plans[item] = _text(item) if item[0] in _YAML11_FIRST else item
+        return found
+
+    def plan_list(self, item: object) -> tuple[str, ...]:
+        if item.__class__ is not list:
+            raise _Unsure
+        assert isinstance(item, list)
+        raw = tuple(item)
+        try:
+            found = self.plans.get(raw)
+        except TypeError:  # a list or mapping in it: not a plain entry
+            raise _Unsure from None
+        if found is None:
+            if len(set(raw)) != len(raw):
+                raise _Unsure
+            for plan in raw:
+                if not _plain_name(plan):
+                    raise _Unsure
+                _text(plan)
+            found = self.plans[raw] = raw
+        return found
+
+    def apn_statuses(self, item: object) -> dict[str, ApnStatus]:
+        if item.__class__ is not dict:
+            raise _Unsure
+        assert isinstance(item, dict)
+        raw = tuple(item.items())
+        try:
+            found = self.apns.get(raw)
+        except TypeError:
+            raise _Unsure from None
+        if found is None:
+            found = {}
+            for apn, status in raw:
+                known = _APN_STATUSES.get(status) if status.__class__ is str else None
+                if known is None or apn.__class__ is not str or not 0 < len(apn) <= 255:
+                    raise _Unsure
+                if apn[0] in _YAML11_FIRST:
+                    _text(apn)
+                found[apn] = known
+            self.apns[raw] = found
+        return found
+
+    def custom_fields(self, item: object) -> dict[str, str | None]:
+        if item.__class__ is not dict:
+            raise _Unsure
+        assert isinstance(item, dict)
+        raw = tuple(item.items())
+        try:
+            found = self.custom.get(raw)
+        except TypeError:
+            raise _Unsure from None
+        if found is None:
+            found = {}
+            for name, text in raw:
+                if name not in _CUSTOM:
+                    raise _Unsure
+                if text is not None:
+                    if text.__class__ is not str or len(text) > 255:
+                        raise _Unsure
+                    if text and text[0] in _YAML11_FIRST:
+                        _text(text)
+                found[name] = text
+            self.custom[raw] = found
+        return found
 
 
 # What a SIM is turned into: the `DesiredSim` itself, or less (`reconciler.manifest.delta`
@@ -802,7 +876,8 @@ def _expand(
 
     A SIM entry's own settings are checked and merged over the group's in one pass (what
     `_level` and `_under` do, fused: this loop runs once per SIM)."""
-    text_of, mapping_of = shared_values.text, shared_values.mapping
+    mapping_of = shared_values.mapping
+    shapes = shared_values.shapes
     metadata = value["metadata"]
     name = metadata.get("name") if isinstance(metadata, dict) else None
     if not isinstance(name, str) or not name:
@@ -814,9 +889,11 @@ def _expand(
     shared_sources = shared.sources
     places = _Group(marks, index, shared_sources, shared_plans)
     match = ICCID_PATTERN.match
+    shared_apns, shared_custom = shared.apns, shared.custom
+    merged: dict[int, dict[str, Any]] = {}  # id of a cached entry value -> it over the group's
     for position, entry in enumerate(spec["sims"]):
         state, rate_plan, plans = shared.state, shared.rate_plan, shared_plans
-        apns, custom = shared.apns, shared.custom
+        apns, custom = shared_apns, shared_custom
         sources: Mapping[str, SourceRef] = shared_sources
         shape: Shape | None = None
         if entry.__class__ is str:
@@ -826,7 +903,7 @@ def _expand(
             if declared.__class__ is not str:
                 raise _Unsure
             iccid = declared
-            shape = _shape(entry)
+            plan_names = apn_names = custom_names = None
             if len(entry) > 1:
                 for key, item in entry.items():
                     if key == "iccid":
@@ -836,52 +913,31 @@ def _expand(
                         if state is None:
                             raise _Unsure
                     elif key == "ratePlan":
-                        if item.__class__ is not str or not 0 < len(item) <= 128:
-                            raise _Unsure
-                        rate_plan = text_of(_text(item) if item[0] in _YAML11_FIRST else item)
+                        rate_plan = shared_values.rate_plan(item)
                     elif key == "apns":
-                        if item.__class__ is not dict:
-                            raise _Unsure
-                        if item:
-                            apns = dict(apns)
-                        for apn, status in item.items():
-                            known = _APN_STATUSES.get(status) if status.__class__ is str else None
-                            if known is None or apn.__class__ is not str:
-                                raise _Unsure
-                            if not 0 < len(apn) <= 255:
-                                raise _Unsure
-                            if apn[0] in _YAML11_FIRST:
-                                _text(apn)
-                            apns[text_of(apn)] = known
-                        if item:
-                            apns = mapping_of(apns)
+                        own = shared_values.apn_statuses(item)
+                        apn_names = tuple(item)
+                        if own and shared_apns:
+                            apns = merged.get(id(own)) or merged.setdefault(
+                                id(own), mapping_of({**shared_apns, **own})
+                            )
+                        elif own:
+                            apns = own
                     elif key == "customFields":
-                        if item.__class__ is not dict:
-                            raise _Unsure
-                        if item:
-                            custom = dict(custom)
-                        for field_name, text in item.items():
-                            if field_name not in _CUSTOM:
-                                raise _Unsure
-                            if text is not None:
-                                if text.__class__ is not str or len(text) > 255:
-                                    raise _Unsure
-                                if text and text[0] in _YAML11_FIRST:
-                                    _text(text)
-                                text = text_of(text)
-                            custom[text_of(field_name)] = text
-                        if item:
-                            custom = mapping_of(custom)
+                        own_custom = shared_values.custom_fields(item)
+                        custom_names = tuple(item)
+                        if own_custom and shared_custom:
+                            custom = merged.get(id(own_custom)) or merged.setdefault(
+                                id(own_custom), mapping_of({**shared_custom, **own_custom})
+                            )
+                        elif own_custom:
+                            custom = own_custom
                     elif key == _SUPPLEMENTARY:
-                        if item.__class__ is not list or len(set(item)) != len(item):
-                            raise _Unsure
-                        for plan in item:
-                            if not _plain_name(plan):
-                                raise _Unsure
-                            _text(plan)
-                        plans = shared_values.plans(tuple(map(text_of, item)))
+                        plans = plan_names = shared_values.plan_list(item)
                     else:
                         raise _Unsure  # the schema names it
+            shape = (tuple(entry), plan_names, apn_names, custom_names)
+            shape = shapes.get(shape) or shapes.setdefault(shape, shape)
         else:
             raise _Unsure
         if match(iccid) is None or not _luhn_valid(iccid) or iccid in sims:
