@@ -670,11 +670,21 @@ def _load(
         raise _Unsure
     desired = DesiredFleet(
         fleet=_fleet_spec(*fleet),
-        sims=dict(sorted(sims.items())) if reduce is None else {},
+        sims=_sorted(sims) if reduce is None else {},
         digest=digest.hexdigest(),
         files=displays,
     )
     return desired, group_names, sims
+
+
+def _sorted(sims: dict[str, Any]) -> dict[str, Any]:
+    """``sims`` by ICCID, emptying it on the way (at a million SIMs a list of (key, value)
+    pairs beside two dicts is a quarter of a gigabyte of peak)."""
+    out = {}
+    pop = sims.pop
+    for iccid in sorted(sims):
+        out[iccid] = pop(iccid)
+    return out
 
 
 def _documents(
@@ -759,6 +769,9 @@ def _defaults(value: dict[str, Any], marks: _FileMarks, index: int) -> _Settings
     return _level(declared, marks, (index, "spec", "defaults"), False)
 
 
+_CACHED = 4096  # values a `_Shared` cache keeps before it starts again: bounds the load's peak
+
+
 class _Shared:
     """One object for each distinct value many SIMs hold (a rate plan's name, a set of
     supplementary plans, APN statuses, custom fields): at a million SIMs a copy each costs
@@ -779,6 +792,8 @@ class _Shared:
         self.shapes = _SHAPES
 
     def mapping(self, value: dict[str, Any]) -> dict[str, Any]:
+        if len(self.maps) >= _CACHED:
+            self.maps.clear()
         return self.maps.setdefault(tuple(value.items()), value)
 
     def rate_plan(self, item: object) -> str:
@@ -808,6 +823,8 @@ class _Shared:
                 if not _plain_name(plan):
                     raise _Unsure
                 _text(plan)
+            if len(self.plans) >= _CACHED:
+                self.plans.clear()
             found = self.plans[raw] = raw
         return found
 
@@ -829,6 +846,8 @@ class _Shared:
                 if apn[0] in _YAML11_FIRST:
                     _text(apn)
                 found[apn] = known
+            if len(self.apns) >= _CACHED:
+                self.apns.clear()
             self.apns[raw] = found
         return found
 
@@ -852,6 +871,8 @@ class _Shared:
                     if text and text[0] in _YAML11_FIRST:
                         _text(text)
                 found[name] = text
+            if len(self.custom) >= _CACHED:
+                self.custom.clear()  # mostly distinct values (asset tags): keep few alive
             self.custom[raw] = found
         return found
 
