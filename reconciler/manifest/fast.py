@@ -69,7 +69,6 @@ _UNSAFE_LINE = ("%", "...")
 _NOT_PRINTABLE = re.compile(
     "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
 )
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _unsafe(text: str) -> bool:
@@ -77,8 +76,12 @@ def _unsafe(text: str) -> bool:
         return True
     if any(text.startswith(mark) or "\n" + mark in text for mark in _UNSAFE_LINE):
         return True
-    printable = _CONTROL if text.isascii() else _NOT_PRINTABLE
-    return printable.search(text) is not None
+    if text.isascii():  # the usual case: one C pass deleting what is allowed, not a regex
+        return bool(text.encode("ascii").translate(None, _ASCII_ALLOWED))
+    return _NOT_PRINTABLE.search(text) is not None
+
+
+_ASCII_ALLOWED = bytes(range(0x20, 0x7F)) + b"\t\n\r"  # ASCII but its control characters
 
 
 _DOCUMENT_START = re.compile(r"^---(?=[ \n]|$)", re.MULTILINE)
@@ -115,7 +118,9 @@ def fast_documents(data: bytes, file: str) -> list[object] | None:
     if _unsafe(text):
         return None
     # the text before the first "---" is a document only if it holds more than comments
-    pieces = _DOCUMENT_START.split(text)
+    # (the regular expression tries every position: only for a file that has a "---")
+    has_start = text.startswith("---") or "\n---" in text
+    pieces = _DOCUMENT_START.split(text) if has_start else [text]
     documents: list[object] = []
     for body in pieces:
         try:
@@ -632,7 +637,11 @@ def _load(
     for _, data in blobs:
         digest.add(data)
     displays = tuple(display for display, _ in blobs)
-    first = [i for i, (_, data) in enumerate(blobs) if _FLEET_KIND.search(data) is not None]
+    first = [
+        i
+        for i, (_, data) in enumerate(blobs)
+        if b"Fleet" in data and _FLEET_KIND.search(data) is not None
+    ]
     chosen = set(first)
     order = first + [i for i in range(len(blobs)) if i not in chosen]
     sims: dict[str, Any] = {}
