@@ -349,13 +349,20 @@ class _Lazy(SourceRef):
     def _resolve(self) -> None:
         raise NotImplementedError
 
+    def _file(self) -> str:
+        raise NotImplementedError
+
     def _settle(self, file: str, line: int, column: int) -> None:
         object.__setattr__(self, "file", file)
         object.__setattr__(self, "line", line)
         object.__setattr__(self, "column", column)
 
     def __getattr__(self, name: str) -> Any:
-        if name not in ("file", "line", "column"):
+        if name == "file":  # known without finding the line (the planner groups by file)
+            file = self._file()
+            object.__setattr__(self, "file", file)
+            return file
+        if name not in ("line", "column"):
             raise AttributeError(name)
         self._resolve()
         return object.__getattribute__(self, name)
@@ -381,6 +388,9 @@ class _LazySourceRef(_Lazy):
     def __init__(self, marks: _FileMarks, path: tuple[int | str, ...]) -> None:
         self._marks = marks
         self.path = path
+
+    def _file(self) -> str:
+        return self._marks.display
 
     def _resolve(self) -> None:
         index = self.path[0]
@@ -418,6 +428,9 @@ class _SimSource(_Lazy):
     def places(self) -> Callable[[YamlPath], Mark]:
         group = self._group
         return group.marks.entry_places(group.index, self._position, self._iccid, self._shape)
+
+    def _file(self) -> str:
+        return self._group.marks.display
 
     def _resolve(self) -> None:
         self._settle(self._group.marks.display, *self.places()((*_SIMS_PATH, self._position)))

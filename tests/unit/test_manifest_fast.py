@@ -506,3 +506,20 @@ def test_places_the_scanner_is_unsure_of_are_found_the_marked_way(
     fast = load_fast([directory], default_validator())
     if fast is not None:
         _same(ManifestSet(fleet=fast[0], groups=fast[1]), strict)
+
+
+def test_the_file_of_a_place_is_known_without_reading_the_file_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The planner groups missing SIMs by ``source.file``: that reads no line of any file."""
+    import reconciler.manifest.fast as fast_module
+
+    directory = write_styled_set(tmp_path / "set", 7)
+    fast = load_fast([directory], default_validator())
+    assert fast is not None
+    read: list[object] = []
+    monkeypatch.setattr(fast_module, "scan_item", lambda *a: read.append(a))
+    monkeypatch.setattr(fast_module, "scan_document", lambda *a: read.append(a))
+    monkeypatch.setattr(fast_module, "read_documents", lambda *a: read.append(a))
+    files = {sim.source.file for sim in fast[0].sims.values()}
+    assert files == {str(directory / f"f{n}.yaml") for n in range(3)} and read == []
