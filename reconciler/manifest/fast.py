@@ -176,7 +176,6 @@ _SIMS_PATH = ("spec", "sims")
 Shape = tuple[
     tuple[str, ...], tuple[str, ...] | None, tuple[str, ...] | None, tuple[str, ...] | None
 ]
-_SHAPES: dict[Shape, Shape] = {}
 
 
 def _names(value: object) -> tuple[str, ...] | None:
@@ -188,7 +187,8 @@ def _names(value: object) -> tuple[str, ...] | None:
 
 
 def _shape(entry: object) -> Shape | None:
-    """The shape of a SIM entry (None for a bare ICCID), interned; `_Unsure` if not one."""
+    """The shape of a scanned SIM entry (None for a bare ICCID), to compare with the shape
+    `_expand` kept for it (one object per load for each distinct shape); `_Unsure` if not one."""
     if entry.__class__ is str:
         return None
     if entry.__class__ is not dict:
@@ -201,7 +201,7 @@ def _shape(entry: object) -> Shape | None:
         _names(get("apns")),
         _names(get("customFields")),
     )
-    return _SHAPES.setdefault(shape, shape)
+    return shape  # (compared by value: a scanned entry's shape needs no interning)
 
 
 class _FileMarks:
@@ -811,7 +811,7 @@ class _Shared:
         self.apns: dict[tuple[Any, ...], dict[str, ApnStatus]] = {}
         self.custom: dict[tuple[Any, ...], dict[str, str | None]] = {}
         self.maps: dict[tuple[Any, ...], dict[str, Any]] = {}
-        self.shapes = _SHAPES
+        self.shapes: dict[Shape, Shape] = {}
 
     def mapping(self, value: dict[str, Any]) -> dict[str, Any]:
         if len(self.maps) >= _CACHED:
@@ -980,7 +980,12 @@ def _expand(
                     else:
                         raise _Unsure  # the schema names it
             shape = (tuple(entry), plan_names, apn_names, custom_names)
-            shape = shapes.get(shape) or shapes.setdefault(shape, shape)
+            found_shape = shapes.get(shape)
+            if found_shape is None:
+                if len(shapes) >= _CACHED:
+                    shapes.clear()  # (a fleet of a few distinct shapes never gets here)
+                found_shape = shapes[shape] = shape
+            shape = found_shape
         else:
             raise _Unsure
         if match(iccid) is None or not _luhn_valid(iccid) or iccid in sims:
