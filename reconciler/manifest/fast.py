@@ -17,8 +17,17 @@ its marks only where a message will point: a plan problem, a drift finding. So t
    by the same rules as `plainly_valid_entry`, check digits, ICCIDs and group names declared
    once, one Fleet), and expands the SIMs with the loader's precedence;
 3. records where each value is as a `SourceRef` whose line and column are found on first use,
-   by reading that one file the marked way (each file at most once; the marks are dropped as
-   soon as every reference into the file has its place).
+   without composing the file again: `reconciler.manifest.places` scans the text of a file
+   this path took (a document when a place in it is first asked for, a SIM entry when one of
+   its own places is), checks what it read against the values above, and gives exactly the
+   marked path's place; where it is not sure, that one file is read the marked way, once.
+
+The files are read Fleet first, then each file's groups are expanded as soon as it is read
+(one file's parsed values alive at a time), and a SIM keeps little: its `DesiredSim`, a small
+`_SimSource` (group, position, ICCID, the interned shape of its entry), a two-slot field-sources
+view if its entry declares fields, and values shared with every SIM that holds the same
+(`_Shared`). ``--changed-from`` reads the manifests at a git ref the same way, keeping only a
+fingerprint of each SIM (`load_fast_blobs`).
 
 Anything this path does not accept plainly (a single problem of any kind, a file it could not
 read) makes it answer None, and the caller loads the whole set the marked way: the messages, the
