@@ -24,7 +24,7 @@ its marks only where a message will point: a plan problem, a drift finding. So t
 
 The files are read Fleet first, then each file's groups are expanded as soon as it is read
 (one file's parsed values alive at a time), and a SIM keeps little: its `DesiredSim`, a small
-`_SimSource` (group, position, ICCID, the interned shape of its entry), a two-slot field-sources
+`SimSource` (group, position, ICCID, the interned shape of its entry), a two-slot field-sources
 view if its entry declares fields, and values shared with every SIM that holds the same
 (`_Shared`). ``--changed-from`` reads the manifests at a git ref the same way, keeping only a
 fingerprint of each SIM (`load_fast_blobs`).
@@ -43,16 +43,17 @@ from typing import Any, TypeVar
 
 import yaml_rs
 
-from reconciler.manifest.documents import MAX_DEPTH, Document, Mark, read_documents
-from reconciler.manifest.documents import Path as YamlPath
-from reconciler.manifest.files import Digest, find_files, read_file
-from reconciler.manifest.places import (
-    ScannedDocument,
-    Unsure,
-    scan_document,
-    scan_item,
-    split_documents,
+from reconciler.manifest.documents import MAX_DEPTH, read_documents
+from reconciler.manifest.fast_places import (
+    FileMarks,
+    GroupPlaces,
+    LazyFieldSources,
+    LazySourceRef,
+    Shape,
+    SimSource,
 )
+from reconciler.manifest.files import Digest, find_files, read_file
+from reconciler.manifest.places import Unsure as _Unsure
 from reconciler.manifest.schema import ICCID_PATTERN, SchemaValidator
 from reconciler.model import (
     CUSTOM_FIELD_NAMES,
@@ -110,8 +111,8 @@ _YAML11_FIRST = frozenset("-+.0123456789yYnNtTfFoO~=<")
 _DUPLICATES = yaml_rs.DuplicateKeyPolicy.Error
 
 
-class _Unsure(Exception):
-    """The fast path cannot vouch for this input: the marked path decides."""
+# _Unsure: the fast path cannot vouch for this input: the marked path decides (the scanner of
+# `reconciler.manifest.places` raises the same)
 
 
 def fast_documents(data: bytes, file: str) -> list[object] | None:
@@ -175,339 +176,11 @@ def _check(value: object, depth: int) -> None:
     raise _Unsure  # a number: its spelling matters (an unquoted ICCID, 010, 1_000)
 
 
-# --- places found on demand -------------------------------------------------------------------
-
-_SIMS_PATH = ("spec", "sims")
-
-# The declared keys of a SIM entry, then the names under its supplementaryPlans, apns and
-# customFields (None where it declares none): what its places are found from. One tuple per
-# distinct shape, shared by every entry of that shape (a SIM keeps this, not the parsed entry).
-Shape = tuple[
-    tuple[str, ...], tuple[str, ...] | None, tuple[str, ...] | None, tuple[str, ...] | None
-]
-
-
-def _names(value: object) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    if value.__class__ is not dict and value.__class__ is not list:
-        raise _Unsure
-    return tuple(value)  # the keys of a mapping, items of a list
-
-
-def _shape(entry: object) -> Shape | None:
-    """The shape of a scanned SIM entry (None for a bare ICCID), to compare with the shape
-    `_expand` kept for it (one object per load for each distinct shape); `_Unsure` if not one."""
-    if entry.__class__ is str:
-        return None
-    if entry.__class__ is not dict:
-        raise _Unsure
-    assert isinstance(entry, dict)
-    get = entry.get
-    shape = (
-        tuple(entry),
-        _names(get(_SUPPLEMENTARY)),
-        _names(get("apns")),
-        _names(get("customFields")),
-    )
-    return shape  # (compared by value: a scanned entry's shape needs no interning)
-
-
-class _FileMarks:
-    """Finds the places in one file the fast path accepted, without the marked parse where it
-    can (`reconciler.manifest.places`): a document is scanned when a place in it is first asked
-    for (the items of a SimGroup's ``spec.sims`` only noted), a SIM entry when one of its own
-    places is. What is scanned is checked against what yaml-rs read (the document's values
-    apart from its SIM entries, and each entry's ICCID and shape). Where the scanner is unsure
-    or the check fails, the file is read the marked way (once) and its marks are kept."""
-
-    __slots__ = ("_entry", "_expected", "_marked", "_pieces", "_scanned", "display", "text")
-
-    def __init__(self, display: str, text: str | bytes) -> None:
-        self.display = display
-        self.text = text  # bytes: the file is read the marked way only (it was at load)
-        # per document: its values with ``spec.sims`` emptied, and how many SIM entries it had
-        self._expected: list[tuple[object, int | None]] = []
-        self._pieces: list[tuple[int, int, int]] | None = None
-        self._scanned: dict[int, tuple[ScannedDocument, list[object] | None]] = {}
-        self._entry: tuple[int, int, dict[YamlPath, Mark]] | None = None  # the last entry read
-        self._marked: list[Document] | None = None
-
-    def expect(self, value: object) -> None:
-        """Note the next document's value as yaml-rs read it (for the check of the scan)."""
-        if not isinstance(value, dict):
-            self._expected.append((value, None))
-            return
-        spec = value.get("spec")
-        if value.get("kind") == "SimGroup" and isinstance(spec, dict) and "sims" in spec:
-            sims = spec["sims"]
-            count = len(sims) if isinstance(sims, list) else -1
-            self._expected.append(({**value, "spec": {**spec, "sims": []}}, count))
-        else:
-            self._expected.append((value, None))
-
-    def place(self, index: int, path: YamlPath) -> Mark:
-        """Where ``path`` is in document ``index`` (as `Document.mark` says)."""
-        if self._marked is None and isinstance(self.text, str):
-            try:
-                scanned, _ = self._document(index)
-                return scanned.marks[path] if path else scanned.root
-            except (_Unsure, Unsure, KeyError):
-                self._mark_all()
-        return self._marked_place(index, path)
-
-    def entry_places(
-        self, index: int, position: int, iccid: str, shape: Shape | None
-    ) -> Callable[[YamlPath], Mark]:
-        """The places in SIM entry ``position`` of document ``index`` (a SimGroup), whose ICCID
-        and shape yaml-rs read as given: a lookup by path, as `place` would answer."""
-        if self._marked is None and isinstance(self.text, str):
-            try:
-                marks = self._entry_marks(index, position, iccid, shape)
-            except (_Unsure, Unsure, KeyError, IndexError):
-                self._mark_all()
-            else:
-
-                def at(path: YamlPath) -> Mark:
-                    found = marks.get(path)
-                    if found is not None:
-                        return found
-                    self._mark_all()  # pragma: no cover - the entry's shape has every path
-                    return self._marked_place(index, path)
-
-                return at
-        return lambda path: self._marked_place(index, path)
-
-    def _entry_marks(
-        self, index: int, position: int, iccid: str, shape: Shape | None
-    ) -> dict[YamlPath, Mark]:
-        last = self._entry
-        if last is not None and last[0] == index and last[1] == position:
-            return last[2]
-        scanned, items = self._document(index)
-        assert isinstance(self.text, str)
-        if scanned.deferred is None:  # the entries were read with the document (flow style)
-            assert items is not None
-            value: Any = items[position]
-            marks = scanned.marks
-        else:
-            value, marks = scan_item(self.text, scanned.deferred, position, _SIMS_PATH)
-        if _shape(value) != shape or (value if shape is None else value["iccid"]) != iccid:
-            raise _Unsure
-        self._entry = (index, position, marks)
-        return marks
-
-    def _mark_all(self) -> None:
-        """Give up the scan of this file: read it the marked way, once, and keep its marks."""
-        text = self.text
-        data = text.encode("utf-8") if isinstance(text, str) else text
-        self._marked = read_documents(data, self.display).documents
-        self._scanned.clear()
-        self._entry = None
-
-    def _marked_place(self, index: int, path: YamlPath) -> Mark:
-        if self._marked is None:
-            self._mark_all()
-        assert self._marked is not None
-        document = self._marked[index] if index < len(self._marked) else None
-        return document.mark(path) if document is not None else (1, 1)
-
-    def _document(self, index: int) -> tuple[ScannedDocument, list[object] | None]:
-        found = self._scanned.get(index)
-        if found is not None:
-            return found
-        assert isinstance(self.text, str)
-        if self._pieces is None:
-            self._pieces = split_documents(self.text)
-        expected, count = self._expected[index]
-        if len(self._pieces) != len(self._expected):
-            raise _Unsure
-        first, end, offset = self._pieces[index]
-        scanned = scan_document(
-            self.text, first, end, offset, _SIMS_PATH if count is not None else None
-        )
-        value = scanned.value
-        items: list[object] | None = None
-        if count is not None:
-            assert isinstance(value, dict)
-            spec = value.get("spec")
-            if not isinstance(spec, dict):
-                raise _Unsure
-            sims = spec.get("sims")
-            if isinstance(sims, list):
-                items = sims
-                sims = len(sims)
-            if sims != count:
-                raise _Unsure
-            value = {**value, "spec": {**spec, "sims": []}}
-        if value != expected:
-            raise _Unsure
-        self._scanned[index] = (scanned, items)
-        return scanned, items
-
-
-class _Lazy(SourceRef):
-    """A `SourceRef` whose place is looked up the first time it is read (`_resolve`).
-
-    Equal to (and hashing like) the eager `SourceRef` of the same place.
-    """
-
-    __slots__ = ()
-    __setattr__ = object.__setattr__  # only __init__ sets (the slots are set once)
-
-    def _resolve(self) -> None:
-        raise NotImplementedError
-
-    def _file(self) -> str:
-        raise NotImplementedError
-
-    def _settle(self, file: str, line: int, column: int) -> None:
-        object.__setattr__(self, "file", file)
-        object.__setattr__(self, "line", line)
-        object.__setattr__(self, "column", column)
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "file":  # known without finding the line (the planner groups by file)
-            file = self._file()
-            object.__setattr__(self, "file", file)
-            return file
-        if name not in ("line", "column"):
-            raise AttributeError(name)
-        self._resolve()
-        return object.__getattribute__(self, name)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, SourceRef):
-            return NotImplemented
-        return (self.file, self.line, self.column) == (other.file, other.line, other.column)
-
-    def __hash__(self) -> int:
-        return hash((self.file, self.line, self.column))
-
-    def __repr__(self) -> str:
-        return f"SourceRef(file={self.file!r}, line={self.line!r}, column={self.column!r})"
-
-
-class _LazySourceRef(_Lazy):
-    """A place in a file: ``path`` is the document's position among the file's documents,
-    then the path of the value in it (a Fleet's, its defaults', a SimGroup's settings)."""
-
-    __slots__ = ("_marks", "path")
-
-    def __init__(self, marks: _FileMarks, path: tuple[int | str, ...]) -> None:
-        self._marks = marks
-        self.path = path
-
-    def _file(self) -> str:
-        return self._marks.display
-
-    def _resolve(self) -> None:
-        index = self.path[0]
-        assert isinstance(index, int)
-        self._settle(self._marks.display, *self._marks.place(index, self.path[1:]))
-
-
-class _Group:
-    """What the SIMs of one SimGroup document share for finding their places."""
-
-    __slots__ = ("index", "marks", "shared", "shared_plans")
-
-    def __init__(
-        self, marks: _FileMarks, index: int, shared: dict[str, SourceRef], plans: tuple[str, ...]
-    ) -> None:
-        self.marks = marks
-        self.index = index
-        self.shared = shared  # the group's field sources over the Fleet defaults'
-        self.shared_plans = plans
-
-
-class _SimSource(_Lazy):
-    """`DesiredSim.source`: where SIM entry ``position`` of a group is. It also carries what
-    the entry's field sources are found from (`_LazyFieldSources`): a SIM keeps these two small
-    objects for its places, nothing of the parsed entry but its interned shape."""
-
-    __slots__ = ("_group", "_iccid", "_position", "_shape")
-
-    def __init__(self, group: _Group, position: int, iccid: str, shape: Shape | None) -> None:
-        self._group = group
-        self._position = position
-        self._iccid = iccid
-        self._shape = shape
-
-    def places(self) -> Callable[[YamlPath], Mark]:
-        group = self._group
-        return group.marks.entry_places(group.index, self._position, self._iccid, self._shape)
-
-    def _file(self) -> str:
-        return self._group.marks.display
-
-    def _resolve(self) -> None:
-        self._settle(self._group.marks.display, *self.places()((*_SIMS_PATH, self._position)))
-
-
-class _LazyFieldSources(Mapping[str, SourceRef]):
-    """A SIM entry's ``field_sources``: the group's, with the entry's own on top, built when
-    first read. Its keys and order are those `Settings.under` gives: the wider level's, then
-    state, rate plan, supplementary plans, APNs and custom fields as the entry declares them."""
-
-    __slots__ = ("_built", "_sim")
-
-    def __init__(self, sim: _SimSource) -> None:
-        self._sim = sim
-        self._built: dict[str, SourceRef] | None = None
-
-    def _build(self) -> dict[str, SourceRef]:
-        sim = self._sim
-        group = sim._group
-        file = group.marks.display
-        places = sim.places()
-        path = (*_SIMS_PATH, sim._position)
-
-        def at(*rest: str | int) -> SourceRef:
-            return SourceRef(file, *places((*path, *rest)))
-
-        assert sim._shape is not None
-        keys, plans, apns, custom = sim._shape
-        sources = dict(group.shared)
-        if "state" in keys:
-            sources[STATE] = at("state")
-        if "ratePlan" in keys:
-            sources[RATE_PLAN] = at("ratePlan")
-        if plans is not None:
-            for plan in group.shared_plans:
-                sources.pop(supplementary_field(plan), None)
-            for number, plan in enumerate(plans):
-                sources[supplementary_field(plan)] = at(_SUPPLEMENTARY, number)
-        for apn in apns or ():
-            sources[apn_field(apn)] = at("apns", apn)
-        for name in custom or ():
-            sources[custom_field(name)] = at("customFields", name)
-        self._built = sources
-        return sources
-
-    def _sources(self) -> dict[str, SourceRef]:
-        built = self._built
-        return built if built is not None else self._build()
-
-    def __getitem__(self, key: str) -> SourceRef:
-        return self._sources()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._sources())
-
-    def __len__(self) -> int:
-        return len(self._sources())
-
-    def __repr__(self) -> str:
-        return repr(self._sources())
-
-
 # --- the set ---------------------------------------------------------------------------------
 
 _STATES = {s.value: s for s in DesiredState}
 _APN_STATUSES = {s.value: s for s in ApnStatus}
 _CUSTOM = frozenset(CUSTOM_FIELD_NAMES)
-_SIM_KEYS = frozenset({"iccid", "state", "ratePlan", "supplementaryPlans", "apns", "customFields"})
 _SUPPLEMENTARY = "supplementaryPlans"
 
 
@@ -530,7 +203,7 @@ def _plain_name(value: object) -> bool:
 
 
 def _level(
-    mapping: dict[str, Any], marks: _FileMarks, path: tuple[int | str, ...], sim: bool
+    mapping: dict[str, Any], marks: FileMarks, path: tuple[int | str, ...], sim: bool
 ) -> _Settings:
     """The settings ``mapping`` declares (a SIM entry when ``sim``), checked as plainly valid:
     `_Unsure` for anything the schema's verdict is needed for."""
@@ -542,12 +215,12 @@ def _level(
             if state is None:
                 raise _Unsure
             out.state = state
-            sources[STATE] = _LazySourceRef(marks, (*path, key))
+            sources[STATE] = LazySourceRef(marks, (*path, key))
         elif key == "ratePlan":
             if not _plain_name(value):
                 raise _Unsure
             out.rate_plan = _text(value)
-            sources[RATE_PLAN] = _LazySourceRef(marks, (*path, key))
+            sources[RATE_PLAN] = LazySourceRef(marks, (*path, key))
         elif key == _SUPPLEMENTARY:
             if not isinstance(value, list) or len(set(value)) != len(value):
                 raise _Unsure
@@ -555,7 +228,7 @@ def _level(
                 if not _plain_name(plan):
                     raise _Unsure
                 _text(plan)
-                ref = _LazySourceRef(marks, (*path, key, index))
+                ref = LazySourceRef(marks, (*path, key, index))
                 sources[supplementary_field(plan)] = ref
             out.plans = tuple(value)
         elif key == "apns":
@@ -566,7 +239,7 @@ def _level(
                 if known is None or not isinstance(apn, str) or not 0 < len(_text(apn)) <= 255:
                     raise _Unsure
                 out.apns[apn] = known
-                sources[apn_field(apn)] = _LazySourceRef(marks, (*path, key, apn))
+                sources[apn_field(apn)] = LazySourceRef(marks, (*path, key, apn))
         elif key == "customFields":
             if not isinstance(value, dict):
                 raise _Unsure
@@ -576,7 +249,7 @@ def _level(
                 ):
                     raise _Unsure
                 out.custom[name] = text
-                ref = _LazySourceRef(marks, (*path, key, name))
+                ref = LazySourceRef(marks, (*path, key, name))
                 sources[custom_field(name)] = ref
         elif sim and key != "iccid":
             raise _Unsure  # the schema names it (other levels passed the schema already)
@@ -669,9 +342,9 @@ def _load(
     sims: dict[str, Any] = {}
     names: list[tuple[int, int, str]] = []  # (file, document, name): the groups in file order
     shared_values = _Shared()
-    fleet: tuple[dict[str, Any], _FileMarks, int] | None = None
+    fleet: tuple[dict[str, Any], FileMarks, int] | None = None
     defaults: _Settings | None = None
-    waiting: list[tuple[int, dict[str, Any], _FileMarks, int]] = []  # groups before the Fleet
+    waiting: list[tuple[int, dict[str, Any], FileMarks, int]] = []  # groups before the Fleet
     for number in order:
         display, data = blobs[number]
         blobs[number] = (display, b"")  # the bytes are in the file's marks now (or dropped)
@@ -720,7 +393,7 @@ def _sorted(sims: dict[str, Any]) -> dict[str, Any]:
 
 def _documents(
     display: str, data: bytes, validator: SchemaValidator
-) -> Iterator[tuple[dict[str, Any], _FileMarks, int]]:
+) -> Iterator[tuple[dict[str, Any], FileMarks, int]]:
     """The documents of one file, each checked as plainly valid apart from its SIM entries
     (those are checked as they are expanded): (value, the file's marks, index)."""
     values = fast_documents(data, display)
@@ -729,9 +402,9 @@ def _documents(
         if parsed.problems or not parsed.complete:
             raise _Unsure
         values = [document.value for document in parsed.documents]
-        marks = _FileMarks(display, data)  # its places: the marked way too
+        marks = FileMarks(display, data)  # its places: the marked way too
     else:
-        marks = _FileMarks(display, data.decode("utf-8"))
+        marks = FileMarks(display, data.decode("utf-8"))
         for value in values:
             marks.expect(value)
     for index, value in enumerate(values):
@@ -757,7 +430,7 @@ def _documents(
         yield value, marks, index
 
 
-def _fleet_spec(value: dict[str, Any], marks: _FileMarks, index: int) -> FleetSpec:
+def _fleet_spec(value: dict[str, Any], marks: FileMarks, index: int) -> FleetSpec:
     """The Fleet's spec as `_Loader.fleet` reads it (the schema has passed it already)."""
     metadata = value.get("metadata")
     spec = value.get("spec")
@@ -784,7 +457,7 @@ def _fleet_spec(value: dict[str, Any], marks: _FileMarks, index: int) -> FleetSp
     return FleetSpec(
         name=name if isinstance(name, str) else "",
         account=account if isinstance(account, str) else "",
-        source=_LazySourceRef(marks, (index,)),
+        source=LazySourceRef(marks, (index,)),
         unmanaged=unmanaged if unmanaged in ("report", "ignore") else "report",
         max_changes=max_changes,
         max_changes_percent=max_percent,
@@ -792,7 +465,7 @@ def _fleet_spec(value: dict[str, Any], marks: _FileMarks, index: int) -> FleetSp
     )
 
 
-def _defaults(value: dict[str, Any], marks: _FileMarks, index: int) -> _Settings:
+def _defaults(value: dict[str, Any], marks: FileMarks, index: int) -> _Settings:
     spec = value.get("spec")
     declared = spec.get("defaults") if isinstance(spec, dict) else None
     if not isinstance(declared, dict):
@@ -828,9 +501,8 @@ class _Shared:
         return self.maps.setdefault(tuple(value.items()), value)
 
     def rate_plan(self, item: object) -> str:
-        if item.__class__ is not str:
+        if not isinstance(item, str):
             raise _Unsure
-        assert isinstance(item, str)
         found = self.rate_plans.get(item)
         if found is None:
             if not 0 < len(item) <= 128:
@@ -839,9 +511,8 @@ class _Shared:
         return found
 
     def plan_list(self, item: object) -> tuple[str, ...]:
-        if item.__class__ is not list:
+        if not isinstance(item, list):
             raise _Unsure
-        assert isinstance(item, list)
         raw = tuple(item)
         try:
             found = self.plans.get(raw)
@@ -860,9 +531,8 @@ class _Shared:
         return found
 
     def apn_statuses(self, item: object) -> dict[str, ApnStatus]:
-        if item.__class__ is not dict:
+        if not isinstance(item, dict):
             raise _Unsure
-        assert isinstance(item, dict)
         raw = tuple(item.items())
         try:
             found = self.apns.get(raw)
@@ -883,9 +553,8 @@ class _Shared:
         return found
 
     def custom_fields(self, item: object) -> dict[str, str | None]:
-        if item.__class__ is not dict:
+        if not isinstance(item, dict):
             raise _Unsure
-        assert isinstance(item, dict)
         raw = tuple(item.items())
         try:
             found = self.custom.get(raw)
@@ -908,15 +577,14 @@ class _Shared:
         return found
 
 
-# What a SIM is turned into: the `DesiredSim` itself, or less (`reconciler.manifest.delta`
-# keeps a fingerprint of each SIM of the manifests at a git ref).
+# What a SIM is turned into, if not kept (`reconciler.manifest.delta`: a fingerprint)
 Reduce = Callable[[DesiredSim], object]
 _Reduced = TypeVar("_Reduced")
 
 
 def _expand(
     value: dict[str, Any],
-    marks: _FileMarks,
+    marks: FileMarks,
     index: int,
     defaults: _Settings,
     sims: dict[str, Any],
@@ -939,7 +607,7 @@ def _expand(
     shared = _under(defaults, _level(group, marks, (index, "spec"), False))
     shared_plans = shared.plans or ()
     shared_sources = shared.sources
-    places = _Group(marks, index, shared_sources, shared_plans)
+    places = GroupPlaces(marks, index, shared_sources, shared_plans)
     match = ICCID_PATTERN.match
     shared_apns, shared_custom = shared.apns, shared.custom
     merged: dict[int, dict[str, Any]] = {}  # id of a cached entry value -> it over the group's
@@ -1005,9 +673,9 @@ def _expand(
             # A retired SIM takes only ``state`` from its group and the defaults
             # (`reconciler.manifest.loader.retired_only`): the marked loader sorts that out.
             raise _Unsure
-        source = _SimSource(places, position, iccid, shape)
+        source = SimSource(places, position, iccid, shape)
         if shape is not None and len(shape[0]) > 1:  # the entry declares more than its ICCID
-            sources = _LazyFieldSources(source)
+            sources = LazyFieldSources(source)
         sim = DesiredSim(
             iccid=iccid,
             group=name,

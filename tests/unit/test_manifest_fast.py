@@ -478,6 +478,7 @@ def test_places_found_by_the_scanner_equal_the_marked_ones(
 ) -> None:
     """Every place of a plainly written set, found without a marked parse, is the marked one."""
     import reconciler.manifest.fast as fast_module
+    import reconciler.manifest.fast_places as fast_places
 
     directory = write_styled_set(tmp_path / "set", seed)
     strict = _strict(directory)
@@ -489,7 +490,8 @@ def test_places_found_by_the_scanner_equal_the_marked_ones(
         marked.append(file)
         return real(data, file)
 
-    monkeypatch.setattr(fast_module, "read_documents", counted)
+    monkeypatch.setattr(fast_module, "read_documents", counted)  # at load
+    monkeypatch.setattr(fast_places, "read_documents", counted)  # when a place is asked for
     fast = load_fast([directory], default_validator())
     assert fast is not None
     _same(ManifestSet(fleet=fast[0], groups=fast[1]), strict)
@@ -512,14 +514,14 @@ def test_the_file_of_a_place_is_known_without_reading_the_file_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The planner groups missing SIMs by ``source.file``: that reads no line of any file."""
-    import reconciler.manifest.fast as fast_module
+    import reconciler.manifest.fast_places as fast_places
 
     directory = write_styled_set(tmp_path / "set", 7)
     fast = load_fast([directory], default_validator())
     assert fast is not None
     read: list[object] = []
-    monkeypatch.setattr(fast_module, "scan_item", lambda *a: read.append(a))
-    monkeypatch.setattr(fast_module, "scan_document", lambda *a: read.append(a))
-    monkeypatch.setattr(fast_module, "read_documents", lambda *a: read.append(a))
+    monkeypatch.setattr(fast_places, "scan_item", lambda *a: read.append(a))
+    monkeypatch.setattr(fast_places, "scan_document", lambda *a: read.append(a))
+    monkeypatch.setattr(fast_places, "read_documents", lambda *a: read.append(a))
     files = {sim.source.file for sim in fast[0].sims.values()}
     assert files == {str(directory / f"f{n}.yaml") for n in range(3)} and read == []
