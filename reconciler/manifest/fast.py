@@ -49,10 +49,12 @@ from reconciler.manifest.fast_places import (
     GroupPlaces,
     LazyFieldSources,
     LazySourceRef,
+    RetiredFieldSources,
     Shape,
     SimSource,
 )
 from reconciler.manifest.files import Digest, find_files, read_file
+from reconciler.manifest.iccid import luhn_valid_digits
 from reconciler.manifest.places import Unsure as _Unsure
 from reconciler.manifest.schema import ICCID_PATTERN, SchemaValidator
 from reconciler.model import (
@@ -610,6 +612,7 @@ def _expand(
     places = GroupPlaces(marks, index, shared_sources, shared_plans)
     match = ICCID_PATTERN.match
     shared_apns, shared_custom = shared.apns, shared.custom
+    retired_differs = shared.rate_plan is not None or shared_plans or shared_apns or shared_custom
     merged: dict[int, dict[str, Any]] = {}  # id of a cached entry value -> it over the group's
     for position, entry in enumerate(spec["sims"]):
         state, rate_plan, plans = shared.state, shared.rate_plan, shared_plans
@@ -665,16 +668,21 @@ def _expand(
             shape = found_shape
         else:
             raise _Unsure
-        if match(iccid) is None or not _luhn_valid(iccid) or iccid in sims:
-            raise _Unsure
-        if state is DesiredState.RETIRED and (
-            shared.rate_plan is not None or shared_plans or shared.apns or shared.custom
-        ):
-            # A retired SIM takes only ``state`` from its group and the defaults
-            # (`reconciler.manifest.loader.retired_only`): the marked loader sorts that out.
+        if match(iccid) is None or not luhn_valid_digits(iccid) or iccid in sims:
             raise _Unsure
         source = SimSource(places, position, iccid, shape)
-        if shape is not None and len(shape[0]) > 1:  # the entry declares more than its ICCID
+        if state is DesiredState.RETIRED and retired_differs:
+            # A retired SIM takes only ``state`` from its group and the defaults, the rest from
+            # its own entry (`reconciler.manifest.loader.retired_only`); values cached above.
+            mine: dict[str, Any] = entry if isinstance(entry, dict) else {}
+            rate_plan = shared_values.rate_plan(mine["ratePlan"]) if "ratePlan" in mine else None
+            plans = shared_values.plan_list(mine[_SUPPLEMENTARY]) if _SUPPLEMENTARY in mine else ()
+            apns = shared_values.apn_statuses(mine["apns"]) if "apns" in mine else {}
+            custom = shared_values.custom_fields(mine.get("customFields", {}))
+            sources = places.retired
+            if shape is not None and len(shape[0]) > 1:
+                sources = RetiredFieldSources(source)
+        elif shape is not None and len(shape[0]) > 1:  # the entry declares more than its ICCID
             sources = LazyFieldSources(source)
         sim = DesiredSim(
             iccid=iccid,
@@ -689,13 +697,3 @@ def _expand(
         )
         sims[iccid] = sim if reduce is None else reduce(sim)
     return name
-
-
-_DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")  # d -> 2d, minus 9 when over 9
-
-
-def _luhn_valid(number: str) -> bool:
-    """`luhn_valid` for an ICCID already matched as digits: digit sums as byte sums, in C."""
-    reverse = number[::-1].encode("ascii")
-    kept, doubled = reverse[0::2], reverse[1::2].translate(_DOUBLED)
-    return (sum(kept) + sum(doubled) - 48 * len(reverse)) % 10 == 0

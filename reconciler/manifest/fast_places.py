@@ -268,7 +268,7 @@ class LazySourceRef(_Lazy):
 class GroupPlaces:
     """What the SIMs of one SimGroup document share for finding their places."""
 
-    __slots__ = ("index", "marks", "shared", "shared_plans")
+    __slots__ = ("index", "marks", "retired", "shared", "shared_plans")
 
     def __init__(
         self, marks: FileMarks, index: int, shared: dict[str, SourceRef], plans: tuple[str, ...]
@@ -277,6 +277,8 @@ class GroupPlaces:
         self.index = index
         self.shared = shared  # the group's field sources over the Fleet defaults'
         self.shared_plans = plans
+        # what a retired SIM takes from them: the state's (`loader.retired_only`)
+        self.retired = {STATE: shared[STATE]} if STATE in shared else {}
 
 
 class SimSource(_Lazy):
@@ -309,6 +311,7 @@ class LazyFieldSources(Mapping[str, SourceRef]):
     state, rate plan, supplementary plans, APNs and custom fields as the entry declares them."""
 
     __slots__ = ("_built", "_sim")
+    _RETIRED = False  # see `RetiredFieldSources`
 
     def __init__(self, sim: SimSource) -> None:
         self._sim = sim
@@ -326,13 +329,13 @@ class LazyFieldSources(Mapping[str, SourceRef]):
 
         assert sim._shape is not None
         keys, plans, apns, custom = sim._shape
-        sources = dict(group.shared)
+        sources = dict(group.retired if self._RETIRED else group.shared)
         if "state" in keys:
             sources[STATE] = at("state")
         if "ratePlan" in keys:
             sources[RATE_PLAN] = at("ratePlan")
         if plans is not None:
-            for plan in group.shared_plans:
+            for plan in () if self._RETIRED else group.shared_plans:
                 sources.pop(supplementary_field(plan), None)
             for number, plan in enumerate(plans):
                 sources[supplementary_field(plan)] = at(_SUPPLEMENTARY, number)
@@ -360,12 +363,21 @@ class LazyFieldSources(Mapping[str, SourceRef]):
         return repr(self._sources())
 
 
+class RetiredFieldSources(LazyFieldSources):
+    """The ``field_sources`` of a retired SIM whose group or defaults declare more than its
+    state: the state's place from them, the entry's own on top (`loader.retired_only`)."""
+
+    __slots__ = ()
+    _RETIRED = True
+
+
 __all__ = [
     "SIMS_PATH",
     "FileMarks",
     "GroupPlaces",
     "LazyFieldSources",
     "LazySourceRef",
+    "RetiredFieldSources",
     "Shape",
     "SimSource",
     "entry_shape",
