@@ -384,8 +384,7 @@ def _load(
 
 
 def _sorted(sims: dict[str, Any]) -> dict[str, Any]:
-    """``sims`` by ICCID, emptying it on the way (at a million SIMs a list of (key, value)
-    pairs beside two dicts is a quarter of a gigabyte of peak)."""
+    """``sims`` by ICCID, emptied on the way (no list of a million pairs beside two dicts)."""
     out = {}
     pop = sims.pop
     for iccid in sorted(sims):
@@ -475,17 +474,14 @@ def _defaults(value: dict[str, Any], marks: FileMarks, index: int) -> _Settings:
     return _level(declared, marks, (index, "spec", "defaults"), False)
 
 
-_CACHED = 4096  # values a `_Shared` cache keeps before it starts again: bounds the load's peak
+_CACHED = 4096  # values a `_Shared` cache keeps before it starts again (bounds the peak)
 
 
 class _Shared:
-    """One object for each distinct value many SIMs hold (a rate plan's name, a set of
-    supplementary plans, APN statuses, custom fields): at a million SIMs a copy each costs
-    hundreds of megabytes. The values are never changed once a `DesiredSim` holds them (the
-    marked loader shares its dicts between SIMs the same way).
-
-    Each cache is keyed by the value as yaml-rs read it and holds it checked: an entry value
-    met before (most are) costs one lookup instead of a check per name."""
+    """One object for each distinct value many SIMs hold (rate plan names, plan tuples, APN
+    and custom-field dicts; never changed once a `DesiredSim` holds them, as the marked loader
+    shares its dicts). Keyed by the value as yaml-rs read it, holding it checked: a value met
+    before (most are) costs one lookup instead of a check per name."""
 
     __slots__ = ("apns", "custom", "maps", "plans", "rate_plans", "shapes")
 
@@ -613,7 +609,9 @@ def _expand(
     match = ICCID_PATTERN.match
     shared_apns, shared_custom = shared.apns, shared.custom
     retired_differs = shared.rate_plan is not None or shared_plans or shared_apns or shared_custom
-    merged: dict[int, dict[str, Any]] = {}  # id of a cached entry value -> it over the group's
+    # a checked entry value (by id, kept alive here so that its id is not reused once the value
+    # caches start again) -> that value over the group's
+    merged: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
     for position, entry in enumerate(spec["sims"]):
         state, rate_plan, plans = shared.state, shared.rate_plan, shared_plans
         apns, custom = shared_apns, shared_custom
@@ -641,18 +639,21 @@ def _expand(
                         own = shared_values.apn_statuses(item)
                         apn_names = tuple(item)
                         if own and shared_apns:
-                            apns = merged.get(id(own)) or merged.setdefault(
-                                id(own), mapping_of({**shared_apns, **own})
-                            )
+                            pair = merged.get(id(own))
+                            if pair is None or pair[0] is not own:
+                                pair = merged[id(own)] = (own, mapping_of({**shared_apns, **own}))
+                            apns = pair[1]
                         elif own:
                             apns = own
                     elif key == "customFields":
                         own_custom = shared_values.custom_fields(item)
                         custom_names = tuple(item)
                         if own_custom and shared_custom:
-                            custom = merged.get(id(own_custom)) or merged.setdefault(
-                                id(own_custom), mapping_of({**shared_custom, **own_custom})
-                            )
+                            pair = merged.get(id(own_custom))
+                            if pair is None or pair[0] is not own_custom:
+                                over = mapping_of({**shared_custom, **own_custom})
+                                pair = merged[id(own_custom)] = (own_custom, over)
+                            custom = pair[1]
                         elif own_custom:
                             custom = own_custom
                     elif key == _SUPPLEMENTARY:

@@ -536,3 +536,31 @@ def test_the_file_of_a_place_is_known_without_reading_the_file_again(
     monkeypatch.setattr(fast_places, "read_documents", lambda *a: read.append(a))
     files = {sim.source.file for sim in fast[0].sims.values()}
     assert files == {str(directory / f"f{n}.yaml") for n in range(3)} and read == []
+
+
+def test_entry_values_stay_right_when_the_value_caches_start_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The caches of checked entry values are bounded; a value merged over the group's must
+    never be taken for another one that a freed value's memory was reused for."""
+    import reconciler.manifest.fast as fast_module
+
+    monkeypatch.setattr(fast_module, "_CACHED", 2)
+    directory = tmp_path / "set"
+    directory.mkdir()
+    (directory / "fleet.yaml").write_text(FLEET, encoding="utf-8")
+    entries = "".join(
+        f'    - {{iccid: "{_iccid(n)}", apns: {{m{n % 7}: enabled}}, '
+        f"customFields: {{custom2: asset-{n}}}}}\n"
+        for n in range(300)
+    )
+    (directory / "g.yaml").write_text(
+        "apiVersion: fleetform/v1\nkind: SimGroup\nmetadata: {name: g}\nspec:\n"
+        "  apns: {iot: enabled}\n  customFields: {custom3: group}\n  sims:\n" + entries,
+        encoding="utf-8",
+    )
+    fast = load_fast([directory], default_validator())
+    assert fast is not None
+    strict = _strict(directory)
+    assert isinstance(strict, ManifestSet)
+    _same(ManifestSet(fleet=fast[0], groups=fast[1]), strict)
