@@ -201,14 +201,16 @@ def _run_apply(
     if not options.paths:
         raise ConfigError("apply needs a plan file or manifest paths (or --resume)")
     from reconciler.commands.plan import run_plan, timestamp
+    from reconciler.live.targeted import read_before
     from reconciler.manifest import load_fleet
 
+    before = read_before(options.changed_from, options.paths)  # first: one fleet at a time
     desired = load_fleet(list(options.paths))
     target = None
     if options.changed_from is not None:
         from reconciler.live.targeted import target as find_target
 
-        target = find_target(options.changed_from, options.paths, desired, reporter)
+        target = find_target(options.changed_from, options.paths, desired, reporter, before)
     with ApplyLock(state_dir, desired.fleet.account):
         config = replace(DEFAULT_CONFIG, strict=options.strict)
         plan = run_plan(

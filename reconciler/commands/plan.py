@@ -34,7 +34,7 @@ from reconciler.diff import diff_fleet
 from reconciler.errors import ManifestError, PlanError, UnsafePlanError
 from reconciler.guard_lift import GuardOverrides, blocking_reasons, lift_guards
 from reconciler.live import Tap, Via, record_read, refreshing
-from reconciler.live.targeted import Target, TargetedRead, read_targeted
+from reconciler.live.targeted import Target, TargetedRead, read_before, read_targeted
 from reconciler.live.targeted import target as find_target
 from reconciler.model import DesiredFleet, FleetDiff, LiveSim, Plan, RateBudget, RatePlan
 from reconciler.plan_sources import attach_sources
@@ -236,6 +236,7 @@ def plan_command(
         from reconciler.manifest import load_fleet
 
         load = load_fleet
+    before = read_before(options.changed_from, options.paths)  # first: one fleet at a time
     try:
         desired = load(options.paths)
     except ManifestError as exc:
@@ -244,7 +245,7 @@ def plan_command(
         raise
     target = None
     if options.changed_from is not None:
-        target = find_target(options.changed_from, options.paths, desired, reporter)
+        target = find_target(options.changed_from, options.paths, desired, reporter, before)
     clock = clock or SystemClock()
     if options.strict:
         config = replace(config, strict=True)

@@ -14,9 +14,18 @@ import pytest
 from reconciler.clock import SystemClock
 from reconciler.commands.apply import ApplyOptions, run_apply
 from reconciler.errors import ConfigError, PlanFileError
-from reconciler.live.targeted import GET, LIST, Target, choose_reads, read_targeted
+from reconciler.live.targeted import (
+    GET,
+    LIST,
+    Target,
+    choose_reads,
+    read_before,
+    read_targeted,
+    target,
+)
+from reconciler.manifest import load_fleet
 from reconciler.manifest.delta import declarations, declared_changes
-from reconciler.manifest.gitref import Revision, declarations_at, read_at
+from reconciler.manifest.gitref import DeclarationsAtRef, Revision, declarations_at, read_at
 from reconciler.model import (
     ApnStatus,
     DesiredFleet,
@@ -332,3 +341,19 @@ def test_the_declarations_at_a_commit_are_the_fleet_there_reduced(repo: Path, pl
     other = dataclasses.replace(same, custom_fields={"custom1": None, "custom2": "y"})
     edited = dataclasses.replace(after, sims={**after.sims, giccid(2): other})
     assert declared_changes(found.declarations, edited).changed == (giccid(2),)
+
+
+def test_the_ref_is_read_first_and_its_error_raised_only_when_asked(repo: Path) -> None:
+    """plan/apply read the ref's declarations before loading the working tree (one fleet in
+    memory at a time); a ref that does not resolve is raised by `target`, after the working
+    tree's own problems would have been."""
+    assert read_before(None, [repo / "fleet"]) is None
+    bad = read_before("no-such-ref", [repo / "fleet"])
+    assert isinstance(bad, ConfigError)
+    desired = load_fleet([repo / "fleet"])
+    with pytest.raises(ConfigError) as caught:
+        target("no-such-ref", [repo / "fleet"], desired, RecordingReporter(), bad)
+    assert caught.value is bad
+    good = read_before("HEAD", [repo / "fleet"])
+    assert isinstance(good, DeclarationsAtRef)
+    assert target("HEAD", [repo / "fleet"], desired, RecordingReporter(), good).iccids == ()
