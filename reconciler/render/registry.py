@@ -8,35 +8,19 @@ Formats: ``text``, ``markdown``, ``json``, ``github``. Each entry turns the valu
 ``$GITHUB_STEP_SUMMARY`` (`github.append_step_summary`, the one side effect). The CLI's
 ``--format`` choices are `formats` of the command's kind, in the order registered.
 
-A new format is one `register` entry per kind it renders; no command changes.
+A new format is one entry per kind it renders in `entries.ENTRIES`; no command changes.
+(`register` adds one at run time, for a test.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-Write = Callable[[str], None]
+from reconciler.render.entries import ENTRIES
+from reconciler.render.output import Output, Renderer, RenderOptions, Write
 
-
-@dataclass(frozen=True, slots=True)
-class RenderOptions:
-    color: bool = False  # text: ANSI colours
-    width: int = 100  # text: the terminal's columns
-    verbose: bool = False  # plan text: every SIM of every step, nothing folded
-    managed: int | None = None  # drift: declared SIMs found in the account ("No drift" counts)
-
-
-@dataclass(frozen=True, slots=True)
-class Output:
-    stdout: str = ""
-    stderr: str = ""
-    summary: str | None = None  # github: markdown appended to $GITHUB_STEP_SUMMARY
-
-
-Renderer = Callable[[Any, RenderOptions], Output]
-_REGISTRY: dict[tuple[str, str], Renderer] = {}
+_REGISTRY: dict[tuple[str, str], Renderer] = dict(ENTRIES)
 
 
 def register(kind: str, fmt: str) -> Callable[[Renderer], Renderer]:
@@ -53,13 +37,11 @@ def register(kind: str, fmt: str) -> Callable[[Renderer], Renderer]:
 
 def formats(kind: str) -> tuple[str, ...]:
     """The formats ``kind`` renders in, in the order registered (``--format``'s choices)."""
-    _load_entries()
     return tuple(fmt for k, fmt in _REGISTRY if k == kind)
 
 
 def renderer(kind: str, fmt: str) -> Renderer:
     """The renderer of ``kind`` in ``fmt``; ValueError naming the choices when there is none."""
-    _load_entries()
     found = _REGISTRY.get((kind, fmt))
     if found is None:
         raise ValueError(f"unknown {kind} format {fmt!r}; choose one of {', '.join(formats(kind))}")
@@ -98,10 +80,20 @@ def write_report(
 def write_if_rendered(kind: str, fmt: str, value: Any, write: Write) -> None:
     """Like `write_report`, but a format with no renderer for ``kind`` writes nothing (the
     ``manifest-error`` kind, which only ``github`` renders)."""
-    _load_entries()
     if (kind, fmt) in _REGISTRY:
         write_report(kind, fmt, value, write)
 
 
-def _load_entries() -> None:
-    from reconciler.render import entries  # noqa: F401  (registers on first import)
+__all__ = [
+    "Output",
+    "RenderOptions",
+    "Renderer",
+    "Write",
+    "emit",
+    "formats",
+    "register",
+    "render",
+    "renderer",
+    "write_if_rendered",
+    "write_report",
+]
