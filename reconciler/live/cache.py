@@ -434,12 +434,11 @@ class LiveCache:
         at: float,
         status: Status | None = None,
         rate_plan: str | None = None,
-        add_supplementary: str | None = None,
-        apn: tuple[str, ApnStatus] | None = None,
-        custom_fields: dict[str, str | None] | None = None,
+        written: Callable[[LiveSim], LiveSim] | None = None,
     ) -> bool:
-        """Change single fields of a cached SIM (apply's own writes); False when the cache
-        holds no record of it. The whole-record stamp ``full_at`` is left as it was."""
+        """Change single fields of a cached SIM (apply's own writes: a batch job's ``status``
+        or ``rate_plan``, or a field kind's ``written``, `reconciler.fields`); False when the
+        cache holds no record of it. The whole-record stamp ``full_at`` is left as it was."""
         stamp = _ms(at)
         with self._write() as db:
             row = db.execute(
@@ -452,14 +451,8 @@ class LiveCache:
                 sim = replace(sim, status=status)
             if rate_plan is not None:
                 sim = replace(sim, rate_plan=rate_plan)
-            if add_supplementary is not None and add_supplementary not in sim.supplementary_plans:
-                sim = replace(
-                    sim, supplementary_plans=(*sim.supplementary_plans, add_supplementary)
-                )
-            if apn is not None:
-                sim = replace(sim, apns={**sim.apns, apn[0]: apn[1]})
-            if custom_fields is not None:
-                sim = replace(sim, custom_fields={**sim.custom_fields, **custom_fields})
+            if written is not None:
+                sim = written(sim)
             db.execute(
                 "UPDATE sims SET st = ?, plan = ?, rest = ?, seen_at = max(seen_at, ?), via = ? "
                 "WHERE iccid = ?",
