@@ -33,8 +33,11 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Any
 
 from reconciler.model import (
+    CUSTOM_FIELD_NAMES,
+    PRE_SERVICE,
     ApnStatus,
     DesiredSim,
     LiveSim,
@@ -59,6 +62,16 @@ class Cost(StrEnum):
 
     PER_SIM = "per_sim"  # one call sets all of the SIM's values of the kind
     PER_KEY = "per_key"  # one call per key (per APN, per plan)
+
+
+class Export(StrEnum):
+    """How ``export`` writes a kind into manifests, and how a group's spec factors it out
+    (`reconciler.export`). The value a SIM has is what ``exported`` reads from it."""
+
+    ONE = "one"  # one text: the group's is the most common one; a SIM differing says its own
+    SET = "set"  # a set of keys: the group's is what every SIM has; a SIM with more lists all
+    COMMON_KEYS = "common_keys"  # a map: the group holds the keys every SIM has
+    EVERY_KEY = "every_key"  # a map over the fixed ``keys``, all written (None: must be empty)
 
 
 class Transition(StrEnum):
@@ -90,6 +103,12 @@ class FieldKind:
     live: Callable[[LiveSim, str | None], str | None]
     # the live record after a write of these values (key -> value)
     written: Callable[[LiveSim, Values], LiveSim]
+    # the live value as a manifest would declare it, for export: a text (or None: not
+    # declarable) for ONE, a frozenset of keys for SET, a dict key -> text for the maps
+    exported: Callable[[LiveSim], Any]
+    export: Export = Export.ONE
+    keys: tuple[str, ...] = ()  # EVERY_KEY: the fixed keys (the five custom fields)
+    names_groups: bool = False  # export names a group's extra clusters by this kind's value
     empty: str = "(none)"
     transition: Transition = Transition.CHANGE
     catalogue: RatePlanType | None = None
@@ -160,6 +179,10 @@ def extra_kind(
     def live(sim: LiveSim, key: str | None) -> str | None:
         return _extra(sim, name).get("" if key is None else key) or None
 
+    def exported(sim: LiveSim) -> Any:
+        values = _extra(sim, name)
+        return (values.get("") or None) if plain else {k: v or None for k, v in values.items()}
+
     def written(sim: LiveSim, values: Values) -> LiveSim:
         extra = dict(getattr(sim, "extra", {}))
         current = dict(extra.get(name, {}))
@@ -178,6 +201,8 @@ def extra_kind(
         desired=desired,
         live=live,
         written=written,
+        exported=exported,
+        export=Export.ONE if plain else Export.COMMON_KEYS,
         empty=empty,
         transition=transition,
         needs_active=needs_active,
@@ -260,6 +285,8 @@ STATE = FieldKind(
     desired=_state_desired,
     live=lambda sim, _key: str(sim.status),
     written=_state_written,
+    # a pre-service state (test_ready, inventory, activation_ready) cannot be declared
+    exported=lambda sim: None if sim.status in PRE_SERVICE else str(sim.status),
 )
 RATE_PLAN = FieldKind(
     name="ratePlan",
@@ -272,6 +299,8 @@ RATE_PLAN = FieldKind(
     desired=_rate_plan_desired,
     live=lambda sim, _key: sim.rate_plan,
     written=_rate_plan_written,
+    exported=lambda sim: sim.rate_plan,
+    names_groups=True,
     catalogue=RatePlanType.BASIC,
     step_group="value",
 )
@@ -286,6 +315,8 @@ SUPPLEMENTARY_PLANS = FieldKind(
     desired=_plans_desired,
     live=_plans_live,
     written=_plans_written,
+    exported=lambda sim: frozenset(sim.supplementary_plans),
+    export=Export.SET,
     transition=Transition.SUBSCRIBE,
     catalogue=RatePlanType.SUPPLEMENTARY,
     needs_active=True,
@@ -302,6 +333,8 @@ APNS = FieldKind(
     desired=_apns_desired,
     live=_apns_live,
     written=_apns_written,
+    exported=lambda sim: {name: ApnStatus(status).value for name, status in sim.apns.items()},
+    export=Export.COMMON_KEYS,
 )
 CUSTOM_FIELDS = FieldKind(
     name="customFields",
@@ -314,6 +347,10 @@ CUSTOM_FIELDS = FieldKind(
     desired=_custom_desired,
     live=_custom_live,
     written=_custom_written,
+    # every custom field, an empty one as None ("" and null compare equal in the diff)
+    exported=lambda sim: {name: sim.custom_fields.get(name) or None for name in CUSTOM_FIELD_NAMES},
+    export=Export.EVERY_KEY,
+    keys=CUSTOM_FIELD_NAMES,
     empty="(empty)",
     transition=Transition.SET_OR_CLEAR,
 )
