@@ -18,8 +18,9 @@ Each `FieldKind` says everything fleetform proper needs to know about one kind o
   their copies right with it.
 
 The API call of a kind is `reconciler.smarthub.api.SmartHubApi.write_field` with the kind's
-name; `reconciler.smarthub.wire` maps it to paths and bodies (``FIELD_WRITES``). diff, planner,
-applier, drift, render and export iterate `FIELD_KINDS` and never name a kind themselves.
+name; `reconciler.smarthub.wire_fields` maps it to paths and bodies (``FIELD_WIRES``). diff,
+planner, applier, drift, render and export iterate `FIELD_KINDS` and never name a kind
+themselves.
 
 The five kinds fleetform has keep their values in the typed attributes of `DesiredSim` and
 `LiveSim` (``rate_plan``, ``apns``, ...). A kind added later keeps them in ``extra[name]``

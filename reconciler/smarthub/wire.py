@@ -10,24 +10,37 @@ percent-encoded), liberal in what we accept: times as ``+0000``, ``Z``, ``+00:00
 expected read as empty. A record that cannot be understood raises `MalformedResponse` naming
 the field (never a bare KeyError/TypeError).
 
-The wire format is split by job. This module holds the headers, query parameters, paths and
-request bodies, the writes of each managed field kind (`FIELD_WRITES`, keyed by the kind's name
-in `reconciler.fields`) and the client's one page size `PAGE_SIZE`. `wire_values` holds the
-readers of values and `MalformedResponse`; `wire_sims` SIM records, list pages and the change
-history; `wire_jobs` batch jobs, the catalogue and SMS answers; `wire_http` problem documents,
-rate headers and the ``Link`` header. Their names are re-exported here, so the client reads
-``wire.parse_sim`` whichever module holds it.
+The wire format is split by job. This module holds the headers, query parameters, the paths
+and bodies of the SIM list, status actions, batch jobs and the rest, and the client's one page
+size `PAGE_SIZE`. `wire_fields` holds the managed field kinds' side (`FIELD_WIRES`, keyed by
+the kind's name in `reconciler.fields`: how a SIM record carries a kind and how it is
+written); `wire_values` the readers of values, the SIM path and `MalformedResponse`;
+`wire_sims` SIM records, list pages and the change history; `wire_jobs` batch jobs, the
+catalogue and SMS answers; `wire_http` problem documents, rate headers and the ``Link``
+header. Their names are re-exported here, so the client reads ``wire.parse_sim`` whichever
+module holds it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
-from reconciler.model import CUSTOM_FIELD_NAMES, ApnStatus, BatchOperation, Status
+from reconciler.model import BatchOperation, Status
+from reconciler.smarthub.wire_fields import APN_FROM_WIRE as APN_FROM_WIRE
+from reconciler.smarthub.wire_fields import APN_TO_WIRE as APN_TO_WIRE
+from reconciler.smarthub.wire_fields import FIELD_WIRES as FIELD_WIRES
+from reconciler.smarthub.wire_fields import FieldWire as FieldWire
+from reconciler.smarthub.wire_fields import WireRequest as WireRequest
+from reconciler.smarthub.wire_fields import apn_status_body as apn_status_body
+from reconciler.smarthub.wire_fields import apn_status_path as apn_status_path
+from reconciler.smarthub.wire_fields import basic_plan_path as basic_plan_path
+from reconciler.smarthub.wire_fields import custom_fields_body as custom_fields_body
+from reconciler.smarthub.wire_fields import custom_fields_path as custom_fields_path
+from reconciler.smarthub.wire_fields import field_writes as field_writes
+from reconciler.smarthub.wire_fields import service_package_body as service_package_body
+from reconciler.smarthub.wire_fields import supplementary_plan_path as supplementary_plan_path
 from reconciler.smarthub.wire_http import RATE_LIMIT_HEADER as RATE_LIMIT_HEADER
 from reconciler.smarthub.wire_http import RATE_REMAINING_HEADER as RATE_REMAINING_HEADER
 from reconciler.smarthub.wire_http import RATE_RESET_HEADER as RATE_RESET_HEADER
@@ -43,8 +56,6 @@ from reconciler.smarthub.wire_jobs import parse_service_packages as parse_servic
 from reconciler.smarthub.wire_jobs import parse_sms_id as parse_sms_id
 from reconciler.smarthub.wire_jobs import parse_sms_status as parse_sms_status
 from reconciler.smarthub.wire_jobs import parse_submitted_job as parse_submitted_job
-from reconciler.smarthub.wire_sims import APN_FROM_WIRE as APN_FROM_WIRE
-from reconciler.smarthub.wire_sims import APN_TO_WIRE as APN_TO_WIRE
 from reconciler.smarthub.wire_sims import STATUS_FROM_WIRE as STATUS_FROM_WIRE
 from reconciler.smarthub.wire_sims import STATUS_TO_WIRE as STATUS_TO_WIRE
 from reconciler.smarthub.wire_sims import decode_sim_page as decode_sim_page
@@ -53,10 +64,12 @@ from reconciler.smarthub.wire_sims import parse_change_log_page as parse_change_
 from reconciler.smarthub.wire_sims import parse_custom_fields as parse_custom_fields
 from reconciler.smarthub.wire_sims import parse_sim as parse_sim
 from reconciler.smarthub.wire_sims import parse_sim_page as parse_sim_page
+from reconciler.smarthub.wire_values import SIMS_PATH as SIMS_PATH
 from reconciler.smarthub.wire_values import MalformedResponse as MalformedResponse
-from reconciler.smarthub.wire_values import format_time
+from reconciler.smarthub.wire_values import format_time, segment
 from reconciler.smarthub.wire_values import parse_object as parse_object
 from reconciler.smarthub.wire_values import parse_time as parse_time
+from reconciler.smarthub.wire_values import sim_path as sim_path
 
 # --- headers and query parameters -------------------------------------------------------------
 
@@ -83,26 +96,11 @@ PARAM_SINCE = "since"
 
 # --- paths (relative to the endpoint, which ends in /v1) ----------------------------------------
 
-SIMS_PATH = "/global-sims"
 CHANGE_LOGS_PATH = "/global-sims/changeLogs"
 ENTERPRISE_PATH = "/enterprise"
 SHARE_POOLS_PATH = "/sharePools"
 STATISTICS_PATH = "/global-sims/statistics"
 SMS_PATH = "/mt-sms"
-
-
-def _segment(value: str, what: str) -> str:
-    if not value:
-        raise ValueError(f"empty {what} in a SmartHub path")
-    return quote(value, safe="")
-
-
-def sim_path(iccid: str) -> str:
-    return f"{SIMS_PATH}/{_segment(iccid, 'giccid')}"
-
-
-def custom_fields_path(iccid: str) -> str:
-    return f"{sim_path(iccid)}/custom-field"
 
 
 # Operation words as they appear in paths: suspend is ``deactivate`` on the wire.
@@ -119,37 +117,25 @@ def status_action_path(iccid: str, operation: BatchOperation) -> str:
     return f"{sim_path(iccid)}/{_STATUS_ACTION_WORDS[operation]}"
 
 
-def basic_plan_path(iccid: str) -> str:
-    return f"{sim_path(iccid)}/servicePackage"
-
-
-def supplementary_plan_path(iccid: str) -> str:
-    return f"{sim_path(iccid)}/supplementaryServicePackages"
-
-
-def apn_status_path(iccid: str) -> str:
-    return f"{sim_path(iccid)}/apnStatus"
-
-
 def batch_path(operation: BatchOperation) -> str:
     word = _STATUS_ACTION_WORDS.get(operation, "servicePackage")
     return f"/batchJobs/global-sims/{word}"
 
 
 def batch_job_path(job_id: str) -> str:
-    return f"/batchJobs/{_segment(job_id, 'job id')}"
+    return f"/batchJobs/{segment(job_id, 'job id')}"
 
 
 def service_packages_path(account: str) -> str:
-    return f"/{_segment(account, 'account name')}/servicePackages"
+    return f"/{segment(account, 'account name')}/servicePackages"
 
 
 def account_path(name: str) -> str:
-    return f"/account/{_segment(name, 'account name')}"
+    return f"/account/{segment(name, 'account name')}"
 
 
 def sms_status_path(sms_id: str) -> str:
-    return f"{SMS_PATH}/{_segment(sms_id, 'SMS id')}"
+    return f"{SMS_PATH}/{segment(sms_id, 'SMS id')}"
 
 
 def list_params(*, account: str | None, status: Status | None) -> dict[str, str | int]:
@@ -192,22 +178,6 @@ def change_log_params(*, iccid: str | None, since: datetime | None) -> dict[str,
 # --- writes -------------------------------------------------------------------------------------
 
 
-def custom_fields_body(values: Mapping[str, str | None]) -> dict[str, str | None]:
-    """Only the given fields (an omitted field is left as is on the server; None clears)."""
-    unknown = sorted(set(values) - set(CUSTOM_FIELD_NAMES))
-    if unknown:
-        raise ValueError(f"not custom fields: {', '.join(unknown)}")
-    return {name: values[name] for name in CUSTOM_FIELD_NAMES if name in values}
-
-
-def service_package_body(plan: str) -> dict[str, str]:
-    return {"servicePackageName": plan}
-
-
-def apn_status_body(apn: str, status: ApnStatus) -> dict[str, str]:
-    return {"apn": apn, "status": APN_TO_WIRE[status]}
-
-
 def batch_body(
     operation: BatchOperation, iccids: Sequence[str], rate_plan: str | None
 ) -> dict[str, Any]:
@@ -221,67 +191,3 @@ def batch_body(
 
 def sms_body(iccid: str, content: str) -> dict[str, str]:
     return {"toGiccid": iccid, "content": content}
-
-
-# --- the writes of the managed field kinds --------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class WireRequest:
-    """One request a write makes: method, path (relative to the endpoint) and JSON body."""
-
-    method: str
-    path: str
-    body: Any
-
-
-# A kind's values as `reconciler.fields` hands them: key (None for an unkeyed kind) -> text.
-FieldValues = Mapping[str | None, str | None]
-
-
-def _rate_plan_writes(iccid: str, values: FieldValues) -> list[WireRequest]:
-    plan = values.get(None)
-    if not plan:
-        raise ValueError("a rate plan change needs the plan's name")
-    return [WireRequest("PUT", basic_plan_path(iccid), service_package_body(plan))]
-
-
-def _subscribe_writes(iccid: str, values: FieldValues) -> list[WireRequest]:
-    """One POST per plan (subscribe only: there is no unsubscribe call)."""
-    path = supplementary_plan_path(iccid)
-    return [WireRequest("POST", path, service_package_body(plan)) for plan in values if plan]
-
-
-def _apn_writes(iccid: str, values: FieldValues) -> list[WireRequest]:
-    """One PUT per APN; an APN without a status is left as it is."""
-    path = apn_status_path(iccid)
-    return [
-        WireRequest("PUT", path, apn_status_body(apn, ApnStatus(status)))
-        for apn, status in values.items()
-        if apn and status is not None
-    ]
-
-
-def _custom_field_writes(iccid: str, values: FieldValues) -> list[WireRequest]:
-    """One PUT of only the given fields (None clears one)."""
-    named = {key: value for key, value in values.items() if key is not None}
-    return [WireRequest("PUT", custom_fields_path(iccid), custom_fields_body(named))]
-
-
-# The single write of each managed field kind but ``state`` (whose calls are the status
-# actions and batch jobs above), keyed by the kind's name (`reconciler.fields`). Requests are
-# made in the order the values are given.
-FIELD_WRITES: Mapping[str, Callable[[str, FieldValues], list[WireRequest]]] = {
-    "ratePlan": _rate_plan_writes,
-    "supplementaryPlans": _subscribe_writes,
-    "apns": _apn_writes,
-    "customFields": _custom_field_writes,
-}
-
-
-def field_writes(kind: str, iccid: str, values: FieldValues) -> list[WireRequest]:
-    """The requests that set ``values`` of the field kind ``kind`` on one SIM."""
-    write = FIELD_WRITES.get(kind)
-    if write is None:
-        raise ValueError(f"no write is known for the field kind {kind!r}")
-    return write(iccid, values)

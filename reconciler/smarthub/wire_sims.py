@@ -21,6 +21,7 @@ from reconciler.model import (
     LiveSim,
     Status,
 )
+from reconciler.smarthub.wire_fields import APN_FROM_WIRE
 from reconciler.smarthub.wire_values import (
     as_list,
     as_object,
@@ -40,12 +41,6 @@ STATUS_FROM_WIRE: Mapping[str, Status] = {
     "RETIRED": Status.RETIRED,
 }
 STATUS_TO_WIRE: Mapping[Status, str] = {v: k for k, v in STATUS_FROM_WIRE.items()}
-
-APN_FROM_WIRE: Mapping[str, ApnStatus] = {
-    "ENABLED": ApnStatus.ENABLED,
-    "DISABLED": ApnStatus.DISABLED,
-}
-APN_TO_WIRE: Mapping[ApnStatus, str] = {v: k for k, v in APN_FROM_WIRE.items()}
 
 
 def _status(value: str | None, where: str) -> Status:

@@ -1,6 +1,7 @@
-"""SmartHub's wire format, its values: the error for a body that breaks the contract, and the
-readers of JSON objects, lists, strings, numbers, flags and times every other wire module
-uses (`reconciler.smarthub.wire` says what the wire modules share).
+"""SmartHub's wire format, its values: a SIM's path and its percent-encoded segments, the error
+for a body that breaks the contract, and the readers of JSON objects, lists, strings, numbers,
+flags and times every other wire module uses (`reconciler.smarthub.wire` says what the wire
+modules share).
 
 Liberal in what we accept: ``null`` where a list or string is expected reads as empty; times
 as ``+0000``, ``Z``, ``+00:00`` or naive (read as UTC), epoch numbers too. A value that
@@ -12,8 +13,25 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from reconciler.errors import ApiError
+
+# --- paths ---------------------------------------------------------------------------------------
+
+SIMS_PATH = "/global-sims"
+
+
+def segment(value: str, what: str) -> str:
+    """One path segment, percent-encoded (a ``/`` in an id must not open another path)."""
+    if not value:
+        raise ValueError(f"empty {what} in a SmartHub path")
+    return quote(value, safe="")
+
+
+def sim_path(iccid: str) -> str:
+    return f"{SIMS_PATH}/{segment(iccid, 'giccid')}"
+
 
 # --- errors -----------------------------------------------------------------------------------
 
