@@ -54,7 +54,7 @@ from reconciler.diff import diff_fleet  # noqa: E402
 from reconciler.manifest import load_fleet  # noqa: E402
 from reconciler.model import LiveSim, Status  # noqa: E402
 from reconciler.planfile import seal  # noqa: E402
-from reconciler.planner import make_plan  # noqa: E402
+from reconciler.planner.make import make_plan  # noqa: E402
 from reconciler.smarthub.client import SmartHubClient  # noqa: E402
 
 BASIC = ("IoT-1GB", "IoT-5GB", "IoT-10GB", "IoT-Unlimited")

@@ -35,7 +35,7 @@ from reconciler.model import (  # noqa: E402
     Status,
 )
 from reconciler.planfile import seal  # noqa: E402
-from reconciler.planner import make_plan  # noqa: E402
+from reconciler.planner.make import make_plan  # noqa: E402
 
 OLD = ("IoT-1GB", "IoT-5GB", "IoT-10GB")
 CATALOGUE = [RatePlan(p, RatePlanType.BASIC) for p in (*OLD, "IoT-Unlimited")]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from reconciler.model import Guard, Plan
 from reconciler.planfile import seal
-from reconciler.planner import GUARD_ALLOW_RETIRE, GUARD_MASS_DISABLE, GUARD_MAX_CHANGES
+from reconciler.planner.guards import GUARD_ALLOW_RETIRE, GUARD_MASS_DISABLE, GUARD_MAX_CHANGES
 
 
 @dataclass(frozen=True, slots=True)

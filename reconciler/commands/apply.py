@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from reconciler.applier import Applier
+from reconciler.applier.waves import Applier
 from reconciler.clock import Clock
 from reconciler.errors import ConfigError, FleetformError, JournalError, StalePlanError
 from reconciler.holdback import refuse_held_back
@@ -39,7 +39,8 @@ from reconciler.journal import ApplyLock, Journal, JournalStore
 from reconciler.live.feed import CacheFeed
 from reconciler.model import ApplyReport, Plan
 from reconciler.planfile import changes_digest, load_plan, plan_from_json, plan_to_json, seal
-from reconciler.planner import DEFAULT_CONFIG, raise_if_unsafe
+from reconciler.planner.config import DEFAULT_CONFIG
+from reconciler.planner.guards import raise_if_unsafe
 from reconciler.reporting import Reporter
 from reconciler.rollout import CommandGate, StageCheck
 from reconciler.rollout.gate import DEFAULT_GATE_TIMEOUT

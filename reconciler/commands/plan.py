@@ -39,7 +39,8 @@ from reconciler.live.targeted import target as find_target
 from reconciler.model import DesiredFleet, FleetDiff, LiveSim, Plan, RateBudget, RatePlan
 from reconciler.plan_sources import attach_sources
 from reconciler.planfile import write_plan
-from reconciler.planner import DEFAULT_CONFIG, PlannerConfig, make_plan
+from reconciler.planner.config import DEFAULT_CONFIG, PlannerConfig
+from reconciler.planner.make import make_plan
 from reconciler.render import PLAN_FORMATS, github, render_plan
 from reconciler.reporting import Reporter
 from reconciler.smarthub.api import SmartHubApi

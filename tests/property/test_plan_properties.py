@@ -33,7 +33,8 @@ from reconciler.model import (
     supplementary_field,
 )
 from reconciler.planfile import plan_from_json, plan_to_json, seal
-from reconciler.planner import PlannerConfig, make_plan
+from reconciler.planner.config import PlannerConfig
+from reconciler.planner.make import make_plan
 
 BASIC = ("IoT-1GB", "IoT-5GB")
 SUPPLEMENTARY = ("EU", "US")

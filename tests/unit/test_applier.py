@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.applier import Applier
+from reconciler.applier.waves import Applier
 from reconciler.clock import FakeClock
 from reconciler.errors import AuthenticationError, ForbiddenError, ServerError, TransportError
 from reconciler.journal import Journal, JournalStore, iter_journal_lines
@@ -333,7 +333,7 @@ def test_resume_refuses_the_journal_of_another_plan(tmp_path: Path) -> None:
 
 
 def test_check_explains_what_moved_with_deepdiff() -> None:
-    from reconciler.applier import check
+    from reconciler.applier.verdicts import check
     from reconciler.model import LiveSim
 
     sim = StepSim(

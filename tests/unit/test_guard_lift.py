@@ -13,7 +13,7 @@ from reconciler.guard_lift import GuardOverrides, blocking_reasons, lift_guards
 from reconciler.manifest import load_fleet
 from reconciler.model import DesiredState, PlanSummary
 from reconciler.planfile import changes_digest, plan_from_json, plan_to_json
-from reconciler.planner import raise_if_unsafe
+from reconciler.planner.guards import raise_if_unsafe
 from reconciler.render.github import plan_annotations
 from reconciler.render.plan_markdown import render_plan_markdown
 from reconciler.render.plan_text import render_plan_text

@@ -5,16 +5,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from reconciler import planner
+from reconciler.planner import cost
 from reconciler.smarthub import wire
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_planner_counts_pages_of_the_size_the_client_asks_for() -> None:
-    assert planner.PAGE_SIZE is wire.PAGE_SIZE
-    assert planner.check_reads(sims=10_000, account_size=wire.PAGE_SIZE * 7) == 7
-    assert planner.check_reads(sims=3, account_size=wire.PAGE_SIZE * 7) == 3
+    assert cost.PAGE_SIZE is wire.PAGE_SIZE
+    assert cost.check_reads(sims=10_000, account_size=wire.PAGE_SIZE * 7) == 7
+    assert cost.check_reads(sims=3, account_size=wire.PAGE_SIZE * 7) == 3
 
 
 def test_no_second_page_size_constant_outside_the_simulator() -> None:

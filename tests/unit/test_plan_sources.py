@@ -10,7 +10,7 @@ from reconciler.manifest import load_fleet
 from reconciler.model import ApnStatus, LiveSim, RatePlan, RatePlanType, Status
 from reconciler.plan_sources import attach_sources
 from reconciler.planfile import changes_digest, plan_from_json, plan_to_json
-from reconciler.planner import make_plan
+from reconciler.planner.make import make_plan
 from reconciler.render import render_plan
 from reconciler.render.plan_markdown import render_plan_markdown
 from tests.fakes import giccid

@@ -34,7 +34,7 @@ from reconciler.planfile import (
     seal,
     write_plan,
 )
-from reconciler.planner import make_plan
+from reconciler.planner.make import make_plan
 
 SECRET = "sk-live-7f3a9c"
 

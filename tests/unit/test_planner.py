@@ -23,16 +23,11 @@ from reconciler.model import (
     SourceRef,
     Status,
 )
-from reconciler.planner import (
-    PlannerConfig,
-    check_reads,
-    estimate_seconds,
-    make_plan,
-    operation_allowed,
-    raise_if_unsafe,
-    rate_window,
-    status_path,
-)
+from reconciler.planner.config import PlannerConfig
+from reconciler.planner.cost import check_reads, estimate_seconds, rate_window
+from reconciler.planner.guards import raise_if_unsafe
+from reconciler.planner.make import make_plan
+from reconciler.planner.statemachine import operation_allowed, status_path
 
 CATALOGUE = (
     RatePlan("IoT-1GB", RatePlanType.BASIC),

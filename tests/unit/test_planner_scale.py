@@ -20,7 +20,7 @@ from reconciler.model import (
     Status,
 )
 from reconciler.planfile import seal
-from reconciler.planner import make_plan
+from reconciler.planner.make import make_plan
 
 N = 100_000
 

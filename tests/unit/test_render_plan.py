@@ -22,7 +22,7 @@ from reconciler.model import (
     Status,
 )
 from reconciler.planfile import plan_to_json, seal
-from reconciler.planner import make_plan
+from reconciler.planner.make import make_plan
 from reconciler.render import render_plan
 from reconciler.render.github import plan_github
 from reconciler.render.plan_markdown import render_plan_markdown

@@ -31,7 +31,7 @@ from reconciler.model import (
     Status,
 )
 from reconciler.planfile import plan_from_json, plan_to_json, seal
-from reconciler.planner import make_plan
+from reconciler.planner.make import make_plan
 from reconciler.render import render_plan
 from reconciler.rollout import CommandGate
 from reconciler.webhook.events import DriftLog

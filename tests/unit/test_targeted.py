@@ -27,7 +27,7 @@ from reconciler.model import (
     SourceRef,
 )
 from reconciler.planfile import plan_from_json, plan_to_dict, plan_to_json, seal
-from reconciler.planner import make_plan
+from reconciler.planner.make import make_plan
 from reconciler.render import render_plan
 from reconciler.render.github import plan_annotations
 from reconciler.reporting import RecordingReporter

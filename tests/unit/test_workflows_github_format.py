@@ -29,7 +29,7 @@ from reconciler.model import (
     Status,
     StepReport,
 )
-from reconciler.planner import make_plan
+from reconciler.planner.make import make_plan
 from reconciler.render.github import (
     MAX_ANNOTATIONS,
     Annotation,
