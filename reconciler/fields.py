@@ -39,6 +39,7 @@ from typing import Any
 from reconciler.model import (
     CUSTOM_FIELD_NAMES,
     PRE_SERVICE,
+    SUBSCRIBED,
     ApnStatus,
     DesiredSim,
     LiveSim,
@@ -46,8 +47,6 @@ from reconciler.model import (
     RatePlanType,
     Status,
 )
-
-SUBSCRIBED = "subscribed"
 
 
 class Syntax(StrEnum):
@@ -113,7 +112,8 @@ class FieldKind:
     empty: str = "(none)"
     transition: Transition = Transition.CHANGE
     catalogue: RatePlanType | None = None
-    needs_active: bool = False
+    needs_active: bool = False  # only an active SIM takes it (a subscribe)
+    verb: str = "set"  # the change in one word, for a problem: "cannot subscribe SIM … to …"
     step_group: str | None = None  # "key" | "value": steps split by it (Step.rate_plan)
 
     @property
@@ -152,8 +152,7 @@ class FieldKind:
 
 
 def _extra(sim: DesiredSim | LiveSim, name: str) -> Mapping[str, str | None]:
-    extra: Mapping[str, Mapping[str, str | None]] = getattr(sim, "extra", {})
-    return extra.get(name, {})
+    return sim.extra.get(name, {})
 
 
 def extra_kind(
@@ -185,11 +184,11 @@ def extra_kind(
         return (values.get("") or None) if plain else {k: v or None for k, v in values.items()}
 
     def written(sim: LiveSim, values: Values) -> LiveSim:
-        extra = dict(getattr(sim, "extra", {}))
+        extra = dict(sim.extra)
         current = dict(extra.get(name, {}))
         current.update({("" if k is None else k): v for k, v in values.items()})
         extra[name] = current
-        return replace(sim, extra=extra)  # type: ignore[call-arg,unused-ignore]
+        return replace(sim, extra=extra)
 
     return FieldKind(
         name=name,
@@ -321,6 +320,7 @@ SUPPLEMENTARY_PLANS = FieldKind(
     transition=Transition.SUBSCRIBE,
     catalogue=RatePlanType.SUPPLEMENTARY,
     needs_active=True,
+    verb="subscribe",
     step_group="key",
 )
 APNS = FieldKind(

@@ -23,7 +23,6 @@ from reconciler import fields
 from reconciler.errors import CacheError
 from reconciler.live.cache import LiveCache, Via
 from reconciler.model import (
-    ApnStatus,
     BatchJob,
     BatchOperation,
     ChangeLogEntry,
@@ -185,19 +184,6 @@ class CacheFeed:
         self._api.write_field(kind, iccid, values)
         written = fields.named(kind).written
         self._patch(iccid, written=lambda sim: written(sim, values))
-
-    def set_custom_fields(self, iccid: str, values: Mapping[str, str | None]) -> None:
-        named: dict[str | None, str | None] = {key: text for key, text in values.items()}
-        self.write_field("customFields", iccid, named)
-
-    def set_rate_plan(self, iccid: str, rate_plan: str) -> None:
-        self.write_field("ratePlan", iccid, {None: rate_plan})
-
-    def subscribe_plan(self, iccid: str, plan: str) -> None:
-        self.write_field("supplementaryPlans", iccid, {plan: "subscribed"})
-
-    def set_apn_status(self, iccid: str, apn: str, status: ApnStatus) -> None:
-        self.write_field("apns", iccid, {apn: status.value})
 
     def _state_change(self, iccid: str, sim: LiveSim | None, status: Status) -> LiveSim | None:
         if sim is not None:

@@ -6,7 +6,7 @@ Names here are fleetform's own, not SmartHub's wire names: the client's wire mod
 
 One module per kind of record, each name re-exported here (import from ``reconciler.model``):
 
-- `reconciler.model.paths`: field paths (``state``, ``apns[iot.acme]`` ...) and their helpers;
+- `reconciler.model.paths`: field paths (``state``, ``apns[iot.acme]`` ...) and their builders;
 - `reconciler.model.sims`: desired and live SIMs, the Fleet, statuses, source places;
 - `reconciler.model.account`: the rate-plan catalogue, change history, batch jobs, rate budget;
 - `reconciler.model.plan`: the diff (changes, problems) and the plan (steps, waves, guards);
@@ -34,7 +34,6 @@ from reconciler.model.paths import (
     SUBSCRIBED,
     apn_field,
     custom_field,
-    parse_field,
     supplementary_field,
 )
 from reconciler.model.plan import (
@@ -130,7 +129,6 @@ __all__ = [
     "apn_field",
     "custom_field",
     "known_account_size",
-    "parse_field",
     "steps_by_wave",
     "supplementary_field",
 ]

@@ -11,13 +11,14 @@ A *field path* names one managed value of a SIM:
 =========================================  ===============================================
 
 `FieldChange`, `StepSim.before`/`after` and `DesiredSim.field_sources` are keyed by these paths,
-built with the helpers below so nobody formats them by hand. The custom fields' names and
-length limit are here too: they are the custom-field kind's own rules.
+built with the helpers below so nobody formats them by hand. The syntax of each kind, and the
+split of a path into kind and key, belong to the kind's entry in `reconciler.fields`
+(``FieldKind.path``, ``fields.split``); these helpers build the same paths for the layers
+below it. The custom fields' names and length limit are here too: they are the custom-field
+kind's own rules.
 """
 
 from __future__ import annotations
-
-import re
 
 CUSTOM_FIELD_NAMES: tuple[str, ...] = ("custom1", "custom2", "custom3", "custom4", "custom5")
 CUSTOM_FIELD_MAX_LENGTH = 255
@@ -37,21 +38,3 @@ def apn_field(apn: str) -> str:
 
 def custom_field(name: str) -> str:
     return f"customFields.{name}"
-
-
-_BRACKETED = re.compile(r"^(supplementaryPlans|apns)\[(.+)\]$")
-
-
-def parse_field(path: str) -> tuple[str, str | None]:
-    """Split a field path into (kind, key): ``apns[iot.acme]`` -> (``apns``, ``iot.acme``).
-
-    Kinds: ``state``, ``ratePlan``, ``supplementaryPlans``, ``apns``, ``customFields``.
-    """
-    if path in (STATE, RATE_PLAN):
-        return path, None
-    match = _BRACKETED.match(path)
-    if match:
-        return match.group(1), match.group(2)
-    if path.startswith("customFields."):
-        return "customFields", path.removeprefix("customFields.")
-    raise ValueError(f"not a field path: {path!r}")

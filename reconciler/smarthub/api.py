@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from reconciler.model import (
-    ApnStatus,
     BatchJob,
     BatchOperation,
     ChangeLogEntry,
@@ -100,15 +99,6 @@ class SmartHubApi(Protocol):
         call, mapped to requests by `reconciler.smarthub.wire.field_writes`. A custom field set
         to None is cleared; the requests go in the order of ``values``."""
         ...
-
-    # one kind's write by name (the applier's calls until it writes through write_field)
-    def set_custom_fields(self, iccid: str, values: Mapping[str, str | None]) -> None: ...
-
-    def set_rate_plan(self, iccid: str, rate_plan: str) -> None: ...
-
-    def subscribe_plan(self, iccid: str, plan: str) -> None: ...
-
-    def set_apn_status(self, iccid: str, apn: str, status: ApnStatus) -> None: ...
 
     def activate(self, iccid: str) -> LiveSim | None: ...
 
