@@ -19,7 +19,7 @@ with the receiver, so the receiver's own ceiling is higher):
   p50 60 ms, max 72 ms at 0.05 s. The debounce dominates; verification, the re-read over
   HTTP and the diff take ~10-20 ms.
 - before the listening socket was created as IPPROTO_TCP, asyncio did not set TCP_NODELAY and
-  every request took 44 ms (90 events/s): see `reconciler.webhook.run.start_server`.
+  every request took 44 ms (90 events/s): see `reconciler.serving`.
 """
 
 from __future__ import annotations

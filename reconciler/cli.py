@@ -594,7 +594,8 @@ def _parse_push_urls(values: tuple[str, ...]) -> dict[str, str]:
 @click.option(
     "--push-key-file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="File holding the key that signs pushes (the receiver's SMARTHUB_PUSH_KEY).",
+    help="Push key file as `webhook serve` reads it (one key a line, # comments); the first "
+    "key signs pushes.",
 )
 @click.option(
     "--enterprise-accounts",
@@ -631,14 +632,11 @@ def sim_serve_command(
     """
     from reconciler.app import state_dir
     from reconciler.simulator import SimulatorConfig, SimulatorError, serve
+    from reconciler.webhook import read_push_key_file
 
     limit, window = _parse_rate_limit(rate_limit)
-    push_key: str | None = None
-    if push_key_file is not None:
-        try:
-            push_key = push_key_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise click.ClickException(f"cannot read {push_key_file}: {exc.strerror}") from None
+    # the file `webhook serve --push-key-file` reads; its first (current) key signs
+    push_key = read_push_key_file(push_key_file)[0] if push_key_file is not None else None
     if db is None:
         state_dir().mkdir(parents=True, exist_ok=True)
         db = state_dir() / "sim.db"

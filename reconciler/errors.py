@@ -13,6 +13,8 @@
     ├── LockedError                     another apply of the same account holds the lock
     ├── BudgetExhausted                 --budget spent; the run stopped cleanly, recorded
     ├── CacheError                      the live-state cache is unusable: set aside, read live
+    ├── PushRefused                     a push the receiver refuses: its 4xx status and reason
+    ├── QueueFull                       the receiver's check queue is full: the push gets a 503
     ├── Cancelled                       the run was interrupted (Ctrl+C): no request more
     └── ApiError                        SmartHub answered with a problem document
         ├── AuthenticationError         401: bad or missing key
@@ -207,6 +209,8 @@ __all__ = [
     "NotFoundError",
     "PlanError",
     "PlanFileError",
+    "PushRefused",
+    "QueueFull",
     "RateLimited",
     "ServerError",
     "StalePlanError",
@@ -225,3 +229,23 @@ class CacheError(FleetformError):
     def __init__(self, message: str, *, corrupt: bool = False) -> None:
         super().__init__(message)
         self.corrupt = corrupt
+
+
+class PushRefused(FleetformError):
+    """Why the receiver refuses a push: an HTTP 4xx ``status`` and a stable ``reason`` (the
+    metric label), with a ``title`` and optional ``detail`` for the problem document.
+
+    The message never holds the push key nor the expected signature.
+    """
+
+    def __init__(self, status: int, reason: str, title: str, detail: str | None = None) -> None:
+        self.status = status
+        self.reason = reason
+        self.title = title
+        self.detail = detail
+        super().__init__(f"{reason}: {detail or title}")
+
+
+class QueueFull(FleetformError):
+    """More SIMs are waiting for a check than the receiver's queue holds; the push is answered
+    503 and the sender retries."""

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from deepdiff import DeepDiff
-
 from reconciler import fields
 from reconciler.errors import ApiError, ServerError, TransportError
 from reconciler.model import ALREADY, BatchJob, FieldChange, LiveSim, Outcome, SimOutcome, StepSim
@@ -25,19 +23,14 @@ def _show(value: str | None) -> str:
 
 
 def what_moved(sim: StepSim, live: LiveSim) -> tuple[FieldChange, ...]:
-    """The fields whose live value differs from the plan's ``before`` (plan value -> live).
-
-    deepdiff explains how two records differ: the plan's view of the SIM
-    against the same fields of its live record.
+    """The fields whose live value differs from the plan's ``before`` (plan value -> live),
+    in field-path order: the plan's view of the SIM against the same fields of its live record.
     """
-    plan_view = dict(sim.before)
-    live_view = {path: fields.live_value(live, path) for path in sim.before}
-    diff = DeepDiff(plan_view, live_view, view="tree")
-    moved: list[FieldChange] = []
-    for kind in ("values_changed", "type_changes"):
-        for level in diff.get(kind, ()):
-            path = level.path(output_format="list")[0]
-            moved.append(FieldChange(str(path), level.t1, level.t2))
+    moved = (
+        FieldChange(path, before, now)
+        for path, before in sim.before.items()
+        if (now := fields.live_value(live, path)) != before
+    )
     return tuple(sorted(moved, key=lambda m: m.field))
 
 
@@ -59,7 +52,7 @@ def check(sim: StepSim, live: LiveSim | None, account: str) -> SimOutcome | None
             (FieldChange("account", account, live.account),),
         )
     if all(fields.live_value(live, path) == value for path, value in sim.before.items()):
-        return None  # the common case, without deepdiff's cost (~0.3 ms a SIM)
+        return None  # the common case, without building the list of what moved
     moved = what_moved(sim, live)
     if not moved:
         return None

@@ -72,9 +72,7 @@ def make_plan(
 
     groups, stage_infos = split_stages(collector.groups, lambda i: desired.sims[i].rollout)
     steps = build_steps(groups, config)
-    by_operation: dict[str, set[str]] = {}
-    for step in steps:
-        by_operation.setdefault(step.operation.value, set()).update(s.iccid for s in step.sims)
+    by_operation = _sims_by_operation(steps)
     touched: set[str] = set().union(*by_operation.values()) if by_operation else set()
     managed = len(diff.changed) + diff.unchanged + len(diff.problems)  # declared and live
     sims_read = managed + len(diff.unmanaged)
@@ -118,6 +116,14 @@ def make_plan(
         held_back=tuple(held),
         targeted=targeted,
     )
+
+
+def _sims_by_operation(steps: Sequence[Step]) -> dict[str, set[str]]:
+    """The ICCIDs each operation touches, by `Operation` value."""
+    by_operation: dict[str, set[str]] = {}
+    for step in steps:
+        by_operation.setdefault(step.operation.value, set()).update(s.iccid for s in step.sims)
+    return by_operation
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,9 +35,12 @@ Faults (``SimulatorConfig`` and ``POST {admin_url}/faults``): ``latency`` second
 (`Redirect`: a path prefix answered 301/302/307/308 with a ``Location`` on this server or
 another host, optionally only N times). Faults spend no rate budget.
 
-Module map: ``fleet`` (seeding rule, catalogue), ``store`` (SQLite state, state machine),
-``http`` (the ASGI app: routing, auth, rate limit, problem documents), ``jobs`` (batch worker),
-``push`` (push delivery), ``faults`` (faults, counters), ``openapi``, ``server`` (lifecycle).
+Module map: ``fleet`` (seeding rule, catalogue), ``store/`` (SQLite state, one room per job:
+schema, seeding, reads, writes and the state machine, history, batch jobs, SMS and rate
+windows), ``http/`` (the ASGI app: pipeline, auth, rate limit, routing; handlers per resource;
+problem documents), ``jobs`` (batch worker), ``push`` (push delivery), ``faults`` (faults,
+counters), ``openapi/``, ``listen`` (bind, listen and start on a socket), ``server``
+(lifecycle).
 
 Admin endpoints (under ``admin_url``, authenticated with either key, never rate-limited, never
 faulted): ``GET``/``POST /faults`` (``latency``, ``errorRate``, ``dropRate``,

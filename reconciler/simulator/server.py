@@ -1,11 +1,11 @@
-"""Wiring and lifecycle: build store, workers and app; run uvicorn in a thread or in front."""
+"""Wiring and lifecycle: build store, workers and app; run uvicorn in a thread or in front
+(on a socket bound by `reconciler.simulator.listen`)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -15,11 +15,12 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from reconciler.simulator.config import SimulatorConfig, SimulatorError
+from reconciler.simulator.config import SimulatorConfig
 from reconciler.simulator.faults import Counters, Faults
 from reconciler.simulator.fleet import OTHER_ACCOUNT, PRIMARY_ACCOUNT
 from reconciler.simulator.http import ADMIN_PREFIX, API_PREFIX, TRANSPORT_KEY, SimulatorApp
 from reconciler.simulator.jobs import BatchWorker
+from reconciler.simulator.listen import base_url, bind_socket, run_in_thread, uvicorn_config
 from reconciler.simulator.openapi import openapi_document
 from reconciler.simulator.push import Pusher
 from reconciler.simulator.store import Store
@@ -100,40 +101,11 @@ def _build(config: SimulatorConfig) -> _Parts:
     return _Parts(store, faults, counters, pusher, worker, app, api_key, other_api_key, push_key)
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when the proto
-    # says TCP; without it every keep-alive answer waits 40 ms for a delayed ACK (Nagle).
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise SimulatorError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-    # listen now: a client that read the URL may connect before uvicorn accepts; it waits in
-    # the backlog instead of being refused
-    sock.listen(2048)
-    return sock
-
-
-def _uvicorn(app: SimulatorApp, log_level: str) -> uvicorn.Server:
-    config = uvicorn.Config(
-        app,
-        lifespan="off",
-        http=_DroppableH11Protocol,
-        ws="none",
-        log_level=log_level,
-        access_log=False,
-        timeout_graceful_shutdown=1,
-        timeout_keep_alive=5,
+def _uvicorn(app: SimulatorApp) -> uvicorn.Server:
+    config = uvicorn_config(
+        app, http=_DroppableH11Protocol, keep_alive_seconds=5, graceful_seconds=1
     )
     return uvicorn.Server(config)
-
-
-def _base(host: str, port: int) -> str:
-    shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}"
 
 
 @dataclass
@@ -185,26 +157,14 @@ def start_in_thread(
     """Serve in a daemon thread; returns once the server accepts connections."""
     parts = _build(config)
     try:
-        sock = _bind(host, port)
+        sock = bind_socket(host, port)
+        actual_port = sock.getsockname()[1]
+        server = _uvicorn(parts.app)
+        thread = run_in_thread(server, sock, name=f"sim-{actual_port}")
     except BaseException:
         parts.close()
         raise
-    actual_port = sock.getsockname()[1]
-    server = _uvicorn(parts.app, "warning")
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name=f"sim-{actual_port}", daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + 10.0
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            thread.join(2.0)
-            sock.close()
-            parts.close()
-            raise RuntimeError(f"the simulator did not start on {host}:{actual_port}")
-        time.sleep(0.002)
-    base = _base(host, actual_port)
+    base = base_url(host, actual_port)
     return RunningSimulator(
         url=base + API_PREFIX,
         api_key=parts.api_key,
@@ -230,13 +190,13 @@ def serve(
     is called once the socket is bound (the CLI prints the URL and key there)."""
     parts = _build(config)
     try:
-        sock = _bind(host, port)
-        base = _base(host, sock.getsockname()[1])
+        sock = bind_socket(host, port)
+        base = base_url(host, sock.getsockname()[1])
         if on_ready is not None:
             on_ready(base + API_PREFIX, parts.api_key, parts.other_api_key)
         # uvicorn shuts down gracefully on SIGINT, then raises the signal again: that
         # KeyboardInterrupt is the normal way out of a foreground server, not an error.
         with contextlib.suppress(KeyboardInterrupt):
-            _uvicorn(parts.app, "warning").run(sockets=[sock])
+            _uvicorn(parts.app).run(sockets=[sock])
     finally:
         parts.close()

@@ -7,22 +7,23 @@ against git (`check`), and records drift (`sink`). `server` is the ASGI app, `ru
 
 from __future__ import annotations
 
+from reconciler.serving import RunningServer
 from reconciler.webhook.check import DriftRecord, ManifestCheck
 from reconciler.webhook.dedupe import DedupeStore
 from reconciler.webhook.metrics import Metrics
 from reconciler.webhook.run import (
     PUSH_KEY_ENV,
     ReceiverStack,
-    RunningServer,
     ServeOptions,
     build_receiver,
     read_push_key,
+    read_push_key_file,
     serve,
     start_server,
 )
 from reconciler.webhook.server import Receiver, build_app
 from reconciler.webhook.sink import DriftSink
-from reconciler.webhook.verify import PushEvent, PushVerifier, Refusal, sign
+from reconciler.webhook.verify import PushEvent, PushVerifier, sign
 from reconciler.webhook.worker import CheckQueue, CheckWorker
 
 __all__ = [
@@ -38,12 +39,12 @@ __all__ = [
     "PushVerifier",
     "Receiver",
     "ReceiverStack",
-    "Refusal",
     "RunningServer",
     "ServeOptions",
     "build_app",
     "build_receiver",
     "read_push_key",
+    "read_push_key_file",
     "serve",
     "sign",
     "start_server",

@@ -99,89 +99,71 @@ class Metrics:
 
     def render(self) -> str:
         s = self.snapshot()
-        out: list[str] = []
-
-        def metric(name: str, kind: str, help_text: str, samples: list[tuple[str, int]]) -> None:
-            out.append(f"# HELP {name} {help_text}")
-            out.append(f"# TYPE {name} {kind}")
-            for labels, value in samples:
-                out.append(f"{name}{labels} {value}")
-
-        metric(
-            "fleetform_webhook_events_received_total",
-            "counter",
-            "Push requests received on /push.",
-            [("", s.received)],
-        )
-        metric(
-            "fleetform_webhook_events_accepted_total",
-            "counter",
-            "Verified, first-seen push events, by eventType.",
-            [(_labels(event_type=k), v) for k, v in sorted(s.accepted.items())],
-        )
-        metric(
-            "fleetform_webhook_events_refused_total",
-            "counter",
-            "Push requests refused, by reason.",
-            [(_labels(reason=k), v) for k, v in sorted(s.refused.items())],
-        )
-        metric(
-            "fleetform_webhook_events_duplicate_total",
-            "counter",
-            "Verified push events whose id was seen before (acknowledged, not processed).",
-            [("", s.duplicates)],
-        )
-        metric(
-            "fleetform_webhook_checks_queued_total",
-            "counter",
-            "SIMs put on the check queue.",
-            [("", s.queued)],
-        )
-        metric(
-            "fleetform_webhook_events_coalesced_total",
-            "counter",
-            "Events folded into a check already pending for the same SIM.",
-            [("", s.coalesced)],
-        )
-        metric(
-            "fleetform_webhook_checks_total",
-            "counter",
-            "SIM re-reads compared with the manifests.",
-            [("", s.checks)],
-        )
-        metric(
-            "fleetform_webhook_check_errors_total",
-            "counter",
-            "Checks that failed (API error, manifest error).",
-            [("", s.check_errors)],
-        )
-        metric(
-            "fleetform_webhook_drift_found_total",
-            "counter",
-            "Checks that found drift.",
-            [("", s.drift_found)],
-        )
-        metric(
-            "fleetform_webhook_hook_failures_total",
-            "counter",
-            "--on-drift hook runs that failed or timed out.",
-            [("", s.hook_failures)],
-        )
-        if self.api_requests is not None:
-            metric(
-                "fleetform_webhook_api_requests_total",
+        families: list[tuple[str, str, str, list[tuple[str, int]]]] = [
+            (_PREFIX + "events_received_total", "counter", _RECEIVED_HELP, [("", s.received)]),
+            (
+                _PREFIX + "events_accepted_total",
                 "counter",
-                "SmartHub API requests spent by this receiver.",
-                [("", self.api_requests())],
+                "Verified, first-seen push events, by eventType.",
+                [(_labels(event_type=k), v) for k, v in sorted(s.accepted.items())],
+            ),
+            (
+                _PREFIX + "events_refused_total",
+                "counter",
+                "Push requests refused, by reason.",
+                [(_labels(reason=k), v) for k, v in sorted(s.refused.items())],
+            ),
+        ]
+        families += [
+            (_PREFIX + name, "counter", help_text, [("", getattr(s, field))])
+            for name, field, help_text in _COUNTERS
+        ]
+        if self.api_requests is not None:
+            families.append(
+                (
+                    _PREFIX + "api_requests_total",
+                    "counter",
+                    "SmartHub API requests spent by this receiver.",
+                    [("", self.api_requests())],
+                )
             )
         if self.queue_depth is not None:
-            metric(
-                "fleetform_webhook_queue_depth",
-                "gauge",
-                "SIMs waiting for a check.",
-                [("", self.queue_depth())],
+            families.append(
+                (
+                    _PREFIX + "queue_depth",
+                    "gauge",
+                    "SIMs waiting for a check.",
+                    [("", self.queue_depth())],
+                )
             )
+        out: list[str] = []
+        for name, kind, help_text, samples in families:
+            out.append(f"# HELP {name} {help_text}")
+            out.append(f"# TYPE {name} {kind}")
+            out.extend(f"{name}{labels} {value}" for labels, value in samples)
         return "\n".join(out) + "\n"
+
+
+_PREFIX = "fleetform_webhook_"
+_RECEIVED_HELP = "Push requests received on /push."
+# the unlabelled counters, in the order shown: (name after the prefix, snapshot field, help)
+_COUNTERS = (
+    (
+        "events_duplicate_total",
+        "duplicates",
+        "Verified push events whose id was seen before (acknowledged, not processed).",
+    ),
+    ("checks_queued_total", "queued", "SIMs put on the check queue."),
+    (
+        "events_coalesced_total",
+        "coalesced",
+        "Events folded into a check already pending for the same SIM.",
+    ),
+    ("checks_total", "checks", "SIM re-reads compared with the manifests."),
+    ("check_errors_total", "check_errors", "Checks that failed (API error, manifest error)."),
+    ("drift_found_total", "drift_found", "Checks that found drift."),
+    ("hook_failures_total", "hook_failures", "--on-drift hook runs that failed or timed out."),
+)
 
 
 def _labels(**labels: str) -> str:

@@ -1,17 +1,16 @@
 """Wiring of ``fleetform webhook serve``: manifests, API, store, worker, app and uvicorn.
 
 `build_receiver` assembles the pieces from plain collaborators (tests and the benchmark use
-it with their own API and clock); `start_server` runs any ASGI app under uvicorn in a thread
-on a real socket; `serve` is what the CLI calls: it blocks until SIGINT/SIGTERM, then stops
-the server (in-flight requests finish), the worker (the check in flight finishes) and the
-store, and returns 0.
+it with their own API and clock); `start_server` serves the receiver's app on a real socket in
+a thread (the bind and start are `reconciler.serving`'s); `serve` is what the CLI calls: it
+blocks until SIGINT/SIGTERM, then stops the server (in-flight requests finish), the worker
+(the check in flight finishes) and the store, and returns 0.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -21,8 +20,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import uvicorn
-
+from reconciler import serving
 from reconciler.app import Connection, open_api, state_dir
 from reconciler.clock import Clock, SystemClock
 from reconciler.errors import CacheError, ConfigError, FleetformError
@@ -30,6 +28,7 @@ from reconciler.live import Via, open_cache
 from reconciler.manifest import load_fleet
 from reconciler.model import DesiredFleet, LiveSim
 from reconciler.reporting import Reporter
+from reconciler.serving import RunningServer
 from reconciler.smarthub.api import SmartHubApi
 from reconciler.webhook.check import DriftRecord, ManifestCheck
 from reconciler.webhook.dedupe import DedupeStore
@@ -46,24 +45,30 @@ DEFAULT_MAX_READS_PER_HOUR = 1000
 Loader = Callable[[Sequence[Path]], DesiredFleet]
 
 
+def read_push_key_file(path: Path) -> tuple[str, ...]:
+    """The push keys in a key file: one per line, the current key first (several while
+    rotating the key; blank lines and ``#`` comments skipped). The one reader of
+    ``--push-key-file``: the receiver accepts every key of it, ``sim serve`` signs with the
+    first, so one file serves both."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(f"cannot read the push key file {path}: {reason}") from exc
+    keys = tuple(
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    )
+    if not keys:
+        raise ConfigError(f"the push key file {path} is empty")
+    return keys
+
+
 def read_push_key(push_key_file: Path | None) -> tuple[str, ...]:
-    """The push key(s): from the file, one per line (several while rotating the key; blank
-    lines and ``#`` comments skipped), or SMARTHUB_PUSH_KEY."""
+    """The push key(s): from the file (`read_push_key_file`), or SMARTHUB_PUSH_KEY."""
     if push_key_file is not None:
-        try:
-            text = push_key_file.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot read the push key file {push_key_file}: {exc.strerror}"
-            ) from None
-        keys = tuple(
-            line.strip()
-            for line in text.splitlines()
-            if line.strip() and not line.lstrip().startswith("#")
-        )
-        if not keys:
-            raise ConfigError(f"the push key file {push_key_file} is empty")
-        return keys
+        return read_push_key_file(push_key_file)
     key = os.environ.get(PUSH_KEY_ENV, "").strip()
     if not key:
         raise ConfigError(f"no push key: set {PUSH_KEY_ENV} or pass --push-key-file")
@@ -228,63 +233,22 @@ def build_receiver(
     return ReceiverStack(build_app(receiver), receiver, worker, store, metrics)
 
 
-@dataclass
-class RunningServer:
-    url: str
-    server: uvicorn.Server
-    thread: threading.Thread
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout)
-
-
 def start_server(
     app: Any, host: str = "127.0.0.1", port: int = 0, *, ready_timeout: float = 10.0
 ) -> RunningServer:
-    """Serve ``app`` with uvicorn (h11, asyncio) in a thread; returns once it accepts.
-
-    The socket is bound here, so ``port=0`` picks a free port and `RunningServer.url` says
-    which; a port in use is a `ConfigError` rather than a log line from a thread.
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # proto=IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets whose proto says TCP,
-    # and without it every response (headers and body are two writes) waits ~40 ms for the
-    # peer's delayed ACK (measured: 44 ms per request, 0.5 ms with it).
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    sock.listen(1024)
-    bound = sock.getsockname()[1]
-    config = uvicorn.Config(
+    """Serve the receiver's ``app`` on a socket of its own (`reconciler.serving`) in a thread;
+    returns once it accepts. ``port=0`` picks a free port (`RunningServer.url` says which); a
+    port in use is a `ConfigError`."""
+    return serving.start_server(
         app,
-        http="h11",
-        loop="asyncio",
-        lifespan="off",
-        log_level="warning",
-        access_log=False,
-        timeout_keep_alive=15,
-        timeout_graceful_shutdown=5,
-        backlog=1024,
+        host,
+        port,
+        keep_alive_seconds=15,
+        graceful_seconds=5,
+        ready_timeout=ready_timeout,
+        name="fleetform-webhook-http",
+        what="the webhook server",
     )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="fleetform-webhook-http"
-    )
-    thread.daemon = True
-    thread.start()
-    deadline = time.monotonic() + ready_timeout
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            raise ConfigError(f"the webhook server did not start on {host}:{bound}")
-        time.sleep(0.01)
-    shown = f"[{host}]" if family == socket.AF_INET6 else host
-    return RunningServer(url=f"http://{shown}:{bound}", server=server, thread=thread)
 
 
 def serve(

@@ -49,11 +49,11 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from reconciler.clock import Clock
-from reconciler.errors import FleetformError
+from reconciler.errors import FleetformError, PushRefused
 from reconciler.reporting import Reporter
 from reconciler.webhook.dedupe import DedupeStore
 from reconciler.webhook.metrics import Metrics
-from reconciler.webhook.verify import DEFAULT_MAX_BODY_BYTES, PushVerifier, Refusal, refuse
+from reconciler.webhook.verify import DEFAULT_MAX_BODY_BYTES, PushVerifier, refuse
 from reconciler.webhook.worker import CheckQueue
 
 PROBLEM_TYPE = "application/problem+json"
@@ -121,7 +121,7 @@ def problem(status: int, title: str, detail: str | None = None, **extra: Any) ->
     return JSONResponse(body, status_code=status, media_type=PROBLEM_TYPE)
 
 
-def _refusal_response(refusal: Refusal) -> JSONResponse:
+def _refusal_response(refusal: PushRefused) -> JSONResponse:
     return problem(refusal.status, refusal.title, refusal.detail, reason=refusal.reason)
 
 
@@ -154,7 +154,7 @@ def build_app(receiver: Receiver) -> Starlette:
         try:
             body = await _read_body(request, r.max_body_bytes, r.body_timeout_seconds)
             event = r.verifier.verify(body, path_type)
-        except Refusal as refusal:
+        except PushRefused as refusal:
             r.metrics.refused(refusal.reason)
             peer = request.client.host if request.client else "?"
             log_refusal(f"webhook: refused a push from {peer}: {refusal}")

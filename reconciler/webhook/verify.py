@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.clock import Clock
+from reconciler.errors import PushRefused
 
 EVENT_TYPES: frozenset[str] = frozenset(
     {
@@ -50,20 +51,6 @@ def sign(push_key: str, date_push: int | str) -> str:
     return hashlib.sha256(f"{push_key}{date_push}".encode()).hexdigest()
 
 
-class Refusal(Exception):
-    """Why a push is refused: an HTTP 4xx status and a stable ``reason`` (the metric label).
-
-    The message never holds the push key nor the expected signature.
-    """
-
-    def __init__(self, status: int, reason: str, title: str, detail: str | None = None) -> None:
-        self.status = status
-        self.reason = reason
-        self.title = title
-        self.detail = detail
-        super().__init__(f"{reason}: {detail or title}")
-
-
 # reason -> (status, title); the one table of refusals (tests iterate it).
 REFUSALS: Mapping[str, tuple[int, str]] = {
     "body_too_large": (413, "Payload too large"),
@@ -78,9 +65,9 @@ REFUSALS: Mapping[str, tuple[int, str]] = {
 }
 
 
-def refuse(reason: str, detail: str | None = None) -> Refusal:
+def refuse(reason: str, detail: str | None = None) -> PushRefused:
     status, title = REFUSALS[reason]
-    return Refusal(status, reason, title, detail)
+    return PushRefused(status, reason, title, detail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +141,7 @@ class PushVerifier:
         return f"PushVerifier(push_key=<redacted>, skew_seconds={self.skew_seconds})"
 
     def verify(self, body: bytes, path_event_type: str | None = None) -> PushEvent:
-        """Return the verified event or raise `Refusal`."""
+        """Return the verified event or raise `PushRefused`."""
         try:
             doc = json.loads(body)
         except (UnicodeDecodeError, ValueError) as exc:

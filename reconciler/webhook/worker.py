@@ -22,14 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from reconciler.clock import Clock
-from reconciler.errors import FleetformError, RateLimited, ServerError, TransportError
+from reconciler.errors import FleetformError, QueueFull, RateLimited, ServerError, TransportError
 from reconciler.reporting import Reporter
 from reconciler.webhook.check import DriftRecord
 from reconciler.webhook.metrics import Metrics
-
-
-class QueueFull(FleetformError):
-    """More SIMs are waiting than `CheckQueue.max_pending`; the push is answered 503."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -252,3 +253,70 @@ def test_sim_serve_cli_with_given_keys_prints_no_key(tmp_path: Path) -> None:
     assert enterprise == "Globex"
     assert "key" not in stdout.lower()  # nothing more was printed after the URL line
     assert process.returncode == 0
+
+
+def test_sim_serve_reads_the_push_key_file_as_the_receiver_does(tmp_path: Path) -> None:
+    """One file for both ends: comments and the old key of a rotation are skipped, the first
+    (current) key signs. The whole file, comment and all, used to become the signing key."""
+    key_file = tmp_path / "push.key"
+    key_file.write_text("# rotated in December\nnew-key\nold-key\n", encoding="utf-8")
+    db = tmp_path / "push.db"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from reconciler.cli import main; main()",
+            "sim",
+            "serve",
+            "--port",
+            "0",
+            "--sims",
+            "10",
+            "--db",
+            str(db),
+            "--push-key-file",
+            str(key_file),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert process.stdout is not None
+        assert "http://" in process.stdout.readline()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=10)
+    with sqlite3.connect(db) as stored:
+        row = stored.execute("SELECT value FROM meta WHERE key = 'push_key'").fetchone()
+    assert row == ("new-key",)
+
+
+def test_sim_serve_refuses_an_empty_push_key_file_without_a_traceback(tmp_path: Path) -> None:
+    key_file = tmp_path / "push.key"
+    key_file.write_text("# nothing here yet\n\n", encoding="utf-8")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from reconciler.cli import main; main()",
+            "sim",
+            "serve",
+            "--port",
+            "0",
+            "--db",
+            str(tmp_path / "x.db"),
+            "--push-key-file",
+            str(key_file),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert f"the push key file {key_file} is empty" in result.stderr
+    assert "Traceback" not in result.stderr

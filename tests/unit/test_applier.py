@@ -332,7 +332,7 @@ def test_resume_refuses_the_journal_of_another_plan(tmp_path: Path) -> None:
         Applier(api, journal, RecordingReporter(), FakeClock()).run(other, resume=True)
 
 
-def test_check_explains_what_moved_with_deepdiff() -> None:
+def test_check_explains_what_moved() -> None:
     from reconciler.applier.verdicts import check
     from reconciler.model import LiveSim
 

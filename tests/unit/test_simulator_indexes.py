@@ -20,7 +20,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler.simulator import store as store_module
 from reconciler.simulator.fleet import (
     giccid_for,
     iter_fleet,
@@ -28,7 +27,8 @@ from reconciler.simulator.fleet import (
     seed_fleet,
     with_check_digit,
 )
-from reconciler.simulator.store import BUCKET_BITS, ChangeLogRow, SimRow, Store
+from reconciler.simulator.store import ChangeLogRow, SimRow, Store, schema
+from reconciler.simulator.store.schema import BUCKET_BITS
 
 STATUSES = ["TEST_READY", "INVENTORY", "ACTIVATION_READY", "ACTIVATED", "DEACTIVATED", "RETIRED"]
 SIMS = 2600  # acme positions 1..2600: three buckets of 1024
@@ -138,7 +138,7 @@ def test_the_other_account_is_counted_apart(store: Store) -> None:
 def small_buckets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
     """A store whose count buckets are 32 positions: what is left to step over inside a bucket
     is then small beside a page, so a scan shows (with 1024, this fleet is one scan)."""
-    monkeypatch.setattr(store_module, "BUCKET_BITS", 5)
+    monkeypatch.setattr(schema, "BUCKET_BITS", 5)
     s = Store(tmp_path / "small.db", clock=Clock())
     s.ensure_seeded(SIMS, 1)
     yield s

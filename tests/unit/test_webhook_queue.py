@@ -10,12 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.clock import FakeClock
-from reconciler.errors import FleetformError, ServerError, TransportError
+from reconciler.errors import FleetformError, QueueFull, ServerError, TransportError
 from reconciler.reporting import RecordingReporter
 from reconciler.webhook.check import DriftRecord
 from reconciler.webhook.dedupe import DedupeStore
 from reconciler.webhook.metrics import Metrics
-from reconciler.webhook.worker import CheckQueue, CheckWorker, QueueFull, ReadPacer
+from reconciler.webhook.worker import CheckQueue, CheckWorker, ReadPacer
 
 A = "8944500000000000017"
 B = "8944500000000000025"

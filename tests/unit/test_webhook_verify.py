@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.clock import FakeClock
-from reconciler.errors import ConfigError
+from reconciler.errors import ConfigError, PushRefused
 from reconciler.webhook.run import PUSH_KEY_ENV, read_push_key
-from reconciler.webhook.verify import REFUSALS, PushVerifier, Refusal, sign
+from reconciler.webhook.verify import REFUSALS, PushVerifier, sign
 
 KEY = "UzE4MDkxNDA2MTE1M"
 NOW = 1725499848
@@ -44,8 +44,8 @@ def verifier() -> PushVerifier:
     return PushVerifier(KEY, FakeClock(start=NOW), skew_seconds=300)
 
 
-def refused(verifier: PushVerifier, raw: bytes, path_type: str | None = None) -> Refusal:
-    with pytest.raises(Refusal) as info:
+def refused(verifier: PushVerifier, raw: bytes, path_type: str | None = None) -> PushRefused:
+    with pytest.raises(PushRefused) as info:
         verifier.verify(raw, path_type)
     assert KEY not in str(info.value)
     return info.value
@@ -173,7 +173,7 @@ def test_any_json_body_is_accepted_or_refused_with_4xx(doc: dict[str, Any]) -> N
     verifier = PushVerifier(KEY, FakeClock(start=NOW))
     try:
         event = verifier.verify(json.dumps(doc).encode())
-    except Refusal as refusal:
+    except PushRefused as refusal:
         assert 400 <= refusal.status < 500
     else:
         assert event.signature.lower() == sign(KEY, event.date_push)
@@ -183,7 +183,7 @@ def test_any_json_body_is_accepted_or_refused_with_4xx(doc: dict[str, Any]) -> N
 @given(raw=st.binary(max_size=200))
 def test_any_bytes_are_accepted_or_refused_with_4xx(raw: bytes) -> None:
     verifier = PushVerifier(KEY, FakeClock(start=NOW))
-    with pytest.raises(Refusal) as info:
+    with pytest.raises(PushRefused) as info:
         verifier.verify(raw)
     assert 400 <= info.value.status < 500
 
@@ -216,3 +216,10 @@ def test_push_keys_come_from_the_file_or_the_environment(
     with pytest.raises(ConfigError, match="cannot read") as info:
         read_push_key(tmp_path / "absent")
     assert KEY not in str(info.value)
+
+
+def test_a_push_key_file_that_is_not_text_is_a_clear_error(tmp_path: Path) -> None:
+    key_file = tmp_path / "keys"
+    key_file.write_bytes(b"\xff\xfe" + KEY.encode())
+    with pytest.raises(ConfigError, match=f"cannot read the push key file {key_file}: not UTF-8"):
+        read_push_key(key_file)
