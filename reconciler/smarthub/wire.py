@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from reconciler.errors import MalformedResponse as MalformedResponse
 from reconciler.model import BatchOperation, Status
 from reconciler.smarthub.wire_fields import APN_FROM_WIRE as APN_FROM_WIRE
 from reconciler.smarthub.wire_fields import APN_TO_WIRE as APN_TO_WIRE
@@ -65,7 +66,6 @@ from reconciler.smarthub.wire_sims import parse_custom_fields as parse_custom_fi
 from reconciler.smarthub.wire_sims import parse_sim as parse_sim
 from reconciler.smarthub.wire_sims import parse_sim_page as parse_sim_page
 from reconciler.smarthub.wire_values import SIMS_PATH as SIMS_PATH
-from reconciler.smarthub.wire_values import MalformedResponse as MalformedResponse
 from reconciler.smarthub.wire_values import format_time, segment
 from reconciler.smarthub.wire_values import parse_object as parse_object
 from reconciler.smarthub.wire_values import parse_time as parse_time

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from reconciler.errors import ApiError
+from reconciler.errors import MalformedResponse
 
 # --- paths ---------------------------------------------------------------------------------------
 
@@ -34,16 +34,6 @@ def sim_path(iccid: str) -> str:
 
 
 # --- errors -----------------------------------------------------------------------------------
-
-
-class MalformedResponse(ApiError):
-    """A 2xx answer whose body does not match the contract (names the offending field)."""
-
-    def __init__(
-        self, message: str, *, status: int = 200, method: str | None = None, url: str | None = None
-    ) -> None:
-        super().__init__(status, "Malformed response", detail=message, method=method, url=url)
-        self.message = message
 
 
 def malformed(where: str, message: str) -> MalformedResponse:
