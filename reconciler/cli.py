@@ -23,6 +23,7 @@ from click.decorators import FC
 
 from reconciler.app import Connection, build_connection
 from reconciler.errors import FleetformError
+from reconciler.export import GROUP_KEYS
 from reconciler.reporting import Progress
 from reconciler.wording import counted
 
@@ -390,7 +391,7 @@ def init_command(
     "--group-by",
     default="status",
     show_default=True,
-    type=click.Choice(["status", "ratePlan", *(f"custom{i}" for i in range(1, 6))]),
+    type=click.Choice(GROUP_KEYS),  # status, or a field kind's value (`reconciler.fields`)
     help="One SimGroup (and file) per value of this field.",
 )
 @click.option("--account", help="SmartHub account (default: the enterprise's only account).")

@@ -138,7 +138,7 @@ def group_keys() -> tuple[str, ...]:
     of a fixed-keys kind (``custom1``..``custom5``)."""
     keys: list[str] = ["status"]
     for kind in fields.kinds():
-        if kind.export is Export.ONE and kind is not fields.STATE:
+        if kind.export is Export.ONE and kind is not fields.STATE_KIND:
             keys.append(kind.name)
         elif kind.export is Export.EVERY_KEY:
             keys.extend(kind.keys)

@@ -274,7 +274,7 @@ def _custom_written(sim: LiveSim, values: Values) -> LiveSim:
     return replace(sim, custom_fields={**sim.custom_fields, **changed}) if changed else sim
 
 
-STATE = FieldKind(
+STATE_KIND = FieldKind(
     name="state",
     syntax=Syntax.PLAIN,
     label="state",
@@ -288,7 +288,7 @@ STATE = FieldKind(
     # a pre-service state (test_ready, inventory, activation_ready) cannot be declared
     exported=lambda sim: None if sim.status in PRE_SERVICE else str(sim.status),
 )
-RATE_PLAN = FieldKind(
+RATE_PLAN_KIND = FieldKind(
     name="ratePlan",
     syntax=Syntax.PLAIN,
     label="basic rate plan",
@@ -304,7 +304,7 @@ RATE_PLAN = FieldKind(
     catalogue=RatePlanType.BASIC,
     step_group="value",
 )
-SUPPLEMENTARY_PLANS = FieldKind(
+SUPPLEMENTARY_PLANS_KIND = FieldKind(
     name="supplementaryPlans",
     syntax=Syntax.BRACKETED,
     label="supplementary plan",
@@ -323,7 +323,7 @@ SUPPLEMENTARY_PLANS = FieldKind(
     verb="subscribe",
     step_group="key",
 )
-APNS = FieldKind(
+APNS_KIND = FieldKind(
     name="apns",
     syntax=Syntax.BRACKETED,
     label="APN status",
@@ -337,7 +337,7 @@ APNS = FieldKind(
     exported=lambda sim: {name: ApnStatus(status).value for name, status in sim.apns.items()},
     export=Export.COMMON_KEYS,
 )
-CUSTOM_FIELDS = FieldKind(
+CUSTOM_FIELDS_KIND = FieldKind(
     name="customFields",
     syntax=Syntax.DOTTED,
     label="custom fields",
@@ -357,7 +357,13 @@ CUSTOM_FIELDS = FieldKind(
 )
 
 # In field-path order: a SIM's changes, a plan's ``before``/``after`` and drift list them so.
-FIELD_KINDS: tuple[FieldKind, ...] = (STATE, RATE_PLAN, SUPPLEMENTARY_PLANS, APNS, CUSTOM_FIELDS)
+FIELD_KINDS: tuple[FieldKind, ...] = (
+    STATE_KIND,
+    RATE_PLAN_KIND,
+    SUPPLEMENTARY_PLANS_KIND,
+    APNS_KIND,
+    CUSTOM_FIELDS_KIND,
+)
 
 
 # --- lookups ------------------------------------------------------------------------------------
@@ -382,7 +388,7 @@ class FieldTable:
         return self._by_operation.get(operation)
 
     def split(self, path: str) -> tuple[FieldKind, str | None]:
-        """A field path as (kind, key): ``apns[iot.acme]`` -> (`APNS`, ``iot.acme``)."""
+        """A field path as (kind, key): ``apns[iot.acme]`` -> (`APNS_KIND`, ``iot.acme``)."""
         plain = self._by_name.get(path)
         if plain is not None and plain.syntax is Syntax.PLAIN:
             return plain, None

@@ -66,6 +66,7 @@ from reconciler.model.reports import (
     StepReport,
 )
 from reconciler.model.sims import (
+    NO_EXTRA,
     PRE_SERVICE,
     ApnStatus,
     DesiredFleet,
@@ -83,6 +84,7 @@ __all__ = [
     "BATCH_MAX_SIMS",
     "CUSTOM_FIELD_MAX_LENGTH",
     "CUSTOM_FIELD_NAMES",
+    "NO_EXTRA",
     "PRE_SERVICE",
     "RATE_PLAN",
     "STATE",

@@ -11,7 +11,7 @@ from reconciler.fields import Transition
 from reconciler.model import Operation, Plan, RolloutStage, Step, StepSim
 from reconciler.wording import counted
 
-STATE = fields.STATE.name
+STATE = fields.STATE_KIND.name
 STATUS_OPERATIONS = frozenset({Operation.ACTIVATE, Operation.SUSPEND, Operation.RETIRE})
 
 

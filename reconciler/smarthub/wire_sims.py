@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import msgspec
 
 from reconciler.model import (
     CUSTOM_FIELD_NAMES,
+    NO_EXTRA,
     ApnStatus,
     ChangeLogEntry,
     LiveSim,
     Status,
 )
-from reconciler.smarthub.wire_fields import APN_FROM_WIRE
+from reconciler.smarthub.wire_fields import APN_FROM_WIRE, record_readers
 from reconciler.smarthub.wire_values import (
     as_list,
     as_object,
@@ -111,14 +114,42 @@ def parse_sim(raw: Any, where: str = "SIM") -> LiveSim:
             record.get("lastModifiedTime"), field=f"{where}.lastModifiedTime"
         ),
         url=get_str(record, "url", where),
+        extra=_extra({key: record.get(key) for key in _record_keys()}, where),
     )
+
+
+def _record_keys() -> tuple[str, ...]:
+    """The SIM record's fields that carry field kinds added later (`wire_fields.FIELD_WIRES`)."""
+    return tuple(key for _, wire in record_readers() for key in wire.record_keys)
+
+
+def _extra(values: Mapping[str, Any], where: str) -> Mapping[str, Mapping[str, str | None]]:
+    """The values of the field kinds added later, from their record fields (None: absent)."""
+    readers = record_readers()
+    if not readers:
+        return NO_EXTRA
+    extra: dict[str, Mapping[str, str | None]] = {}
+    for name, wire in readers:
+        assert wire.read is not None
+        try:
+            extra[name] = wire.read({key: values.get(key) for key in wire.record_keys})
+        except (TypeError, ValueError) as exc:
+            raise malformed(where, f"field kind {name!r}: {exc}") from None
+    return extra
 
 
 def parse_sim_page(raw: Any) -> list[LiveSim]:
     """A page of the SIM list, from `decode_sim_page`'s records or from plain JSON values."""
     if isinstance(raw, _FastPage):
         try:
-            return [_sim_from_wire(item) for item in raw.sims]
+            sims = [_sim_from_wire(item) for item in raw.sims]
+            keys = _record_keys()
+            if keys:  # field kinds added later, read from their record fields
+                sims = [
+                    replace(sim, extra=_extra({k: getattr(item, k) for k in keys}, sim.iccid))
+                    for sim, item in zip(sims, raw.sims, strict=True)
+                ]
+            return sims
         except KeyError:  # a state or APN status in lower case, or unknown: parse_sim judges
             raw = json.loads(raw.body)
     return [parse_sim(item, f"SIM list[{i}]") for i, item in enumerate(as_list(raw, "SIM list"))]
@@ -160,6 +191,16 @@ class _WireSim(msgspec.Struct):
 _SIM_PAGE_DECODER = msgspec.json.Decoder(list[_WireSim])
 
 
+@cache
+def _page_decoder(keys: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
+    """The page decoder, with the record fields of field kinds added later as further fields
+    of the record (any JSON value, None when absent)."""
+    if not keys:
+        return _SIM_PAGE_DECODER
+    more = msgspec.defstruct("_WireSimMore", [(key, Any, None) for key in keys], bases=(_WireSim,))
+    return msgspec.json.Decoder(list[more])  # type: ignore[valid-type]
+
+
 class _FastPage:
     """SIM records decoded by `decode_sim_page`, and the body they came from."""
 
@@ -175,7 +216,7 @@ def decode_sim_page(body: bytes) -> Any:
     if not body.strip():
         return None
     try:
-        sims = _SIM_PAGE_DECODER.decode(body)
+        sims = _page_decoder(_record_keys()).decode(body)
     except msgspec.DecodeError:  # another shape (parse_sim judges it), or not UTF-8 JSON
         return json.loads(body)  # ValueError if it is not JSON at all
     return _FastPage(sims, body)
