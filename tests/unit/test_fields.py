@@ -253,13 +253,13 @@ def test_a_kind_added_later_is_read_from_the_sim_record_by_its_wire_entry(
     assert [s.extra for s in wire.parse_sim_page(wire.decode_sim_page(body))] == want
     assert [s.extra for s in wire.parse_sim_page(page)] == want  # the liberal reader
     page[0]["dataCapMb"] = "lots"
-    with pytest.raises(wire.MalformedResponse, match="dataCap.*expected a number of MB"):
+    with pytest.raises(wire.MalformedResponse, match=r"dataCap.*expected a number of MB"):
         wire.parse_sim_page(wire.decode_sim_page(json.dumps(page).encode()))
 
 
 def test_the_models_path_builders_write_the_tables_syntax() -> None:
-    assert model.RATE_PLAN == fields.RATE_PLAN_KIND.path()
-    assert model.STATE == fields.STATE_KIND.path()
+    assert fields.RATE_PLAN_KIND.path() == model.RATE_PLAN
+    assert fields.STATE_KIND.path() == model.STATE
     assert model.supplementary_field("EU") == fields.SUPPLEMENTARY_PLANS_KIND.path("EU")
     assert model.apn_field("iot.acme") == fields.APNS_KIND.path("iot.acme")
     assert model.custom_field("custom1") == fields.CUSTOM_FIELDS_KIND.path("custom1")
