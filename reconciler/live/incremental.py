@@ -35,18 +35,18 @@ from datetime import UTC, datetime
 
 from reconciler.clock import Clock
 from reconciler.errors import ApiError, ForbiddenError, NotFoundError, ValidationFailed
-from reconciler.live.cache import Anchor, LiveCache, Via
+from reconciler.live.cache import Anchor, CacheState, LiveCache, Via
 from reconciler.model import ChangeLogEntry, DesiredFleet, DriftBasis, LiveSim
 from reconciler.reporting import Reporter
 from reconciler.smarthub.api import SmartHubApi
+from reconciler.smarthub.wire import PAGE_SIZE
 
 HISTORY_DAYS = 30.0
-PAGE = 100  # SIMs per list page (the contract's maximum, which the client asks for)
 VERIFY_SHARE = 0.05  # default verify budget: 5% of a full read
 
 
 def full_read_pages(sims: int) -> int:
-    return max(1, math.ceil(sims / PAGE))
+    return max(1, math.ceil(sims / PAGE_SIZE))
 
 
 def default_verify_budget(sims: int) -> int:
@@ -86,40 +86,18 @@ def read_incremental(
     instead when it cannot be trusted to cover the gap. May raise `CacheError`."""
     state = cache.state()
     account = desired.fleet.account
-    if not state.complete or state.watermark is None:
-        return f"no full read of account {account!r} is cached yet"
     now = clock.now()
-    if now - state.watermark > history_days * 86400:
-        return (
-            f"the cache was last brought up to date at {_when(state.watermark)}, longer ago than "
-            f"the {history_days:g} days the change history is assumed to reach back"
-        )
+    stale = _stale(state, account, now, history_days)
+    if stale is not None:
+        return stale
+    assert state.watermark is not None  # `_stale` answered for a cache without one
     since_epoch = state.anchor.at if state.anchor is not None else state.watermark
     since = datetime.fromtimestamp(since_epoch, UTC)
     reporter.info(f"Reading the change history of account {account!r} since {_when(since_epoch)}")
-    try:
-        entries = [e for e in api.iter_change_logs(since=since) if e.changed_time >= since]
-    except (ValidationFailed, NotFoundError) as exc:
-        return f"the change history refused since={_when(since_epoch)} ({exc})"
-    except ApiError as exc:
-        return f"the change history could not be read ({exc})"
-    if state.anchor is not None and not any(state.anchor.matches(e) for e in entries):
-        return (
-            f"the change history no longer holds the last entry taken in "
-            f"({state.anchor.describe()}): it does not reach back that far"
-        )
-    anchor = state.anchor
-    watermark = state.watermark
-    if entries:
-        last = max(entries, key=lambda e: e.changed_time)  # max keeps the first of equals
-        latest = [e for e in entries if e.changed_time == last.changed_time][-1]
-        anchor = Anchor(
-            latest.iccid,
-            latest.change_type,
-            latest.new_value,
-            int(latest.changed_time.timestamp()),
-        )
-        watermark = anchor.at
+    entries = _history(api, state, since)
+    if isinstance(entries, str):
+        return entries
+    anchor, watermark = _newest(entries, state.anchor, state.watermark)
     _, unknown = cache.take_history(entries, read_at=now, watermark=watermark, anchor=anchor)
 
     coverage = cache.coverage()
@@ -130,14 +108,7 @@ def read_incremental(
             f"{len(to_read):,} declared SIMs are not in the cache: reading the list costs less "
             "than reading them one by one"
         )
-    found: list[LiveSim] = []
-    for iccid in to_read:
-        try:
-            found.append(api.get_sim(iccid))
-        except (NotFoundError, ForbiddenError):
-            continue  # not in the account: the diff reports it missing
-    if found:
-        cache.record(found, via=Via.GET, at=clock.now())
+    _read_one_by_one(api, cache, to_read, clock)
 
     budget = verify_budget if verify_budget is not None else default_verify_budget(coverage.sims)
     pages = _verify_slice(api, cache, account, state.cursor, budget, pages_full, clock)
@@ -156,6 +127,61 @@ def read_incremental(
         full_read_requests=full_read_pages(coverage.sims),
     )
     return IncrementalRead(tuple(entries), since, basis, cache)
+
+
+def _stale(state: CacheState, account: str, now: float, history_days: float) -> str | None:
+    """Why the cache cannot be brought up to date from the history, or None."""
+    if not state.complete or state.watermark is None:
+        return f"no full read of account {account!r} is cached yet"
+    if now - state.watermark > history_days * 86400:
+        return (
+            f"the cache was last brought up to date at {_when(state.watermark)}, longer ago than "
+            f"the {history_days:g} days the change history is assumed to reach back"
+        )
+    return None
+
+
+def _history(api: SmartHubApi, state: CacheState, since: datetime) -> list[ChangeLogEntry] | str:
+    """The change history since ``since``, or why it cannot be trusted to cover the gap."""
+    try:
+        entries = [e for e in api.iter_change_logs(since=since) if e.changed_time >= since]
+    except (ValidationFailed, NotFoundError) as exc:
+        return f"the change history refused since={_when(int(since.timestamp()))} ({exc})"
+    except ApiError as exc:
+        return f"the change history could not be read ({exc})"
+    if state.anchor is not None and not any(state.anchor.matches(e) for e in entries):
+        return (
+            f"the change history no longer holds the last entry taken in "
+            f"({state.anchor.describe()}): it does not reach back that far"
+        )
+    return entries
+
+
+def _newest(
+    entries: list[ChangeLogEntry], anchor: Anchor | None, watermark: int
+) -> tuple[Anchor | None, int]:
+    """The anchor and watermark after taking in ``entries``: their newest entry, if any."""
+    if not entries:
+        return anchor, watermark
+    last = max(entries, key=lambda e: e.changed_time)  # max keeps the first of equals
+    latest = [e for e in entries if e.changed_time == last.changed_time][-1]
+    newest = Anchor(
+        latest.iccid, latest.change_type, latest.new_value, int(latest.changed_time.timestamp())
+    )
+    return newest, newest.at
+
+
+def _read_one_by_one(api: SmartHubApi, cache: LiveCache, iccids: list[str], clock: Clock) -> None:
+    """Read ``iccids`` by single GETs into the cache; one not in the account is left out (the
+    diff reports it missing)."""
+    found: list[LiveSim] = []
+    for iccid in iccids:
+        try:
+            found.append(api.get_sim(iccid))
+        except (NotFoundError, ForbiddenError):
+            continue
+    if found:
+        cache.record(found, via=Via.GET, at=clock.now())
 
 
 def _verify_slice(

@@ -18,7 +18,7 @@ def test_the_planner_counts_pages_of_the_size_the_client_asks_for() -> None:
 
 
 def test_no_second_page_size_constant_outside_the_simulator() -> None:
-    pattern = re.compile(r"^\s*\w*PAGE_SIZE\w*\s*(?::[^=]+)?=\s*\d", re.MULTILINE)
+    pattern = re.compile(r"^\s*\w*PAGE\w*\s*(?::[^=]+)?=\s*\d", re.MULTILINE)
     defined = [
         str(path.relative_to(ROOT))
         for path in (ROOT / "reconciler").rglob("*.py")
