@@ -42,6 +42,7 @@ from reconciler.model import (
     SUBSCRIBED,
     ApnStatus,
     DesiredSim,
+    DesiredState,
     LiveSim,
     Operation,
     RatePlanType,
@@ -108,6 +109,12 @@ class FieldKind:
     exported: Callable[[LiveSim], Any]
     export: Export = Export.ONE
     keys: tuple[str, ...] = ()  # EVERY_KEY: the fixed keys (the five custom fields)
+    # the manifest: the texts a value may be, each to the value `DesiredSim` holds (None: any
+    # non-empty text, kept as text); ``nullable``: a map's value may be null (must be empty)
+    choices: Mapping[str, Any] | None = None
+    nullable: bool = False
+    # the `DesiredSim` attribute that holds the kind's declared value; None: ``extra[name]``
+    attribute: str | None = None
     names_groups: bool = False  # export names a group's extra clusters by this kind's value
     empty: str = "(none)"
     transition: Transition = Transition.CHANGE
@@ -285,6 +292,8 @@ STATE_KIND = FieldKind(
     desired=_state_desired,
     live=lambda sim, _key: str(sim.status),
     written=_state_written,
+    choices={s.value: s for s in DesiredState},
+    attribute="state",
     # a pre-service state (test_ready, inventory, activation_ready) cannot be declared
     exported=lambda sim: None if sim.status in PRE_SERVICE else str(sim.status),
 )
@@ -300,6 +309,7 @@ RATE_PLAN_KIND = FieldKind(
     live=lambda sim, _key: sim.rate_plan,
     written=_rate_plan_written,
     exported=lambda sim: sim.rate_plan,
+    attribute="rate_plan",
     names_groups=True,
     catalogue=RatePlanType.BASIC,
     step_group="value",
@@ -316,6 +326,7 @@ SUPPLEMENTARY_PLANS_KIND = FieldKind(
     live=_plans_live,
     written=_plans_written,
     exported=lambda sim: frozenset(sim.supplementary_plans),
+    attribute="supplementary_plans",
     export=Export.SET,
     transition=Transition.SUBSCRIBE,
     catalogue=RatePlanType.SUPPLEMENTARY,
@@ -336,6 +347,8 @@ APNS_KIND = FieldKind(
     written=_apns_written,
     exported=lambda sim: {name: ApnStatus(status).value for name, status in sim.apns.items()},
     export=Export.COMMON_KEYS,
+    choices={s.value: s for s in ApnStatus},
+    attribute="apns",
 )
 CUSTOM_FIELDS_KIND = FieldKind(
     name="customFields",
@@ -352,6 +365,8 @@ CUSTOM_FIELDS_KIND = FieldKind(
     exported=lambda sim: {name: sim.custom_fields.get(name) or None for name in CUSTOM_FIELD_NAMES},
     export=Export.EVERY_KEY,
     keys=CUSTOM_FIELD_NAMES,
+    nullable=True,
+    attribute="custom_fields",
     empty="(empty)",
     transition=Transition.SET_OR_CLEAR,
 )
