@@ -87,9 +87,10 @@ Values = Mapping[str | None, str | None]
 Pairs = Sequence[tuple[str | None, str | None]]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class FieldKind:
-    """One kind of managed field; see the module docstring for what each part means."""
+    """One kind of managed field; see the module docstring for what each part means. Compared
+    and hashed by identity: each kind is one object of the table."""
 
     name: str
     syntax: Syntax

@@ -34,6 +34,7 @@ from reconciler.model.paths import (
     SUBSCRIBED,
     apn_field,
     custom_field,
+    parse_field,
     supplementary_field,
 )
 from reconciler.model.plan import (
@@ -131,6 +132,7 @@ __all__ = [
     "apn_field",
     "custom_field",
     "known_account_size",
+    "parse_field",
     "steps_by_wave",
     "supplementary_field",
 ]

@@ -20,6 +20,8 @@ kind's own rules.
 
 from __future__ import annotations
 
+import re
+
 CUSTOM_FIELD_NAMES: tuple[str, ...] = ("custom1", "custom2", "custom3", "custom4", "custom5")
 CUSTOM_FIELD_MAX_LENGTH = 255
 
@@ -38,3 +40,20 @@ def apn_field(apn: str) -> str:
 
 def custom_field(name: str) -> str:
     return f"customFields.{name}"
+
+
+_BRACKETED = re.compile(r"^(supplementaryPlans|apns)\[(.+)\]$")
+
+
+def parse_field(path: str) -> tuple[str, str | None]:
+    """Split a path of the five built-in kinds into (kind, key): ``apns[iot.acme]`` ->
+    (``apns``, ``iot.acme``). For the layers below the field table; fleetform proper splits
+    paths with `reconciler.fields.split`, which knows every kind of the table."""
+    if path in (STATE, RATE_PLAN):
+        return path, None
+    match = _BRACKETED.match(path)
+    if match:
+        return match.group(1), match.group(2)
+    if path.startswith("customFields."):
+        return "customFields", path.removeprefix("customFields.")
+    raise ValueError(f"not a field path: {path!r}")

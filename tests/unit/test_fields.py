@@ -264,6 +264,9 @@ def test_the_models_path_builders_write_the_tables_syntax() -> None:
     assert model.apn_field("iot.acme") == fields.APNS_KIND.path("iot.acme")
     assert model.custom_field("custom1") == fields.CUSTOM_FIELDS_KIND.path("custom1")
     assert fields.CUSTOM_FIELDS_KIND.keys == model.CUSTOM_FIELD_NAMES
+    for path in ("state", "ratePlan", "supplementaryPlans[EU]", "apns[a[b]]", "customFields.c"):
+        kind, key = fields.split(path)
+        assert model.parse_field(path) == (kind.name, key)
 
 
 # --- nobody else names a kind ----------------------------------------------------------------
