@@ -9,7 +9,7 @@ The simulator is seeded with enough SIMs that ``--suspend`` of them can be suspe
 pre-service) and ``--custom`` others can take a custom field; manifests declaring exactly that
 are written to a temporary directory; the simulator then gets ``--latency`` seconds per
 request, and ``fleetform apply --auto-approve --force`` runs through the same core function the
-CLI calls (`run_apply`), with a fresh client.
+CLI calls (`apply_plan`), with a fresh client.
 
 Printed: requests spent (reading for the plan, checking live state, writes, polls), wall time,
 and the ratio to the lower bound. The lower bound on writes is one request per batch job
@@ -40,8 +40,8 @@ from pathlib import Path
 import httpx
 
 from reconciler.clock import SystemClock
-from reconciler.commands.apply import ApplyOptions, run_apply
-from reconciler.commands.plan import run_plan, timestamp
+from reconciler.commands.apply import ApplyOptions, apply_plan
+from reconciler.live.read import run_plan, timestamp
 from reconciler.manifest import load_fleet
 from reconciler.model import BATCH_MAX_SIMS, PRE_SERVICE, Outcome, Status
 from reconciler.planfile import write_plan
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             plan_seconds = time.monotonic() - t0
             write_plan(plan, work / "plan.json")
             t1 = time.monotonic()
-            report = run_apply(
+            report = apply_plan(
                 api,
                 ApplyOptions(
                     plan_file=work / "plan.json",

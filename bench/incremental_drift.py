@@ -31,8 +31,8 @@ from typing import Any
 
 from reconciler.app import Connection
 from reconciler.clock import SystemClock
-from reconciler.commands.drift import drift_command
-from reconciler.commands.plan import PlanOptions, plan_command
+from reconciler.commands.drift import DriftOptions, run_drift
+from reconciler.commands.plan import PlanOptions, run_plan
 from reconciler.live.incremental import default_verify_budget
 from reconciler.model import Status
 from reconciler.reporting import RecordingReporter
@@ -92,7 +92,7 @@ def main() -> None:
 
         started = time.perf_counter()
         out: list[str] = []
-        plan_command(
+        run_plan(
             PlanOptions(paths=[manifests], fmt="json"),
             connection=connection,
             reporter=RecordingReporter(),
@@ -118,14 +118,12 @@ def main() -> None:
         for full in (False, True):
             out = []
             started = time.perf_counter()
-            code = drift_command(
-                [manifests],
-                "json",
+            code = run_drift(
+                DriftOptions([manifests], "json", full=full),
                 connection=connection,
                 reporter=RecordingReporter(),
                 write=out.append,
                 clock=SystemClock(),
-                full=full,
             )
             report = json.loads("".join(out))
             named = {s["iccid"] for s in report["sims"]}

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from reconciler.commands.plan import run_plan  # noqa: E402
+from reconciler.live.read import run_plan  # noqa: E402
 from reconciler.live.targeted import target  # noqa: E402
 from reconciler.manifest import load_fleet  # noqa: E402
 from reconciler.model import Status  # noqa: E402

@@ -1,13 +1,9 @@
-"""The command line: parses options, calls one core function, maps the result to an exit code.
+"""The command line: parses options into each command's options dataclass and calls its
+``run_<name>`` in `reconciler.commands`, which returns the exit code (`ExitCode`).
 
-This is the only module that imports click. It holds no logic: every command turns its options
-into plain values, calls into `reconciler.app` and the core, and prints through a reporter.
-There is one error boundary (`main`): a `FleetformError` becomes ``Error: ...`` on stderr and
-exit 1; a traceback only with ``-v``.
-
-Exit codes (docs/architecture.md): 0 success and nothing to change; 1 error; 2 changes pending
-(``plan --detailed-exitcode``) or drift found (``drift``); 3 apply finished with some steps
-failed or stale.
+This is the only module that imports click. It holds no logic. There is one error boundary
+(`main`): a `FleetformError` becomes ``Error: ...`` on stderr and exit 1; a traceback only
+with ``-v``. Exit codes: `reconciler.commands.exit_codes` (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -17,54 +13,49 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 from click.decorators import FC
 
 from reconciler.app import Connection, build_connection
+from reconciler.commands.exit_codes import ExitCode, exit_codes_epilog
 from reconciler.errors import FleetformError
 from reconciler.export import GROUP_KEYS
-from reconciler.reporting import Progress
-from reconciler.wording import counted
-
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_CHANGES = 2
-EXIT_PARTIAL = 3
+from reconciler.reporting import LineReporter
 
 
-class StderrReporter:
+def stderr_reporter(verbose: bool = False) -> LineReporter:
     """Plain lines on stderr; commands with progress bars swap in a richer one."""
-
-    def __init__(self, verbose: bool = False) -> None:
-        self.verbose = verbose
-
-    def info(self, message: str) -> None:
-        click.echo(message, err=True)
-
-    def warn(self, message: str) -> None:
-        click.echo(f"Warning: {message}", err=True)
-
-    def progress(self, update: Progress) -> None:
-        head = (
-            f"[{update.steps_done}/{update.steps_total} steps, "
-            f"{update.sims_done}/{update.sims_total} SIMs, "
-            f"{counted(update.requests_spent, 'request')}]"
-        )
-        click.echo(f"{head} {update.message}".rstrip(), err=True)
+    return LineReporter(lambda line: click.echo(line, err=True), verbose)
 
 
 @dataclass
 class GlobalOptions:
-    verbose: bool
-    endpoint: str | None
-    api_key_file: Path | None
+    verbose: bool = False
+    endpoint: str | None = None
+    api_key_file: Path | None = None
+    on_abort: str | None = None  # said after "Aborted." (Ctrl+C), set by the command
 
     def connection(self) -> Connection:
         return build_connection(self.endpoint, self.api_key_file)
 
-    def reporter(self) -> StderrReporter:
-        return StderrReporter(self.verbose)
+    def reporter(self) -> LineReporter:
+        return stderr_reporter(self.verbose)
+
+
+def _writer(*, err: bool = False, color: bool | None = None) -> Callable[[str], None]:
+    """Text as given (no newline added) on stdout, or on stderr with ``err``."""
+    return lambda text: click.echo(text, nl=False, err=err, color=color)
+
+
+def _terminal() -> tuple[bool, int]:
+    """Colour (a terminal, NO_COLOR unset) and the terminal's width (100 without one)."""
+    import shutil
+
+    from reconciler.commands.plan import wants_color
+
+    return wants_color(sys.stdout), shutil.get_terminal_size((100, 24)).columns
 
 
 # Not ``exists=True``: the loader names a missing path, a symlink loop or a broken link as a
@@ -72,12 +63,15 @@ class GlobalOptions:
 manifest_paths = click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 
 
-def report_format(help: str) -> Callable[[FC], FC]:
-    """``--format text|markdown|json|github``, the same choice for plan, apply and drift."""
+def report_format(kind: str, help: str) -> Callable[[FC], FC]:
+    """``--format``: the formats the renderer registry has for ``kind`` (plan, apply, drift,
+    validate), the first the default."""
+    from reconciler.render import formats
+
     return click.option(
         "--format",
         "output_format",
-        type=click.Choice(["text", "markdown", "json", "github"]),
+        type=click.Choice(formats(kind)),
         default="text",
         show_default=True,
         help=help,
@@ -94,42 +88,6 @@ changed_from_option = click.option(
 )
 
 
-# Each command's --help ends with its exit codes (the README's table); a command not listed
-# here gets the general table.
-EXIT_CODES: dict[str, tuple[str, ...]] = {
-    "validate": ("0  the manifests are valid", "1  problems (listed as file:line:column) or error"),
-    "plan": (
-        "0  nothing to change (or changes, without --detailed-exitcode)",
-        "2  changes pending (with --detailed-exitcode)",
-        "1  error, or apply would refuse the plan: problems, or a guard that stops",
-        "   apply (lift it with --allow-retire, --max-changes N or --force)",
-    ),
-    "apply": (
-        "0  every change done, or nothing (left) to do",
-        "3  finished with some steps failed or stale, or stopped at --budget or by a",
-        "   rollout check or --gate (all recorded: fleetform apply --resume continues)",
-        "1  refused or error: nothing done, or only work recorded in the journal",
-    ),
-    "show": ("0  the plan printed", "1  error (not a plan file, or an edited one)"),
-    "drift": ("0  the live fleet matches git", "2  drift found", "1  error"),
-    "export": ("0  manifests written", "1  error (e.g. a file exists, without --force)"),
-    "init": ("0  repository scaffolded (or nothing missing)", "1  error"),
-    "sim serve": ("0  stopped with Ctrl+C", "1  error (e.g. the port is taken)"),
-    "webhook serve": ("0  stopped with Ctrl+C", "1  error (e.g. no push key)"),
-}
-_GENERAL_EXIT_CODES = (
-    "0  success, nothing (left) to change",
-    "1  error",
-    "2  changes pending or drift found",
-    "3  apply finished with some steps failed or stale",
-)
-
-
-def _exit_codes_epilog(name: str) -> str:
-    lines = EXIT_CODES.get(name, _GENERAL_EXIT_CODES)
-    return "\b\nExit codes:\n" + "\n".join(f"  {line}" for line in lines)
-
-
 def _late_global(ctx: click.Context, param: click.Parameter, value: object) -> None:
     """A global option given after the command: ``fleetform plan --endpoint URL ...``."""
     if value is None or value is False:
@@ -139,27 +97,25 @@ def _late_global(ctx: click.Context, param: click.Parameter, value: object) -> N
         setattr(options, param.name, value)
 
 
+_LATE_GLOBALS: tuple[tuple[list[str], dict[str, Any]], ...] = (
+    (["-v", "--verbose"], {"is_flag": True, "help": "Show tracebacks and more detail"}),
+    (["--endpoint"], {"metavar": "URL", "help": "SmartHub base URL ending in /v1"}),
+    (
+        ["--api-key-file"],
+        {"type": click.Path(dir_okay=False, path_type=Path), "help": "File holding the API key"},
+    ),
+)
+
+
 def _late_global_options() -> list[click.Option]:
-    common: dict[str, object] = {"expose_value": False, "callback": _late_global}
     return [
         click.Option(
-            ["-v", "--verbose"],
-            is_flag=True,
-            help="Show tracebacks and more detail (also before the command).",
-            **common,  # type: ignore[arg-type]
-        ),
-        click.Option(
-            ["--endpoint"],
-            metavar="URL",
-            help="SmartHub base URL ending in /v1 (also before the command).",
-            **common,  # type: ignore[arg-type]
-        ),
-        click.Option(
-            ["--api-key-file"],
-            type=click.Path(dir_okay=False, path_type=Path),
-            help="File holding the API key (also before the command).",
-            **common,  # type: ignore[arg-type]
-        ),
+            decls,
+            expose_value=False,
+            callback=_late_global,
+            **{**spec, "help": f"{spec['help']} (also before the command)."},
+        )
+        for decls, spec in _LATE_GLOBALS
     ]
 
 
@@ -175,7 +131,7 @@ class FleetformGroup(click.Group):
             return
         full = cmd.name if self.parent_names == "" else f"{self.parent_names} {cmd.name}"
         if cmd.epilog is None:
-            cmd.epilog = _exit_codes_epilog(full or "")
+            cmd.epilog = exit_codes_epilog(full or "")
         if self.name != "sim":
             taken = {opt for p in cmd.params for opt in getattr(p, "opts", [])}
             cmd.params.extend(o for o in _late_global_options() if not set(o.opts) & taken)
@@ -203,39 +159,29 @@ class FleetformGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, verbose: bool, endpoint: str | None, api_key_file: Path | None) -> None:
     """fleetform: GitOps for fleets of IoT SIM cards on SmartHub."""
-    ctx.obj = GlobalOptions(verbose=verbose, endpoint=endpoint, api_key_file=api_key_file)
-
-
-# ---- commands are added below, one block each ------------------------------------------
+    options = ctx.ensure_object(GlobalOptions)
+    options.verbose, options.endpoint, options.api_key_file = verbose, endpoint, api_key_file
 
 
 # ---- validate (issue 3) ----
 @cli.command("validate")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text: problems on stderr as file:line:column: message; json: a list on stdout.",
+@manifest_paths
+@report_format(
+    "validate", "text: problems on stderr as file:line:column: message; json: a list on stdout."
 )
 def validate_command(paths: tuple[Path, ...], output_format: str) -> int:
     """Check the manifests under PATHS offline (no API call); exit 0 when valid, else 1."""
-    import json
+    from reconciler.commands.validate import ValidateOptions, run_validate
 
-    from reconciler.manifest import problem_record, validate
-
-    result = validate(paths)
-    if output_format == "json":
-        click.echo(json.dumps([problem_record(p) for p in result.problems], indent=2))
-    else:
-        for problem in result.problems:
-            click.echo(str(problem), err=True)
-        click.echo(result.summary(), err=not result.ok)
-    return EXIT_OK if result.ok else EXIT_ERROR
+    return run_validate(
+        ValidateOptions(paths, output_format), write=_writer(), write_err=_writer(err=True)
+    )
 
 
+_PLAN_FORMAT_HELP = (
+    "text for terminals, markdown for pull-request comments, json = the plan file, "
+    "github = annotations and a job summary in GitHub Actions."
+)
 strict_option = click.option(
     "--strict",
     is_flag=True,
@@ -252,10 +198,7 @@ strict_option = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also save the plan as fleetform.plan/v1 JSON, for `fleetform apply FILE`.",
 )
-@report_format(
-    "text for terminals, markdown for pull-request comments, json = the plan file, "
-    "github = annotations and a job summary in GitHub Actions."
-)
+@report_format("plan", _PLAN_FORMAT_HELP)
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none."
 )
@@ -283,80 +226,42 @@ strict_option = click.option(
 @strict_option
 @changed_from_option
 @pass_globals
-def plan_cli(
-    opts: GlobalOptions,
-    paths: tuple[Path, ...],
-    out: Path | None,
-    output_format: str,
-    detailed_exitcode: bool,
-    markdown_out: Path | None,
-    allow_retire: bool,
-    max_changes: int | None,
-    force: bool,
-    override_note: str | None,
-    strict: bool,
-    changed_from: str | None,
-) -> int:
+def plan_cli(opts: GlobalOptions, /, output_format: str, **params: Any) -> int:
     """Show what apply would change in the live account, in which order, at what cost.
 
     A guard that would stop apply fails the plan (exit 1) with the reason, unless lifted here
     with the flag apply takes; a lifted guard is shown in the plan. With -v, the text lists
     every SIM.
     """
-    import shutil
-
-    from reconciler.commands.plan import PlanOptions, plan_command, wants_color
+    from reconciler.commands.plan import PlanOptions, run_plan
     from reconciler.guard_lift import GuardOverrides
 
-    color = wants_color(sys.stdout)
+    color, width = _terminal()
+    lifted = ("allow_retire", "max_changes", "force", "override_note")
+    overrides = GuardOverrides(*(params.pop(name) for name in lifted))
     options = PlanOptions(
-        paths=paths,
-        out=out,
         fmt=output_format,
-        detailed_exitcode=detailed_exitcode,
+        overrides=overrides,
         color=color,
-        width=shutil.get_terminal_size((100, 24)).columns,
-        overrides=GuardOverrides(allow_retire, max_changes, force, override_note),
+        width=width,
         verbose=opts.verbose,
-        markdown_out=markdown_out,
-        strict=strict,
-        changed_from=changed_from,
+        **params,
     )
-
-    def write(text: str) -> None:
-        click.echo(text, nl=False, color=color)
-
-    return plan_command(
-        options, connection=opts.connection(), reporter=opts.reporter(), write=write
-    )
+    write = _writer(color=color)
+    return run_plan(options, connection=opts.connection(), reporter=opts.reporter(), write=write)
 
 
 # ---- show (issue 12) ----
 @cli.command("show")
 @click.argument("plan_file", type=click.Path(path_type=Path))
-@report_format(
-    "text for terminals, markdown for pull-request comments, json = the plan file, "
-    "github = annotations and a job summary in GitHub Actions."
-)
+@report_format("plan", _PLAN_FORMAT_HELP)
 def show_cli(plan_file: Path, output_format: str) -> int:
     """Print a saved plan (plan --out FILE) without any request; exit 1 if it was edited."""
-    import shutil
-
-    from reconciler.commands.plan import wants_color
     from reconciler.commands.show import ShowOptions, run_show
 
-    color = wants_color(sys.stdout)
-    options = ShowOptions(
-        plan_file=plan_file,
-        fmt=output_format,
-        color=color,
-        width=shutil.get_terminal_size((100, 24)).columns,
-    )
-
-    def write(text: str) -> None:
-        click.echo(text, nl=False, color=color)
-
-    return run_show(options, reporter=StderrReporter(), write=write)
+    color, width = _terminal()
+    options = ShowOptions(plan_file=plan_file, fmt=output_format, color=color, width=width)
+    return run_show(options, reporter=stderr_reporter(), write=_writer(color=color))
 
 
 # ---- init (issue 6) ----
@@ -368,14 +273,11 @@ def show_cli(plan_file: Path, output_format: str) -> int:
 @click.option("--account", help="The SmartHub account (default: acme, the simulator's demo).")
 @click.option("--force", is_flag=True, help="Overwrite files that exist.")
 @pass_globals
-def init_command(
-    opts: GlobalOptions, directory: Path, name: str | None, account: str | None, force: bool
-) -> int:
+def init_command(opts: GlobalOptions, /, **params: Any) -> int:
     """Scaffold a fleet repository in DIRECTORY: Fleet manifest, workflows, .gitignore, README."""
     from reconciler.commands.init import InitOptions, run_init
 
-    options = InitOptions(directory=directory, name=name, account=account, force=force)
-    return run_init(options, opts.reporter())
+    return run_init(InitOptions(**params), opts.reporter())
 
 
 # ---- export (issue 6) ----
@@ -398,20 +300,12 @@ def init_command(
 @click.option("--name", help="The Fleet's name (default: from the account).")
 @click.option("--force", is_flag=True, help="Overwrite files that exist.")
 @pass_globals
-def export_command(
-    opts: GlobalOptions,
-    out: Path,
-    group_by: str,
-    account: str | None,
-    name: str | None,
-    force: bool,
-) -> int:
+def export_command(opts: GlobalOptions, /, **params: Any) -> int:
     """Write manifests from the live fleet; a plan on them right after shows no change."""
     from reconciler.commands.export import ExportOptions, run_export
 
-    options = ExportOptions(out=out, group_by=group_by, account=account, name=name, force=force)
-    run_export(options, opts.connection(), opts.reporter())
-    return EXIT_OK
+    options = ExportOptions(**params)
+    return run_export(options, connection=opts.connection(), reporter=opts.reporter())
 
 
 # ---- webhook (issue 7) ----
@@ -431,16 +325,23 @@ def webhook_group() -> None:
 )
 @click.option(
     "--skew",
+    "skew_seconds",
     default=300.0,
     show_default=True,
     type=click.FloatRange(min=1),
     help="Seconds a push's datePush may differ from this clock.",
 )
 @click.option(
-    "--max-body", default=65536, show_default=True, type=click.IntRange(min=256), help="Bytes."
+    "--max-body",
+    "max_body_bytes",
+    default=65536,
+    show_default=True,
+    type=click.IntRange(min=256),
+    help="Bytes.",
 )
 @click.option(
     "--debounce",
+    "debounce_seconds",
     default=0.5,
     show_default=True,
     type=click.FloatRange(min=0),
@@ -449,7 +350,13 @@ def webhook_group() -> None:
 @click.option(
     "--on-drift", metavar="CMD", help="Shell command run with each drift as JSON on stdin."
 )
-@click.option("--hook-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1))
+@click.option(
+    "--hook-timeout",
+    "hook_timeout_seconds",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+)
 @click.option(
     "--max-reads-per-hour",
     default=1000,
@@ -458,38 +365,18 @@ def webhook_group() -> None:
     help="Cap on SIM re-reads (API requests) an hour; 0: no cap beyond the rate limit.",
 )
 @pass_globals
-def webhook_serve_command(
-    opts: GlobalOptions,
-    paths: tuple[Path, ...],
-    host: str,
-    port: int,
-    push_key_file: Path | None,
-    skew: float,
-    max_body: int,
-    debounce: float,
-    on_drift: str | None,
-    hook_timeout: float,
-    max_reads_per_hour: int,
-) -> int:
+def webhook_serve_command(opts: GlobalOptions, /, max_reads_per_hour: int, **params: Any) -> int:
     """Serve POST /push and /push/<eventType>; re-read pushed SIMs and report drift vs PATH...
 
     Drift goes to .fleetform/drift.jsonl and one line on stdout; GET /healthz, GET /metrics.
     """
-    from reconciler.webhook import ServeOptions, read_push_key, serve
+    from reconciler.commands.webhook import WebhookServeOptions, run_webhook_serve
 
-    options = ServeOptions(
-        paths=paths,
-        push_key=read_push_key(push_key_file),
-        host=host,
-        port=port,
-        skew_seconds=skew,
-        max_body_bytes=max_body,
-        debounce_seconds=debounce,
-        on_drift=on_drift,
-        hook_timeout_seconds=hook_timeout,
-        max_reads_per_hour=max_reads_per_hour or None,
+    # 0: no cap beyond the rate limit
+    options = WebhookServeOptions(max_reads_per_hour=max_reads_per_hour or None, **params)
+    return run_webhook_serve(
+        options, connection=opts.connection(), reporter=opts.reporter(), emit=click.echo
     )
-    return serve(options, opts.connection(), opts.reporter(), click.echo)
 
 
 # ---- sim serve (issue 2) ----
@@ -595,8 +482,7 @@ def _parse_push_urls(values: tuple[str, ...]) -> dict[str, str]:
 @click.option(
     "--push-key-file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Push key file as `webhook serve` reads it (one key a line, # comments); the first "
-    "key signs pushes.",
+    help="File holding the key that signs pushes (the receiver's SMARTHUB_PUSH_KEY).",
 )
 @click.option(
     "--enterprise-accounts",
@@ -606,24 +492,7 @@ def _parse_push_urls(values: tuple[str, ...]) -> dict[str, str]:
     help="How GET /enterprise lists accounts: [{name, url}], plain names, or none (shapes "
     "another SmartHub may give; the contract does not say).",
 )
-def sim_serve_command(
-    port: int,
-    host: str,
-    db: Path | None,
-    sims: int,
-    seed: int,
-    api_key: str | None,
-    other_api_key: str | None,
-    rate_limit: str,
-    job_delay: float,
-    latency: float,
-    error_rate: float,
-    drop_rate: float,
-    batch_failure_rate: float,
-    push_urls: tuple[str, ...],
-    push_key_file: Path | None,
-    enterprise_accounts: str,
-) -> int:
+def sim_serve_command(rate_limit: str, push_urls: tuple[str, ...], **params: Any) -> int:
     """Serve the SmartHub simulator until Ctrl+C.
 
     Besides the SmartHub API under /v1 it serves admin endpoints under /admin (same X-API-Key):
@@ -631,48 +500,13 @@ def sim_serve_command(
     POST /admin/rate-limit/reset, GET/PATCH /admin/sims/GICCID, GET /admin/batchJobs
     (see README.md, "The simulator's admin endpoints").
     """
-    from reconciler.app import state_dir
-    from reconciler.simulator import SimulatorConfig, SimulatorError, serve
-    from reconciler.webhook import read_push_key_file
+    from reconciler.commands.sim import SimServeOptions, run_sim_serve
 
     limit, window = _parse_rate_limit(rate_limit)
-    # the file `webhook serve --push-key-file` reads; its first (current) key signs
-    push_key = read_push_key_file(push_key_file)[0] if push_key_file is not None else None
-    if db is None:
-        state_dir().mkdir(parents=True, exist_ok=True)
-        db = state_dir() / "sim.db"
-    config = SimulatorConfig(
-        db_path=db,
-        sims=sims,
-        seed=seed,
-        api_key=api_key,
-        other_api_key=other_api_key,
-        rate_limit=limit,
-        rate_window=window,
-        job_delay=job_delay,
-        latency=latency,
-        error_rate=error_rate,
-        drop_rate=drop_rate,
-        batch_failure_rate=batch_failure_rate,
-        push_urls=_parse_push_urls(push_urls),
-        push_key=push_key,
-        enterprise_accounts=enterprise_accounts,
+    options = SimServeOptions(
+        rate_limit=limit, rate_window=window, push_urls=_parse_push_urls(push_urls), **params
     )
-
-    def ready(url: str, key: str, other_key: str) -> None:
-        click.echo(f"SmartHub simulator at {url} (database {db})")
-        # a generated or stored key is printed: the user has no other way to learn it
-        if api_key is None:
-            click.echo(f"X-API-Key: {key}")
-        if other_api_key is None:
-            click.echo(f"X-API-Key of the second enterprise (globex): {other_key}")
-        sys.stdout.flush()
-
-    try:
-        serve(config, host, port, on_ready=ready)
-    except SimulatorError as exc:
-        raise click.ClickException(str(exc)) from None
-    return EXIT_OK
+    return run_sim_serve(options, write=click.echo)
 
 
 # ---- apply and drift (issue 5) ----
@@ -691,7 +525,7 @@ def sim_serve_command(
     metavar="DIGEST",
     help="Refuse unless the plan's changes digest is this one (the plan reviewed on the PR).",
 )
-@report_format("Format of the report on stdout (github: annotations and a job summary).")
+@report_format("apply", "Format of the report on stdout (github: annotations and a job summary).")
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 64),
@@ -718,120 +552,52 @@ def sim_serve_command(
 @pass_globals
 def apply_cli(
     opts: GlobalOptions,
+    /,
     arguments: tuple[Path, ...],
-    auto_approve: bool,
-    allow_retire: bool,
-    max_changes: int | None,
-    force: bool,
-    budget: int | None,
-    resume: bool,
     output_format: str,
-    concurrency: int,
-    gate: str | None,
-    gate_timeout: float,
     reviewed_digest: str | None,
-    strict: bool,
-    changed_from: str | None,
+    **params: Any,
 ) -> int:
     """Make the live account match a plan file or the manifests (PLANFILE | PATH...)."""
-    import contextlib
-    import threading
-
-    from reconciler.app import open_api, state_dir
-    from reconciler.clock import SystemClock
-    from reconciler.commands.apply import (
-        ApplyOptions,
-        apply_exit_code,
-        run_apply,
-        split_arguments,
-        write_apply_report,
-    )
-    from reconciler.commands.plan import wants_color
-    from reconciler.errors import ConfigError
-    from reconciler.interrupt import cancel_on_interrupt
-    from reconciler.model import Plan
-    from reconciler.render import render_plan
-    from reconciler.render.apply_progress import PlainApplyReporter, RichApplyReporter
+    from reconciler.commands.apply import ABORT_NOTE, ApplyOptions, run_apply, split_arguments
 
     plan_file, paths = split_arguments(arguments)
-    if not (plan_file or paths or resume):
+    if not (plan_file or paths or params["resume"]):
         raise click.UsageError("give a plan file or manifest paths (or --resume)")
-    if paths and not auto_approve and not sys.stdin.isatty():
-        raise ConfigError(
-            "stdin is not a terminal, so apply cannot ask for approval: review the plan and "
-            "pass --auto-approve (or apply a saved plan file)"
-        )
-    clock = SystemClock()
-    stderr = sys.stderr
-    reporter: PlainApplyReporter | RichApplyReporter = (
-        RichApplyReporter(stderr) if stderr.isatty() else PlainApplyReporter(stderr, clock)
-    )
-    stdout = sys.stdout
-    color = wants_color(stdout)
-
-    def show_plan(plan: Plan) -> None:
-        if output_format == "text":
-            click.echo(render_plan(plan, "text", color=color), nl=False, color=color)
-        else:
-            click.echo(render_plan(plan, "text"), nl=False, err=True)
-
-    def confirm(plan: Plan) -> bool:
-        answer: str = click.prompt(
-            "Apply this plan? Only 'yes' will be accepted", default="", show_default=False
-        )
-        return answer.strip() == "yes"
-
+    opts.on_abort = ABORT_NOTE
+    color, _ = _terminal()
     options = ApplyOptions(
         plan_file=plan_file,
         paths=paths,
-        auto_approve=auto_approve,
-        allow_retire=allow_retire,
-        max_changes=max_changes,
-        force=force,
-        budget=budget,
-        resume=resume,
-        concurrency=concurrency,
-        gate=gate,
-        gate_timeout=gate_timeout,
         reviewed_digest=reviewed_digest or None,
-        strict=strict,
-        changed_from=changed_from,
+        fmt=output_format,
+        color=color,
+        **params,
     )
-    connection = opts.connection()
-    with contextlib.ExitStack() as stack:
-        # Ctrl+C also reaches the worker threads: nothing more is sent, no wait goes on
-        cancel = stack.enter_context(cancel_on_interrupt(threading.Event()))
-        if isinstance(reporter, RichApplyReporter):
-            stack.enter_context(reporter)
-        api = stack.enter_context(
-            open_api(
-                connection,
-                reporter,
-                clock=clock,
-                budget=budget,
-                on_wait=reporter.waiting,
-                cancel=cancel,
-            )
-        )
-        report = run_apply(
-            api,
-            options,
-            reporter,
-            state_dir=state_dir(),
-            clock=clock,
-            embedded=connection.endpoint is None,
-            show_plan=show_plan,
-            confirm=confirm,
-        )
-    write_apply_report(report, output_format, lambda text: click.echo(text, nl=False))
-    return apply_exit_code(report)
+    return run_apply(
+        options,
+        connection=opts.connection(),
+        write=_writer(color=color),
+        write_err=_writer(err=True),
+        stderr=sys.stderr,
+        stdin_is_tty=sys.stdin.isatty(),
+        confirm=_confirm_apply,
+    )
+
+
+def _confirm_apply(plan: object) -> bool:
+    answer: str = click.prompt(
+        "Apply this plan? Only 'yes' will be accepted", default="", show_default=False
+    )
+    return answer.strip() == "yes"
 
 
 @cli.command("drift")
 @manifest_paths
 @report_format(
+    "drift",
     "text for terminals, markdown for an issue body, json for tools, github for "
-    "annotations and a job summary in GitHub Actions."
+    "annotations and a job summary in GitHub Actions.",
 )
 @click.option(
     "--history-days",
@@ -855,56 +621,45 @@ def apply_cli(
 )
 @pass_globals
 def drift_cli(
-    opts: GlobalOptions,
-    paths: tuple[Path, ...],
-    output_format: str,
-    history_days: float,
-    full: bool,
-    verify_budget: int | None,
+    opts: GlobalOptions, /, paths: tuple[Path, ...], output_format: str, **params: Any
 ) -> int:
     """Show where the live fleet differs from git (exit 2 when it does, 0 when not)."""
     from reconciler.clock import SystemClock
-    from reconciler.commands.drift import drift_command
+    from reconciler.commands.drift import DriftOptions, run_drift
 
-    return drift_command(
-        paths,
-        output_format,
+    options = DriftOptions(paths, output_format, **params)
+    return run_drift(
+        options,
         connection=opts.connection(),
         reporter=opts.reporter(),
-        write=lambda text: click.echo(text, nl=False),
+        write=_writer(),
         clock=SystemClock(),
-        history_days=history_days,
-        full=full,
-        verify_budget=verify_budget,
     )
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point and the one error boundary; commands return their exit code."""
     args = sys.argv[1:] if argv is None else argv
-    verbose = "-v" in args or "--verbose" in args
+    # filled in as the options are parsed (-v before or after the command)
+    options = GlobalOptions(verbose=False, endpoint=None, api_key_file=None)
     try:
-        code = cli.main(args=args, prog_name="fleetform", standalone_mode=False)
-        sys.exit(code if isinstance(code, int) else EXIT_OK)
+        code = cli.main(args=args, prog_name="fleetform", standalone_mode=False, obj=options)
+        sys.exit(code if isinstance(code, int) else ExitCode.OK)
     except click.exceptions.Abort:  # click's form of Ctrl+C (and of EOF at a prompt)
         click.echo("Aborted.", err=True)
-        if "apply" in args:
-            click.echo(
-                "Whatever apply had started is recorded in the journal: "
-                "`fleetform apply --resume` continues it (never submitting a batch job twice).",
-                err=True,
-            )
-        sys.exit(EXIT_ERROR)
+        if options.on_abort:  # what the command wants said (apply: its journal)
+            click.echo(options.on_abort, err=True)
+        sys.exit(ExitCode.ERROR)
     except click.ClickException as exc:
         exc.show()
         # click exits 2 on a usage error; fleetform's 2 means "changes pending / drift found",
         # so every error, a mistyped option included, exits 1 (docs/architecture.md).
-        sys.exit(EXIT_ERROR)
+        sys.exit(ExitCode.ERROR)
     except FleetformError as exc:
-        if verbose:
+        if options.verbose:
             traceback.print_exc()
         click.echo(f"Error: {exc}", err=True)
-        sys.exit(EXIT_ERROR)
+        sys.exit(ExitCode.ERROR)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
-        sys.exit(130)
+        sys.exit(ExitCode.INTERRUPTED)

@@ -96,6 +96,10 @@ class BudgetExhausted(FleetformError):
     pass
 
 
+class ApplyCancelled(FleetformError):
+    """The plan was shown and not approved at apply's prompt (nothing was sent)."""
+
+
 class Cancelled(FleetformError):
     """The run was cancelled (Ctrl+C): raised instead of sending a request or going on
     waiting, so a worker thread stops at once and sends nothing more."""
@@ -206,6 +210,7 @@ class MalformedResponse(ApiError):
 __all__ = [
     "ApiError",
     "ApiFieldError",
+    "ApplyCancelled",
     "AuthenticationError",
     "BudgetExhausted",
     "ConfigError",

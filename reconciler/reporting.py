@@ -1,13 +1,17 @@
 """How the core speaks to people without printing: a `Reporter` is passed in.
 
-The CLI builds one that writes to stderr (rich on a TTY, plain lines in CI logs); tests use
+The CLI builds one that writes to stderr (`LineReporter`; apply's progress is rich on a TTY,
+plain lines in CI logs); tests use
 `RecordingReporter` and assert on what was said.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from reconciler.wording import counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,3 +61,26 @@ class RecordingReporter:
 
     def progress(self, update: Progress) -> None:
         self.updates.append(update)
+
+
+class LineReporter:
+    """Plain lines through ``write_line`` (the CLI's: stderr); commands with progress bars swap
+    in a richer one."""
+
+    def __init__(self, write_line: Callable[[str], None], verbose: bool = False) -> None:
+        self._write = write_line
+        self.verbose = verbose
+
+    def info(self, message: str) -> None:
+        self._write(message)
+
+    def warn(self, message: str) -> None:
+        self._write(f"Warning: {message}")
+
+    def progress(self, update: Progress) -> None:
+        head = (
+            f"[{update.steps_done}/{update.steps_total} steps, "
+            f"{update.sims_done}/{update.sims_total} SIMs, "
+            f"{counted(update.requests_spent, 'request')}]"
+        )
+        self._write(f"{head} {update.message}".rstrip())

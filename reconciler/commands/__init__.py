@@ -1,7 +1,8 @@
-"""The core of each command: one function per command, called by the CLI with plain values.
+"""The commands: per command an options dataclass and ``run_<name>(options, ...) -> int``.
 
-They print only through the `Reporter` and renderers they are given, never call ``sys.exit``,
-and return a result the CLI maps to an exit code.
+The CLI parses the options and calls ``run_<name>``, which returns an `exit_codes.ExitCode` and
+raises a `FleetformError` for exit 1. Commands print only through the `Reporter` and the
+writers and renderers they are given (`reconciler.render`), and never call ``sys.exit``.
 """
 
 from __future__ import annotations

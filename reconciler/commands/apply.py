@@ -1,8 +1,10 @@
 """``fleetform apply``: plan (or load a plan file, or a journal to resume), check, lock, apply.
 
-The CLI passes plain options, an API, a reporter and two callbacks (show the plan, ask for
-approval); this returns the `ApplyReport`, and the CLI renders it and maps it to an exit code
-(0 complete, 3 anything failed, stale or stopped at ``--budget``).
+`run_apply` is the command: the CLI passes the options, the connection, where to write and
+how to ask for approval; it returns the exit code (0 complete, 3 anything failed, stale or
+stopped at ``--budget``). `apply_plan` is the core over an API (tests and benchmarks call it):
+the plan comes one of three ways (`Source`), then goes through one check (`_check`: endpoint,
+reviewed digest, guards), the lock and one run tail, and it returns the `ApplyReport`.
 
 Choices where the contract is silent:
 
@@ -27,28 +29,38 @@ Choices where the contract is silent:
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from enum import Enum
 from pathlib import Path
+from typing import TextIO
 
+from reconciler.app import Connection, open_api, state_dir
 from reconciler.applier.waves import Applier
-from reconciler.clock import Clock
-from reconciler.errors import ConfigError, FleetformError, JournalError, StalePlanError
+from reconciler.clock import Clock, SystemClock
+from reconciler.commands.exit_codes import ExitCode
+from reconciler.errors import (
+    ApplyCancelled,
+    ConfigError,
+    JournalError,
+    StalePlanError,
+)
 from reconciler.holdback import refuse_held_back
+from reconciler.interrupt import cancel_on_interrupt
 from reconciler.journal import ApplyLock, Journal, JournalStore
 from reconciler.live.feed import CacheFeed
 from reconciler.model import ApplyReport, Plan
 from reconciler.planfile import changes_digest, load_plan, plan_from_json, plan_to_json, seal
 from reconciler.planner.config import DEFAULT_CONFIG
 from reconciler.planner.guards import raise_if_unsafe
+from reconciler.render import render_plan, write_report
+from reconciler.render.apply_progress import PlainApplyReporter, RichApplyReporter
 from reconciler.reporting import Reporter
 from reconciler.rollout import CommandGate, StageCheck
 from reconciler.rollout.gate import DEFAULT_GATE_TIMEOUT
 from reconciler.smarthub.api import SmartHubApi
-
-
-class ApplyCancelled(FleetformError):
-    """The plan was shown and not approved (nothing was sent)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +82,8 @@ class ApplyOptions:
     gate_timeout: float = DEFAULT_GATE_TIMEOUT
     strict: bool = False  # SIMs held back make the plan invalid (refused) instead
     changed_from: str | None = None  # git ref: plan only SIMs declared differently (PATHs only)
+    fmt: str = "text"  # the report's format on stdout (the renderer registry's "apply" kind)
+    color: bool = False  # the plan shown before a run from manifests, with --format text
 
 
 def split_arguments(arguments: tuple[Path, ...]) -> tuple[Path | None, tuple[Path, ...]]:
@@ -113,7 +127,73 @@ def check_reviewed(plan: Plan, reviewed_digest: str | None, reporter: Reporter) 
     )
 
 
+# main prints this after "Aborted." when Ctrl+C (or EOF at the prompt) stops an apply
+ABORT_NOTE = (
+    "Whatever apply had started is recorded in the journal: "
+    "`fleetform apply --resume` continues it (never submitting a batch job twice)."
+)
+
+
 def run_apply(
+    options: ApplyOptions,
+    *,
+    connection: Connection,
+    write: Callable[[str], None],
+    write_err: Callable[[str], None],
+    stderr: TextIO,
+    stdin_is_tty: bool,
+    confirm: Callable[[Plan], bool],
+    clock: Clock | None = None,
+) -> int:
+    """``fleetform apply``: `apply_plan` over a connection, with progress on ``stderr`` (live
+    bars on a terminal, lines otherwise), the plan shown before a run from manifests (on stdout
+    with ``--format text``, else on stderr), the report on stdout; returns the exit code.
+    Ctrl+C also reaches the worker threads: nothing more is sent, no wait goes on."""
+    if options.paths and not options.auto_approve and not stdin_is_tty:
+        raise ConfigError(
+            "stdin is not a terminal, so apply cannot ask for approval: review the plan and "
+            "pass --auto-approve (or apply a saved plan file)"
+        )
+    clock = clock or SystemClock()
+    reporter: PlainApplyReporter | RichApplyReporter = (
+        RichApplyReporter(stderr) if stderr.isatty() else PlainApplyReporter(stderr, clock)
+    )
+
+    def show_plan(plan: Plan) -> None:
+        if options.fmt == "text":
+            write(render_plan(plan, "text", color=options.color))
+        else:
+            write_err(render_plan(plan, "text"))
+
+    with contextlib.ExitStack() as stack:
+        cancel = stack.enter_context(cancel_on_interrupt(threading.Event()))
+        if isinstance(reporter, RichApplyReporter):
+            stack.enter_context(reporter)
+        api = stack.enter_context(
+            open_api(
+                connection,
+                reporter,
+                clock=clock,
+                budget=options.budget,
+                on_wait=reporter.waiting,
+                cancel=cancel,
+            )
+        )
+        report = apply_plan(
+            api,
+            options,
+            reporter,
+            state_dir=state_dir(),
+            clock=clock,
+            embedded=connection.endpoint is None,
+            show_plan=show_plan,
+            confirm=confirm,
+        )
+    write_report("apply", options.fmt, report, write)
+    return apply_exit_code(report)
+
+
+def apply_plan(
     api: SmartHubApi,
     options: ApplyOptions,
     reporter: Reporter,
@@ -130,7 +210,7 @@ def run_apply(
     (`reconciler.live.feed.CacheFeed`); apply never reads the cache."""
     feed = CacheFeed(api, state_dir, reporter, clock.now)
     try:
-        return _run_apply(
+        return _apply(
             feed,
             options,
             reporter,
@@ -144,7 +224,30 @@ def run_apply(
         feed.close()
 
 
-def _run_apply(
+class Source(Enum):
+    """Where the plan to apply comes from."""
+
+    RESUME = "resume"  # the journal's (--resume): continued, not checked again
+    PLAN_FILE = "plan file"  # planned and reviewed earlier
+    MANIFESTS = "manifests"  # planned now, shown, approved
+
+
+class _Lock:
+    """The account's apply lock, taken once: before planning from manifests (a second apply
+    is refused before it spends a request), after the checks for a plan already made."""
+
+    def __init__(self, state_dir: Path, stack: contextlib.ExitStack) -> None:
+        self._state_dir = state_dir
+        self._stack = stack
+        self._held = False
+
+    def take(self, account: str) -> None:
+        if not self._held:
+            self._stack.enter_context(ApplyLock(self._state_dir, account))
+            self._held = True
+
+
+def _apply(
     api: SmartHubApi,
     options: ApplyOptions,
     reporter: Reporter,
@@ -155,53 +258,47 @@ def _run_apply(
     show_plan: Callable[[Plan], None],
     confirm: Callable[[Plan], bool],
 ) -> ApplyReport:
-    store = JournalStore(state_dir)
+    """The plan one of three ways, then one check, the lock and one run tail."""
     if options.changed_from is not None and (options.resume or options.plan_file is not None):
         raise ConfigError(
             "--changed-from targets a new plan of manifest PATHs; a plan file or --resume "
             "already says which SIMs it touches: leave --changed-from out"
         )
-    if options.resume:
-        if options.plan_file is not None:
-            plan = load_plan(options.plan_file)
+    store = JournalStore(state_dir)
+    with contextlib.ExitStack() as stack:
+        lock = _Lock(state_dir, stack)
+        if options.resume:
+            source, plan = Source.RESUME, _plan_to_resume(options, store, reporter)
+        elif options.plan_file is not None:
+            source, plan = Source.PLAN_FILE, load_plan(options.plan_file)
         elif options.paths:
-            plan = interrupted_plan_of(options.paths, store, reporter)
+            source = Source.MANIFESTS
+            plan = _plan_now(api, options, reporter, clock, lock)
+            show_plan(plan)
         else:
-            checksum = store.latest_unfinished()
-            if checksum is None:
-                raise JournalError(f"nothing to resume: no unfinished apply in {store.directory}")
-            plan = plan_from_json(store.plan_text(checksum), origin=f"journal plan {checksum}")
-        _check_endpoint(plan, api, embedded, reporter)
-        with ApplyLock(state_dir, plan.account):
-            journal = store.open(plan.checksum)
-            reporter.info(f"resuming plan {plan.checksum} from {journal.path}")
-            return _applier(
-                api,
-                journal_for=journal,
-                options=options,
-                reporter=reporter,
-                clock=clock,
-                state_dir=state_dir,
-            ).run(plan, resume=True)
+            raise ConfigError("apply needs a plan file or manifest paths (or --resume)")
+        _check(plan, source, api, options, embedded, reporter)
+        lock.take(plan.account)
+        return _run_tail(plan, source, api, store, options, reporter, clock, state_dir, confirm)
 
+
+def _plan_to_resume(options: ApplyOptions, store: JournalStore, reporter: Reporter) -> Plan:
+    """--resume: the plan file's plan, the manifests' interrupted plan, or the latest one."""
     if options.plan_file is not None:
-        plan = load_plan(options.plan_file)
-        _check_endpoint(plan, api, embedded, reporter)
-        check_reviewed(plan, options.reviewed_digest, reporter)
-        if options.strict:
-            refuse_held_back(plan)
-        raise_if_unsafe(
-            plan,
-            allow_retire=options.allow_retire,
-            max_changes=options.max_changes,
-            force=options.force,
-        )
-        with ApplyLock(state_dir, plan.account):
-            return _run(api, store, plan, options, reporter, clock, state_dir=state_dir)
+        return load_plan(options.plan_file)
+    if options.paths:
+        return interrupted_plan_of(options.paths, store, reporter)
+    checksum = store.latest_unfinished()
+    if checksum is None:
+        raise JournalError(f"nothing to resume: no unfinished apply in {store.directory}")
+    return plan_from_json(store.plan_text(checksum), origin=f"journal plan {checksum}")
 
-    if not options.paths:
-        raise ConfigError("apply needs a plan file or manifest paths (or --resume)")
-    from reconciler.commands.plan import run_plan, timestamp
+
+def _plan_now(
+    api: SmartHubApi, options: ApplyOptions, reporter: Reporter, clock: Clock, lock: _Lock
+) -> Plan:
+    """Load the manifests (offline), take the lock, read and plan (sealed)."""
+    from reconciler.live.read import run_plan, timestamp
     from reconciler.manifest import load_fleet
 
     desired = load_fleet(list(options.paths))
@@ -210,30 +307,75 @@ def _run_apply(
         from reconciler.live.targeted import target as find_target
 
         target = find_target(options.changed_from, options.paths, desired, reporter)
-    with ApplyLock(state_dir, desired.fleet.account):
-        config = replace(DEFAULT_CONFIG, strict=options.strict)
-        plan = run_plan(
-            api, desired, reporter, created_at=timestamp(clock), config=config, target=target
+    lock.take(desired.fleet.account)
+    config = replace(DEFAULT_CONFIG, strict=options.strict)
+    plan = run_plan(
+        api, desired, reporter, created_at=timestamp(clock), config=config, target=target
+    )
+    return plan if plan.checksum else seal(plan)
+
+
+def _check(
+    plan: Plan,
+    source: Source,
+    api: SmartHubApi,
+    options: ApplyOptions,
+    embedded: bool,
+    reporter: Reporter,
+) -> None:
+    """The one check: the endpoint; then, unless resuming (checked when that apply began), the
+    reviewed digest, held-back SIMs under --strict, and the guards. The guards run before the
+    no-change shortcut: a plan whose every change is held back by a problem has no steps, and
+    must still fail."""
+    _check_endpoint(plan, api, embedded, reporter)
+    if source is Source.RESUME:
+        return
+    check_reviewed(plan, options.reviewed_digest, reporter)
+    if options.strict:
+        refuse_held_back(plan)
+    raise_if_unsafe(
+        plan,
+        allow_retire=options.allow_retire,
+        max_changes=options.max_changes,
+        force=options.force,
+    )
+
+
+def _run_tail(
+    plan: Plan,
+    source: Source,
+    api: SmartHubApi,
+    store: JournalStore,
+    options: ApplyOptions,
+    reporter: Reporter,
+    clock: Clock,
+    state_dir: Path,
+    confirm: Callable[[Plan], bool],
+) -> ApplyReport:
+    """Under the lock: resume the journal, or run the plan (one planned now: only with changes
+    and once approved, its reads counted in the report)."""
+    if source is Source.RESUME:
+        journal = store.open(plan.checksum)
+        reporter.info(f"resuming plan {plan.checksum} from {journal.path}")
+        applier = _applier(
+            api,
+            journal_for=journal,
+            options=options,
+            reporter=reporter,
+            clock=clock,
+            state_dir=state_dir,
         )
-        if not plan.checksum:
-            plan = seal(plan)
-        show_plan(plan)
-        check_reviewed(plan, options.reviewed_digest, reporter)
-        # before the no-change shortcut: a plan whose every change is held back by a problem
-        # has no steps, and must still fail
-        raise_if_unsafe(
-            plan,
-            allow_retire=options.allow_retire,
-            max_changes=options.max_changes,
-            force=options.force,
-        )
+        return applier.run(plan, resume=True)
+    if source is Source.MANIFESTS:
         if not plan.has_changes:
             return _empty(plan, requests=plan.summary.requests_read)
         if not options.auto_approve and not confirm(plan):
             raise ApplyCancelled("apply cancelled: the plan was not approved; nothing was changed")
-        report = _run(api, store, plan, options, reporter, clock, state_dir=state_dir)
+    report = _run(api, store, plan, options, reporter, clock, state_dir=state_dir)
+    if source is Source.MANIFESTS:
         # this run also spent the plan's reads: the report counts everything the run cost
-        return replace(report, requests_spent=report.requests_spent + plan.summary.requests_read)
+        report = replace(report, requests_spent=report.requests_spent + plan.summary.requests_read)
+    return report
 
 
 def interrupted_plan_of(paths: tuple[Path, ...], store: JournalStore, reporter: Reporter) -> Plan:
@@ -371,37 +513,6 @@ def _empty(plan: Plan, *, requests: int) -> ApplyReport:
     )
 
 
-APPLY_FORMATS: tuple[str, ...] = ("text", "markdown", "json")
-EXIT_OK = 0
-EXIT_PARTIAL = 3
-
-
-def render_apply(report: ApplyReport, fmt: str) -> str:
-    if fmt == "text":
-        from reconciler.render.apply_text import render_apply_text
-
-        return render_apply_text(report)
-    if fmt == "markdown":
-        from reconciler.render.apply_markdown import render_apply_markdown
-
-        return render_apply_markdown(report)
-    if fmt == "json":
-        from reconciler.render.apply_json import render_apply_json
-
-        return render_apply_json(report)
-    raise ValueError(f"unknown report format {fmt!r}; choose one of {', '.join(APPLY_FORMATS)}")
-
-
-def write_apply_report(report: ApplyReport, fmt: str, write: Callable[[str], None]) -> None:
-    """Write the report in ``fmt``; ``github`` also appends it to the job summary."""
-    if fmt == "github":
-        from reconciler.render import github
-
-        github.emit(github.apply_github(report, workspace=github.workspace_from()), write)
-    else:
-        write(render_apply(report, fmt))
-
-
 def apply_exit_code(report: ApplyReport) -> int:
     """0 when every SIM change is done; 3 when any failed, was stale, or the run stopped."""
-    return EXIT_OK if report.complete else EXIT_PARTIAL
+    return ExitCode.OK if report.complete else ExitCode.PARTIAL

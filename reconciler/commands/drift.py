@@ -1,6 +1,6 @@
-"""``fleetform drift``: where the live fleet differs from git, and since when.
+"""``fleetform drift`` (`run_drift`): where the live fleet differs from git, and since when.
 
-With a usable live-state cache of the account (``drift_command``, `run_drift_cached`), drift is
+With a usable live-state cache of the account (`read_drift`), drift is
 incremental: the cache brought up to date by the change history since its watermark, the
 pushes the webhook receiver recorded and a rotating verify slice of the list
 (`reconciler.live.incremental`); the report's ``basis`` says what each verdict rests on.
@@ -16,45 +16,28 @@ older than that shows no date rather than spending requests on the whole history
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from reconciler.app import Connection, open_api, state_dir
 from reconciler.clock import Clock
+from reconciler.commands.exit_codes import ExitCode
 from reconciler.diff import diff_fleet
 from reconciler.drift import build_drift
 from reconciler.errors import CacheError, ManifestError
 from reconciler.live import finish, open_cache
 from reconciler.live.incremental import IncrementalRead, read_incremental
 from reconciler.model import DesiredFleet, DriftBasis, DriftReport, LiveSim
-from reconciler.render import github
-from reconciler.render.drift_json import render_drift_json
-from reconciler.render.drift_markdown import render_drift_markdown
-from reconciler.render.drift_text import render_drift_text
+from reconciler.render import RenderOptions, write_if_rendered, write_report
 from reconciler.reporting import Reporter
 from reconciler.smarthub.api import SmartHubApi
 
-DRIFT_FORMATS: tuple[str, ...] = ("text", "markdown", "json")
-EXIT_OK = 0
-EXIT_DRIFT = 2
 HISTORY_DAYS = 30.0
 
 
-def render_drift(report: DriftReport, fmt: str, *, managed: int | None = None) -> str:
-    """``managed``: the declared SIMs found in the account, which the "No drift" line counts
-    (the report lists no unmanaged SIMs when the fleet ignores them, so it cannot tell)."""
-    if fmt == "text":
-        return render_drift_text(report, managed=managed)
-    if fmt == "markdown":
-        return render_drift_markdown(report, managed=managed)
-    if fmt == "json":
-        return render_drift_json(report)
-    raise ValueError(f"unknown drift format {fmt!r}; choose one of {', '.join(DRIFT_FORMATS)}")
-
-
 def drift_exit_code(report: DriftReport) -> int:
-    return EXIT_DRIFT if report.has_drift else EXIT_OK
+    return ExitCode.CHANGES if report.has_drift else ExitCode.OK
 
 
 class _Watch:
@@ -70,7 +53,7 @@ class _Watch:
             yield sim
 
 
-def run_drift(
+def read_drift_full(
     api: SmartHubApi,
     desired: DesiredFleet,
     reporter: Reporter,
@@ -109,7 +92,7 @@ def run_drift(
     )
 
 
-def run_drift_cached(
+def read_drift(
     api: SmartHubApi,
     desired: DesiredFleet,
     reporter: Reporter,
@@ -164,7 +147,7 @@ def run_drift_cached(
         elif cache is None and not full:
             reason = "no live-state cache can be kept"
         refresh = cache.full_refresh() if cache is not None else None
-        report = run_drift(
+        report = read_drift_full(
             api,
             desired,
             reporter,
@@ -214,43 +197,44 @@ def _incremental_report(
     )
 
 
-def drift_command(
-    paths: Sequence[Path],
-    fmt: str,
+@dataclass(frozen=True, slots=True)
+class DriftOptions:
+    paths: Sequence[Path]
+    fmt: str = "text"
+    history_days: float = HISTORY_DAYS  # how far back the change history dates drifted fields
+    full: bool = False  # read the whole account, not the live-state cache
+    verify_budget: int | None = None  # list pages an incremental drift re-verifies
+
+
+def run_drift(
+    options: DriftOptions,
     *,
     connection: Connection,
     reporter: Reporter,
     write: Callable[[str], None],
     clock: Clock,
-    history_days: float = HISTORY_DAYS,
-    full: bool = False,
-    verify_budget: int | None = None,
     state: Path | None = None,
 ) -> int:
     """Load the manifests, compare them with the live account, write the report; exit code."""
+    paths, fmt = options.paths, options.fmt
     try:
         desired = load_desired(paths)
     except ManifestError as exc:
-        if fmt == "github":
-            write(github.manifest_error_github(exc, workspace=github.workspace_from()))
+        write_if_rendered("manifest-error", fmt, exc, write)  # github: annotations
         raise
     with open_api(connection, reporter, clock=clock) as api:
-        report = run_drift_cached(
+        report = read_drift(
             api,
             desired,
             reporter,
             clock=clock,
             state=state if state is not None else state_dir(),
-            full=full,
-            verify_budget=verify_budget,
-            history_days=history_days,
+            full=options.full,
+            verify_budget=options.verify_budget,
+            history_days=options.history_days,
         )
     managed = len(desired.sims) - len(report.missing)
-    if fmt == "github":
-        rendered = github.drift_github(report, workspace=github.workspace_from(), managed=managed)
-        github.emit(rendered, write)
-    else:
-        write(render_drift(report, fmt, managed=managed))
+    write_report("drift", fmt, report, write, RenderOptions(managed=managed))
     return drift_exit_code(report)
 
 

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.app import Connection, open_api, state_dir
+from reconciler.commands.exit_codes import ExitCode
 from reconciler.errors import ConfigError, ForbiddenError
 from reconciler.export import FLEET_FILE, ExportFile, ExportSettings, export_fleet, fleet_name_for
 from reconciler.live import refreshing
@@ -231,7 +232,15 @@ def write_files(out: Path, files: Sequence[ExportFile], *, force: bool) -> list[
     return targets
 
 
-def run_export(options: ExportOptions, connection: Connection, reporter: Reporter) -> ExportResult:
+def run_export(options: ExportOptions, *, connection: Connection, reporter: Reporter) -> int:
+    """``fleetform export``: `export_manifests`; exit 0 (an error raises)."""
+    export_manifests(options, connection, reporter)
+    return ExitCode.OK
+
+
+def export_manifests(
+    options: ExportOptions, connection: Connection, reporter: Reporter
+) -> ExportResult:
     """Read, render, write; the files are checked for conflicts before the first read."""
     fleet_file = options.out / FLEET_FILE
     if not options.force and fleet_file.exists():  # always written: fail before any request

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler.commands.exit_codes import ExitCode
 from reconciler.reporting import Reporter
 from reconciler.scaffold import DEFAULT_ACCOUNT, MANIFEST_DIR, scaffold
 
@@ -40,4 +41,4 @@ def run_init(options: InitOptions, reporter: Reporter) -> int:
         "SMARTHUB_API_KEY and the variables SMARTHUB_ENDPOINT and FLEETFORM_PIP_SPEC on GitHub "
         "(see README.md)"
     )
-    return 0
+    return ExitCode.OK

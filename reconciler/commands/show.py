@@ -14,13 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler.commands.exit_codes import ExitCode
 from reconciler.errors import PlanFileError
 from reconciler.planfile import load_plan
-from reconciler.render import PLAN_FORMATS, github, render_plan
+from reconciler.render import RenderOptions, formats, write_report
 from reconciler.reporting import Reporter
-
-SHOW_FORMATS: tuple[str, ...] = (*PLAN_FORMATS, "github")
-EXIT_OK = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,22 +31,19 @@ class ShowOptions:
 
 def run_show(options: ShowOptions, *, reporter: Reporter, write: Callable[[str], None]) -> int:
     """Load and check the plan file, write its rendering; return the exit code."""
-    if options.fmt not in SHOW_FORMATS:
+    if options.fmt not in formats("plan"):
         raise PlanFileError(
-            f"unknown format {options.fmt!r}; choose one of {', '.join(SHOW_FORMATS)}"
+            f"unknown format {options.fmt!r}; choose one of {', '.join(formats('plan'))}"
         )
     if options.plan_file.is_dir():
         raise PlanFileError(
             f"{options.plan_file} is a folder: show takes a plan file (fleetform plan --out FILE)"
         )
     plan = load_plan(options.plan_file)
-    if options.fmt == "github":
-        rendered = github.plan_github(plan, workspace=github.workspace_from(), width=options.width)
-        github.emit(rendered, write)
-    else:
-        write(render_plan(plan, options.fmt, color=options.color, width=options.width))
+    look = RenderOptions(color=options.color, width=options.width)
+    write_report("plan", options.fmt, plan, write, look)
     reporter.info(
         f"Plan {plan.checksum} of account {plan.account!r} at {plan.endpoint}, made "
         f"{plan.created_at} (apply it with: fleetform apply {options.plan_file})"
     )
-    return EXIT_OK
+    return ExitCode.OK

@@ -1,4 +1,4 @@
-"""Live sources beside the full paged read of `reconciler.commands.plan.read_live`: the
+"""Live sources beside the full paged read of `reconciler.live.read.read_live`: the
 live-state cache (`cache`), incremental drift over it (`incremental`), and the targeted read
 of the SIMs a git change reaches (`targeted`).
 

@@ -3,7 +3,7 @@
 ``plan --changed-from GITREF`` (and ``apply``) load the manifests at GITREF from git
 (`reconciler.manifest.gitref`) and as they are now, take the SIMs whose effective declaration
 differs (`reconciler.manifest.delta`), and read only those live. The result has the shape of the
-full read's (`TargetedRead` beside `reconciler.commands.plan.LiveRead`), so the diff and the
+full read's (`TargetedRead` beside `reconciler.live.read.LiveRead`), so the diff and the
 planner are the same for both.
 
 How the SIMs are read, the cheaper way (`choose_reads`): one ``GET /global-sims/{giccid}``

@@ -20,6 +20,7 @@ from datetime import datetime
 from reconciler.model import DriftReport
 from reconciler.render.drift_basis import basis_lines
 from reconciler.render.drift_text import LISTED_UNMANAGED, headline, show, when
+from reconciler.render.fit import shrink_to_fit
 from reconciler.render.markdown_escape import code_span, escape_markdown
 
 GITHUB_ISSUE_LIMIT = 65_000  # GitHub's limit is 65,536; room for what a workflow adds
@@ -46,15 +47,12 @@ def render_drift_markdown(
 ) -> str:
     """The drift as markdown of at most ``max_chars`` characters, saying what was folded;
     ``managed`` is the count of managed SIMs (see `managed_count`)."""
-    text = ""
-    for level, limits in enumerate(_LIMITS):
-        text = _render(report, limits, shortened=level > 0, managed=managed)
-        if len(text) <= max_chars:
-            return text
-    note = "\n\n_… cut here to stay under the issue size limit; `--format json` has all._\n"
-    cut = text[: max(0, max_chars - len(note))]
-    cut = cut[: cut.rfind("\n")] if "\n" in cut else cut
-    return cut + note
+    return shrink_to_fit(
+        lambda limits, shortened: _render(report, limits, shortened=shortened, managed=managed),
+        _LIMITS,
+        max_chars=max_chars,
+        note="\n\n_… cut here to stay under the issue size limit; `--format json` has all._\n",
+    )
 
 
 def _render(report: DriftReport, limits: _Limits, *, shortened: bool, managed: int | None) -> str:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from reconciler.guard_lift import join_ways, lift_ways
 from reconciler.model import Operation, Plan
 from reconciler.planfile import changes_digest
+from reconciler.render.fit import shrink_to_fit
 from reconciler.render.markdown_escape import code_span, escape_html, escape_markdown
 from reconciler.render.plan_summary import (
     StepGroup,
@@ -75,18 +76,15 @@ _LIMITS = (
 
 def render_plan_markdown(plan: Plan, *, max_chars: int = GITHUB_COMMENT_LIMIT) -> str:
     """The plan as markdown of at most ``max_chars`` characters, saying what was folded."""
-    text = ""
     named = sum(len(step.sims) for step in plan.steps) + len(plan.problems) + len(plan.warnings)
-    for level, limits in enumerate(_LIMITS):
-        if limits.samples == ALL and named * _MIN_ROW_CHARS > max_chars:
-            continue  # cannot fit: do not build a huge text only to throw it away
-        text = _render(plan, limits, shortened=level > 0)
-        if len(text) <= max_chars:
-            return text
-    note = "\n\n_… cut here to stay under the comment size limit; see the JSON plan for all._\n"
-    cut = text[: max(0, max_chars - len(note))]
-    cut = cut[: cut.rfind("\n")] if "\n" in cut else cut
-    return cut + note
+    return shrink_to_fit(
+        lambda limits, shortened: _render(plan, limits, shortened=shortened),
+        _LIMITS,
+        max_chars=max_chars,
+        note="\n\n_… cut here to stay under the comment size limit; see the JSON plan for all._\n",
+        # the unfolded level cannot fit: do not build a huge text only to throw it away
+        skip=lambda limits: limits.samples == ALL and named * _MIN_ROW_CHARS > max_chars,
+    )
 
 
 def _render(plan: Plan, limits: _Limits, *, shortened: bool) -> str:

@@ -85,3 +85,15 @@ def test_anything_but_yes_cancels_without_a_write(sim: RunningSimulator, tmp_pat
     assert code == 1, output
     assert "apply cancelled" in output
     assert not list((tmp_path / "state").glob("journal/*.jsonl"))
+
+
+def test_eof_at_the_prompt_aborts_and_says_how_to_resume(
+    sim: RunningSimulator, tmp_path: Path
+) -> None:
+    """Click turns EOF (Ctrl+D) at the prompt into Abort: "Aborted.", then apply's own note,
+    which the command leaves for `main` (main never looks at the arguments)."""
+    code, output = run_on_a_terminal(sim, tmp_path, "\x04")
+    assert code == 1, output
+    assert "Aborted." in output
+    assert "`fleetform apply --resume` continues it" in output, output
+    assert "Traceback" not in output

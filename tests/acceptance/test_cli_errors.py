@@ -86,3 +86,21 @@ def test_a_rate_limit_the_simulator_cannot_serve_is_refused(limit: str) -> None:
     result = fleetform("sim", "serve", "--port", "0", "--rate-limit", limit, "--db", "/dev/null/x")
     assert result.returncode == 1
     assert "--rate-limit" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "traceback"),
+    [
+        (("show", "missing.json"), False),
+        (("-v", "show", "missing.json"), True),
+        (("show", "missing.json", "-v"), True),  # a global option after the command
+        (("show", "missing.json", "--verbose"), True),
+    ],
+)
+def test_a_traceback_only_with_verbose_before_or_after_the_command(
+    args: tuple[str, ...], traceback: bool
+) -> None:
+    result = fleetform(*args)
+    assert result.returncode == 1, result.stderr
+    assert "Error: " in result.stderr
+    assert ("Traceback" in result.stderr) is traceback, result.stderr

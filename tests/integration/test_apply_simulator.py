@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from reconciler.clock import SystemClock
-from reconciler.commands.apply import ApplyOptions, apply_exit_code, run_apply
-from reconciler.commands.plan import run_plan
+from reconciler.commands.apply import ApplyOptions, apply_exit_code, apply_plan
 from reconciler.errors import LockedError, StalePlanError, UnsafePlanError
 from reconciler.journal import ApplyLock
+from reconciler.live.read import run_plan
 from reconciler.manifest import load_fleet
 from reconciler.model import Outcome, Status
 from reconciler.planfile import write_plan
@@ -52,7 +52,7 @@ def client_for() -> Iterator[Callable[..., SmartHubClient]]:
 
 
 def apply(api: SmartHubClient, tmp_path: Path, **options: Any) -> Any:
-    return run_apply(
+    return apply_plan(
         api,
         ApplyOptions(**{"auto_approve": True, **FAST, **options}),
         RecordingReporter(),

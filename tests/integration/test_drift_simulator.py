@@ -6,8 +6,8 @@ from pathlib import Path
 
 from reconciler.app import Connection
 from reconciler.clock import SystemClock
-from reconciler.commands.apply import ApplyOptions, run_apply
-from reconciler.commands.drift import drift_command, drift_exit_code, run_drift
+from reconciler.commands.apply import ApplyOptions, apply_plan
+from reconciler.commands.drift import DriftOptions, drift_exit_code, read_drift_full, run_drift
 from reconciler.manifest import load_fleet
 from reconciler.reporting import RecordingReporter
 from reconciler.simulator import RunningSimulator, giccid_for
@@ -22,14 +22,14 @@ def test_drift_after_a_change_behind_our_back(sim: RunningSimulator, tmp_path: P
     manifests = write_fleet(tmp_path / "m", GROUPS, unmanaged="report")
     desired = load_fleet([manifests])
     with SmartHubClient(sim.url, sim.api_key) as api:
-        run_apply(
+        apply_plan(
             api,
             ApplyOptions(paths=(manifests,), auto_approve=True, poll_initial=0.05),
             RecordingReporter(),
             state_dir=tmp_path / "state",
             clock=SystemClock(),
         )
-        clean = run_drift(api, desired, RecordingReporter(), clock=SystemClock())
+        clean = read_drift_full(api, desired, RecordingReporter(), clock=SystemClock())
         assert drift_exit_code(clean) == 0 and clean.sims == ()
         assert len(clean.unmanaged) == 250 - 4  # reported, not drift
         assert clean.requests_spent == 3  # 250 SIMs: three pages, no history needed
@@ -40,7 +40,7 @@ def test_drift_after_a_change_behind_our_back(sim: RunningSimulator, tmp_path: P
             admin.patch_sim(ACME[2], custom4="changed")
         finally:
             admin.close()
-        report = run_drift(api, desired, RecordingReporter(), clock=SystemClock())
+        report = read_drift_full(api, desired, RecordingReporter(), clock=SystemClock())
     assert drift_exit_code(report) == 2
     assert [s.iccid for s in report.sims] == [ACME[1], ACME[2]]
     (state,) = report.sims[0].fields
@@ -63,9 +63,8 @@ def test_no_drift_counts_the_managed_sims_not_the_account(
     manifests = write_fleet(tmp_path / "m", groups, unmanaged="ignore")
     for fmt in ("text", "markdown", "github"):
         out: list[str] = []
-        code = drift_command(
-            [manifests],
-            fmt,
+        code = run_drift(
+            DriftOptions([manifests], fmt),
             connection=Connection(endpoint=sim.url, api_key=sim.api_key),
             reporter=RecordingReporter(),
             write=out.append,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.app import Connection, open_api
-from reconciler.commands.export import ExportOptions, run_export
-from reconciler.commands.plan import PlanOptions, plan_command
+from reconciler.commands.export import ExportOptions, export_manifests
+from reconciler.commands.plan import PlanOptions, run_plan
 from reconciler.errors import ConfigError
 from reconciler.export import GROUP_KEYS
 from reconciler.manifest import load_fleet
@@ -25,7 +25,7 @@ def _connection(sim: RunningSimulator, key: str | None = None) -> Connection:
 
 def _plan(out: Path, connection: Connection) -> tuple[int, str]:
     buffer = io.StringIO()
-    code = plan_command(
+    code = run_plan(
         PlanOptions(paths=[out], fmt="json", detailed_exitcode=True),
         connection=connection,
         reporter=RecordingReporter(),
@@ -40,7 +40,7 @@ def test_a_plan_right_after_export_shows_no_change(
 ) -> None:
     out = tmp_path / "manifests"
     reporter = RecordingReporter()
-    result = run_export(ExportOptions(out=out, group_by=group_by), _connection(sim), reporter)
+    result = export_manifests(ExportOptions(out=out, group_by=group_by), _connection(sim), reporter)
     assert result.account == "acme"
     assert result.sims == 250
     assert result.requests == 1 + 3  # GET /enterprise + 250 SIMs at 100 a page
@@ -57,7 +57,7 @@ def test_a_plan_right_after_export_shows_no_change(
 def test_the_export_sees_a_change_made_after_it(sim: RunningSimulator, tmp_path: Path) -> None:
     """The no-change verdict above is not vacuous: a SIM moved after the export is a change."""
     out = tmp_path / "m"
-    run_export(ExportOptions(out=out), _connection(sim), RecordingReporter())
+    export_manifests(ExportOptions(out=out), _connection(sim), RecordingReporter())
     with open_api(_connection(sim), RecordingReporter()) as api:
         active = next(api.iter_sims(account="acme", status=Status.ACTIVE))
         api.suspend(active.iccid)
@@ -68,7 +68,7 @@ def test_the_export_sees_a_change_made_after_it(sim: RunningSimulator, tmp_path:
 
 def test_export_of_the_other_enterprise(sim: RunningSimulator, tmp_path: Path) -> None:
     out = tmp_path / "globex"
-    result = run_export(
+    result = export_manifests(
         ExportOptions(out=out, account="globex", name="globex-fleet"),
         _connection(sim, sim.other_api_key),
         RecordingReporter(),
@@ -80,14 +80,16 @@ def test_export_of_the_other_enterprise(sim: RunningSimulator, tmp_path: Path) -
 
 def test_export_refuses_to_overwrite_before_reading(sim: RunningSimulator, tmp_path: Path) -> None:
     out = tmp_path / "m"
-    run_export(ExportOptions(out=out), _connection(sim), RecordingReporter())
+    export_manifests(ExportOptions(out=out), _connection(sim), RecordingReporter())
     before = (out / "fleet.yaml").read_text()
     with pytest.raises(ConfigError, match=r"refusing to overwrite existing files \(use --force\)"):
-        run_export(ExportOptions(out=out), _connection(sim), RecordingReporter())
+        export_manifests(ExportOptions(out=out), _connection(sim), RecordingReporter())
     assert (out / "fleet.yaml").read_text() == before
 
     reporter = RecordingReporter()
-    run_export(ExportOptions(out=out, group_by="ratePlan", force=True), _connection(sim), reporter)
+    export_manifests(
+        ExportOptions(out=out, group_by="ratePlan", force=True), _connection(sim), reporter
+    )
     # the status-grouped files of the first export are still there: the export says so
     assert any("also holds" in w and "status-active.yaml" in w for w in reporter.warnings)
 
@@ -100,14 +102,14 @@ def test_export_over_an_init_keeps_the_fleets_name_and_guards(
     scaffold(tmp_path, name="acme-trackers", account="acme")
     out = tmp_path / "manifests"
     reporter = RecordingReporter()
-    run_export(ExportOptions(out=out, force=True), _connection(sim), reporter)
+    export_manifests(ExportOptions(out=out, force=True), _connection(sim), reporter)
     fleet = load_fleet([out]).fleet
     assert (fleet.name, fleet.account) == ("acme-trackers", "acme")
     assert (fleet.max_changes, fleet.allow_retire) == (500, False)  # init's, not export's 10%
     assert any("keeping the name 'acme-trackers' and guards" in i for i in reporter.infos)
     assert _plan(out, _connection(sim))[0] == 0
 
-    run_export(ExportOptions(out=out, force=True, name="renamed"), _connection(sim), reporter)
+    export_manifests(ExportOptions(out=out, force=True, name="renamed"), _connection(sim), reporter)
     fleet = load_fleet([out]).fleet
     assert (fleet.name, fleet.max_changes) == ("renamed", 500)
 
@@ -116,7 +118,7 @@ def test_export_writes_the_schema_its_files_point_at(sim: RunningSimulator, tmp_
     from reconciler.manifest import schema_document
 
     out = tmp_path / "m"
-    result = run_export(ExportOptions(out=out), _connection(sim), RecordingReporter())
+    result = export_manifests(ExportOptions(out=out), _connection(sim), RecordingReporter())
     assert out / "fleet.schema.json" in result.files
     assert json.loads((out / "fleet.schema.json").read_text()) == schema_document()
     for path in out.glob("*.yaml"):

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from reconciler.app import Connection
-from reconciler.commands.export import ExportOptions, run_export
+from reconciler.commands.export import ExportOptions, export_manifests
 from reconciler.errors import ConfigError
 from reconciler.reporting import RecordingReporter
 from reconciler.simulator import RunningSimulator
@@ -74,7 +74,7 @@ def test_the_shape_can_be_switched_at_run_time(
         json={"enterpriseAccounts": "dict"},
     )
     assert bad.status_code == 422 or bad.status_code == 400
-    result = run_export(
+    result = export_manifests(
         ExportOptions(out=tmp_path / "m"),
         Connection(endpoint=sim.url, api_key=sim.api_key),
         RecordingReporter(),
@@ -90,7 +90,7 @@ def test_with_no_account_named_and_sims_of_two_accounts_export_asks(
     writes nothing when the enterprise lists no account and the account has no SIMs."""
     sim = sim_factory(sims=0, job_delay=0.05, enterprise_accounts="none")
     with pytest.raises(ConfigError, match="lists no account and no SIM names one"):
-        run_export(
+        export_manifests(
             ExportOptions(out=tmp_path / "m"),
             Connection(endpoint=sim.url, api_key=sim.api_key),
             RecordingReporter(),
@@ -103,7 +103,7 @@ def test_an_account_of_another_enterprise_says_how_to_go_on(
 ) -> None:
     sim = sim_factory(sims=30, job_delay=0.05)
     with pytest.raises(ConfigError, match="'globex' belongs to another enterprise than this API"):
-        run_export(
+        export_manifests(
             ExportOptions(out=tmp_path / "m", account="globex"),
             Connection(endpoint=sim.url, api_key=sim.api_key),
             RecordingReporter(),

@@ -15,8 +15,8 @@ from pathlib import Path
 import yaml
 
 from reconciler.app import Connection, open_api
-from reconciler.commands.export import ExportOptions, run_export
-from reconciler.commands.plan import PlanOptions, plan_command
+from reconciler.commands.export import ExportOptions, export_manifests
+from reconciler.commands.plan import PlanOptions, run_plan
 from reconciler.errors import PlanError
 from reconciler.guard_lift import GuardOverrides
 from reconciler.model import Status
@@ -33,7 +33,7 @@ def _plan(paths: list[Path], sim: RunningSimulator) -> tuple[int | str, dict[str
     """The exit code (or the PlanError's text) and the JSON plan written before it."""
     buffer = io.StringIO()
     try:
-        code: int | str = plan_command(
+        code: int | str = run_plan(
             # the group edit changes more SIMs than the exported maxChanges: lift it here, the
             # test is about problems, not guards
             PlanOptions(
@@ -62,7 +62,9 @@ def test_exported_retired_sims_sit_apart_and_a_group_edit_plans_cleanly(
     retired = _retired(sim)
     assert retired, "the seeded fleet has retired SIMs"
     out = tmp_path / "m"
-    run_export(ExportOptions(out=out, group_by="ratePlan"), _connection(sim), RecordingReporter())
+    export_manifests(
+        ExportOptions(out=out, group_by="ratePlan"), _connection(sim), RecordingReporter()
+    )
     edited = 0
     for path in sorted(out.glob("*.yaml")):
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -22,8 +22,8 @@ import pytest
 
 from reconciler.app import Connection
 from reconciler.clock import SystemClock
-from reconciler.commands.drift import drift_command
-from reconciler.commands.plan import PlanOptions, plan_command
+from reconciler.commands.drift import DriftOptions, run_drift
+from reconciler.commands.plan import PlanOptions, run_plan
 from reconciler.live.cache import LiveCache, cache_path
 from reconciler.model import Status
 from reconciler.reporting import RecordingReporter
@@ -71,22 +71,19 @@ def drift_json(
 ) -> tuple[int, dict[str, Any], RecordingReporter]:
     out: list[str] = []
     reporter = RecordingReporter()
-    code = drift_command(
-        [manifests],
-        "json",
+    code = run_drift(
+        DriftOptions([manifests], "json", full=full, **kwargs),
         connection=Connection(endpoint=sim.url, api_key=sim.api_key),
         reporter=reporter,
         write=out.append,
         clock=SystemClock(),
-        full=full,
-        **kwargs,
     )
     return code, json.loads("".join(out)), reporter
 
 
 def full_plan(sim: RunningSimulator, manifests: Path) -> None:
     out: list[str] = []
-    code = plan_command(
+    code = run_plan(
         PlanOptions(paths=[manifests], fmt="json", detailed_exitcode=True),
         connection=Connection(endpoint=sim.url, api_key=sim.api_key),
         reporter=RecordingReporter(),
@@ -241,14 +238,12 @@ def test_the_report_says_how_fresh_each_verdict_is_in_every_format(small: Any, s
     full_plan(sim, manifests)
     for fmt in ("text", "markdown", "github"):
         out: list[str] = []
-        code = drift_command(
-            [manifests],
-            fmt,
+        code = run_drift(
+            DriftOptions([manifests], fmt, verify_budget=2),
             connection=Connection(endpoint=sim.url, api_key=sim.api_key),
             reporter=RecordingReporter(),
             write=out.append,
             clock=SystemClock(),
-            verify_budget=2,
         )
         text = "".join(out)
         assert code == 0
@@ -281,7 +276,7 @@ def test_apply_keeps_the_cache_up_to_date_with_its_own_writes(
 ) -> None:
     """After apply, incremental drift (no verify slice) finds no drift: the cache holds what
     apply re-checked and wrote, not what the earlier plan saw."""
-    from reconciler.commands.apply import ApplyOptions, run_apply
+    from reconciler.commands.apply import ApplyOptions, apply_plan
     from reconciler.live.cache import Via
 
     sim, manifests, _live = small
@@ -291,7 +286,7 @@ def test_apply_keeps_the_cache_up_to_date_with_its_own_writes(
     changed = text[:first_group] + "custom4: applied" + text[first_group + len("custom4: null") :]
     (manifests / "fleet.yaml").write_text(changed)
     with SmartHubClient(sim.url, sim.api_key) as api:
-        report = run_apply(
+        report = apply_plan(
             api,
             ApplyOptions(paths=(manifests,), auto_approve=True, force=True, poll_initial=0.05),
             RecordingReporter(),

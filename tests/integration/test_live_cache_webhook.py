@@ -10,8 +10,8 @@ import time
 
 from reconciler.app import Connection
 from reconciler.clock import SystemClock
-from reconciler.commands.drift import drift_command
-from reconciler.commands.plan import PlanOptions, plan_command
+from reconciler.commands.drift import DriftOptions, run_drift
+from reconciler.commands.plan import PlanOptions, run_plan
 from reconciler.reporting import RecordingReporter
 from reconciler.simulator import giccid_for
 from tests.integration.test_webhook_e2e import Running, running
@@ -22,21 +22,20 @@ __all__ = ["running"]  # the receiver fixture, shared with the end-to-end webhoo
 def drift(r: Running) -> tuple[int, dict[str, object], RecordingReporter]:
     out: list[str] = []
     reporter = RecordingReporter()
-    code = drift_command(
-        [r.state.parent / "fleet"],
-        "json",
+    code = run_drift(
+        # verify_budget 0: no list slice, what drift knows of APN status came by push
+        DriftOptions([r.state.parent / "fleet"], "json", verify_budget=0),
         connection=Connection(endpoint=r.sim.url, api_key=r.sim.api_key),
         reporter=reporter,
         write=out.append,
         clock=SystemClock(),
-        verify_budget=0,  # no list slice: what drift knows of APN status came by push
     )
     return code, json.loads("".join(out)), reporter
 
 
 def test_pushes_reach_drift_through_the_shared_cache(running: Running) -> None:
     out: list[str] = []
-    code = plan_command(
+    code = run_plan(
         PlanOptions(paths=[running.state.parent / "fleet"], fmt="json", detailed_exitcode=True),
         connection=Connection(endpoint=running.sim.url, api_key=running.sim.api_key),
         reporter=RecordingReporter(),

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from reconciler.commands.plan import read_live, run_plan
+from reconciler.live.read import read_live, run_plan
 from reconciler.model import (
     DesiredFleet,
     DesiredSim,

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.clock import SystemClock
-from reconciler.commands.apply import ApplyOptions, run_apply
-from reconciler.commands.plan import run_plan
+from reconciler.commands.apply import ApplyOptions, apply_plan
+from reconciler.live.read import run_plan
 from reconciler.model import (
     PRE_SERVICE,
     ApnStatus,
@@ -107,7 +107,7 @@ def test_every_kind_of_change_converges(client: SmartHubClient, tmp_path: Path) 
 
     path = tmp_path / "plan.json"
     write_plan(plan, path)
-    report = run_apply(
+    report = apply_plan(
         client,
         ApplyOptions(
             plan_file=path,

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from reconciler.app import Connection
-from reconciler.commands.plan import PlanOptions, plan_command
+from reconciler.commands.plan import PlanOptions, run_plan
 from reconciler.guard_lift import GuardOverrides
 from reconciler.reporting import RecordingReporter
 from reconciler.simulator import RunningSimulator
@@ -20,7 +20,7 @@ CHANGES = ROOT / "tests" / "data" / "plan" / "changes"
 
 def plan_of(sim: RunningSimulator, fmt: str) -> tuple[int, str]:
     buffer = io.StringIO()
-    code = plan_command(
+    code = run_plan(
         # the fixture retires a SIM: lift that guard so the plan exits 2, not 1
         PlanOptions(paths=[CHANGES], fmt=fmt, overrides=GuardOverrides(allow_retire=True)),
         connection=Connection(endpoint=sim.url, api_key=sim.api_key),

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from reconciler.clock import SystemClock
-from reconciler.commands.apply import ApplyOptions, apply_exit_code, run_apply
+from reconciler.commands.apply import ApplyOptions, apply_exit_code, apply_plan
 from reconciler.journal import iter_journal_lines
 from reconciler.model import ApplyReport, Outcome
 from reconciler.render.apply_json import render_apply_json
@@ -91,7 +91,7 @@ def apply(
     api: SmartHubClient, tmp_path: Path, clock: SoakClock, **options: Any
 ) -> tuple[ApplyReport, RecordingReporter]:
     reporter = RecordingReporter()
-    report = run_apply(
+    report = apply_plan(
         api,
         ApplyOptions(**{"auto_approve": True, **FAST, **options}),
         reporter,

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.commands.plan import run_plan
 from reconciler.errors import ConfigError
+from reconciler.live.read import run_plan
 from reconciler.live.targeted import target
 from reconciler.manifest import load_fleet
 from reconciler.model import Operation, Plan, Status
@@ -347,7 +347,7 @@ def test_the_plan_command_records_the_sims_a_targeted_read_saw_in_the_cache(
     stamped as single GETs; the cache is not marked complete by them."""
     from reconciler.app import Connection
     from reconciler.clock import SystemClock
-    from reconciler.commands.plan import PlanOptions, plan_command
+    from reconciler.commands import plan as plan_command
     from reconciler.live.cache import LiveCache, Via
 
     state = Path(os.environ["FLEETFORM_STATE_DIR"])  # the autouse fixture's folder per test
@@ -358,8 +358,8 @@ def test_the_plan_command_records_the_sims_a_targeted_read_saw_in_the_cache(
     fleet.write()
     commit(fleet.repo, "two SIMs")
 
-    code = plan_command(
-        PlanOptions(paths=[fleet.path], changed_from="HEAD~1", detailed_exitcode=True),
+    code = plan_command.run_plan(
+        plan_command.PlanOptions(paths=[fleet.path], changed_from="HEAD~1", detailed_exitcode=True),
         connection=Connection(endpoint=simulator.url, api_key=simulator.api_key),
         reporter=RecordingReporter(),
         write=lambda text: None,

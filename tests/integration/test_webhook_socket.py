@@ -28,7 +28,9 @@ def no_drift(giccid: str) -> DriftRecord | None:
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[ReceiverStack, RunningServer]]:
+def served(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[ReceiverStack, RunningServer]]:
     stack = build_receiver(
         push_key=KEY,
         check=no_drift,
@@ -36,7 +38,7 @@ def served(tmp_path: Path) -> Iterator[tuple[ReceiverStack, RunningServer]]:
         reporter=RecordingReporter(),
         clock=SystemClock(),
         max_body_bytes=2048,
-        body_timeout_seconds=0.3,
+        body_timeout_seconds=getattr(request, "param", 0.3),
     )
     stack.start()
     running = start_server(stack.app)
@@ -93,6 +95,7 @@ def test_a_stalled_body_is_cut_off_with_408(
     assert stack.metrics.snapshot().refused == {"body_timeout": 1}
 
 
+@pytest.mark.parametrize("served", [3.0], indirect=True)  # a margin a busy machine keeps
 def test_stalled_clients_do_not_hold_up_a_good_push(
     served: tuple[ReceiverStack, RunningServer],
 ) -> None:
@@ -105,7 +108,7 @@ def test_stalled_clients_do_not_hold_up_a_good_push(
         elapsed = time.monotonic() - started
         assert response.status_code == 200
         assert response.json()["status"] == "accepted"
-        assert elapsed < 0.25  # answered before the stalled ones time out
+        assert elapsed < 2.0  # answered long before the stalled ones time out (3 s)
     finally:
         for sock in stalled:
             sock.close()

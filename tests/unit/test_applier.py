@@ -411,7 +411,7 @@ def write_sealed(plan: Plan, path: Path) -> Path:
 def test_apply_again_without_resume_after_a_crash_resumes_instead_of_resubmitting(
     tmp_path: Path,
 ) -> None:
-    from reconciler.commands.apply import ApplyOptions, run_apply
+    from reconciler.commands.apply import ApplyOptions, apply_plan
 
     api = FakeSmartHub.seeded(4)
     plan = make_plan(
@@ -425,17 +425,17 @@ def test_apply_again_without_resume_after_a_crash_resumes_instead_of_resubmittin
 
     api.on_request = crash
     with pytest.raises(Crash):
-        run_apply(api, options, RecordingReporter(), state_dir=tmp_path, clock=FakeClock())
+        apply_plan(api, options, RecordingReporter(), state_dir=tmp_path, clock=FakeClock())
     api.on_request = None
     # a CI retry runs the very same command, without --resume
     reporter = RecordingReporter()
-    report = run_apply(api, options, reporter, state_dir=tmp_path, clock=FakeClock())
+    report = apply_plan(api, options, reporter, state_dir=tmp_path, clock=FakeClock())
     assert report.complete and report.resumed
     assert len(api.jobs) == 1  # the pending job was polled, not submitted again
     assert any("did not finish: resuming it" in m for m in reporter.infos)
     # a finished plan applied again: re-checked, already as planned, nothing sent
     again = RecordingReporter()
-    report = run_apply(api, options, again, state_dir=tmp_path, clock=FakeClock())
+    report = apply_plan(api, options, again, state_dir=tmp_path, clock=FakeClock())
     assert report.complete and len(api.jobs) == 1
     assert {s.reason for s in report.steps[0].sims} == {"already as planned"}
     assert any("applied before" in m for m in again.infos)
@@ -444,7 +444,7 @@ def test_apply_again_without_resume_after_a_crash_resumes_instead_of_resubmittin
 def test_a_new_plan_is_refused_while_another_apply_of_the_account_has_jobs_pending(
     tmp_path: Path,
 ) -> None:
-    from reconciler.commands.apply import ApplyOptions, run_apply
+    from reconciler.commands.apply import ApplyOptions, apply_plan
     from reconciler.errors import JournalError
 
     api = FakeSmartHub.seeded(4)
@@ -462,7 +462,7 @@ def test_a_new_plan_is_refused_while_another_apply_of_the_account_has_jobs_pendi
 
     api.on_request = crash
     with pytest.raises(Crash):
-        run_apply(
+        apply_plan(
             api,
             ApplyOptions(plan_file=write_sealed(first, tmp_path / "1.json")),
             RecordingReporter(),
@@ -471,7 +471,7 @@ def test_a_new_plan_is_refused_while_another_apply_of_the_account_has_jobs_pendi
         )
     api.on_request = None
     with pytest.raises(JournalError, match="--resume"):
-        run_apply(
+        apply_plan(
             api,
             ApplyOptions(plan_file=write_sealed(second, tmp_path / "2.json")),
             RecordingReporter(),

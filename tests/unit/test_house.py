@@ -152,12 +152,6 @@ def test_the_exception_check_finds_one_defined_elsewhere(tmp_path: Path) -> None
     assert exceptions_outside_the_tree(package) == ["pkg/room.py:1 Stray(RootError)"]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 14: MalformedResponse (smarthub/wire.py, reworked on i14fields) and "
-    "ApplyCancelled (commands/apply.py, reworked on i14cmd) are left to those branches; move "
-    "them into errors.py when merging, then remove this mark.",
-)
 def test_every_exception_is_in_the_tree() -> None:
     found = exceptions_outside_the_tree(PACKAGE)
     assert not found, "\n".join(["exceptions defined outside reconciler/errors.py:", *found])

@@ -396,22 +396,20 @@ def test_a_busy_cache_is_read_around_never_set_aside(
     and the cache (someone's good data) stays where it is."""
     import reconciler.live.cache as module
     from reconciler.clock import FakeClock
-    from reconciler.commands.drift import run_drift_cached
+    from reconciler.commands.drift import read_drift
     from reconciler.manifest import load_fleet
     from tests.fakes import FakeSmartHub, write_fleet
 
     api = FakeSmartHub.seeded(5)
     desired = load_fleet([write_fleet(tmp_path / "m", {"g": {"sims": sorted(api.sims)[:2]}})])
     clock = FakeClock(1_800_000_000.0)
-    run_drift_cached(
-        api, desired, RecordingReporter(), clock=clock, state=tmp_path / "s", full=True
-    )
+    read_drift(api, desired, RecordingReporter(), clock=clock, state=tmp_path / "s", full=True)
     monkeypatch.setattr(module, "BUSY_TIMEOUT_SECONDS", 0.2)
     holder = sqlite3.connect(cache_path(tmp_path / "s", "acme"), isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
         reporter = RecordingReporter()
-        report = run_drift_cached(api, desired, reporter, clock=clock, state=tmp_path / "s")
+        report = read_drift(api, desired, reporter, clock=clock, state=tmp_path / "s")
     finally:
         holder.execute("ROLLBACK")
         holder.close()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.clock import SystemClock
-from reconciler.commands.apply import ApplyOptions, run_apply
+from reconciler.commands.apply import ApplyOptions, apply_plan
 from reconciler.errors import ConfigError, PlanFileError
 from reconciler.live.targeted import GET, LIST, Target, choose_reads, read_targeted
 from reconciler.manifest.delta import declared_changes
@@ -223,7 +223,7 @@ def test_apply_refuses_changed_from_with_a_plan_file_or_resume(tmp_path: Path) -
         ApplyOptions(resume=True, changed_from="HEAD~1"),
     ):
         with pytest.raises(ConfigError, match="leave --changed-from out"):
-            run_apply(
+            apply_plan(
                 FakeSmartHub(),
                 options,
                 RecordingReporter(),
