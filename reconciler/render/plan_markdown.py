@@ -90,6 +90,27 @@ def render_plan_markdown(plan: Plan, *, max_chars: int = GITHUB_COMMENT_LIMIT) -
 def _render(plan: Plan, limits: _Limits, *, shortened: bool) -> str:
     out: list[str] = []
     add = out.append
+    _head(add, plan)
+    _problems(add, plan, limits)
+    _guards(add, plan)
+    if plan.warnings:
+        add("#### ⚠️ Warnings")
+        add("")
+        for warning in plan.warnings[: limits.items]:
+            add(f"- {escape_markdown(warning)}")
+        _more(add, len(plan.warnings) - limits.items, "warnings")
+        add("")
+    _transitions(add, plan, limits)
+    _steps(add, plan, limits)
+    if shortened:
+        add(
+            f"_Shortened to stay under the comment size limit: {limits.samples} sample SIMs per "
+            f"operation, {limits.rows} table rows. {FULL_LIST}_"
+        )
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _head(add: Add, plan: Plan) -> None:
     add(f"### fleetform plan: {code_span(plan.fleet)} on account {code_span(plan.account)}")
     add("")
     add(f"**{escape_markdown(summary_line(plan))}**")
@@ -106,6 +127,9 @@ def _render(plan: Plan, limits: _Limits, *, shortened: bool) -> str:
     add(f"{DIGEST_MARKER_PREFIX}{digest} -->")
     add("")
 
+
+def _problems(add: Add, plan: Plan, limits: _Limits) -> None:
+    """What stops apply or is left out of the plan, and what cannot be undone."""
     if plan.problems:
         add(f"#### ❌ Problems ({len(plan.problems):,}): apply refuses this plan until fixed")
         add("")
@@ -137,6 +161,8 @@ def _render(plan: Plan, limits: _Limits, *, shortened: bool) -> str:
         )
         add("")
 
+
+def _guards(add: Add, plan: Plan) -> None:
     blocking = [g for g in plan.guards if g.blocking]
     if blocking:
         add("#### ⛔ Guards that stop apply")
@@ -158,60 +184,52 @@ def _render(plan: Plan, limits: _Limits, *, shortened: bool) -> str:
             )
         add("")
 
-    if plan.warnings:
-        add("#### ⚠️ Warnings")
-        add("")
-        for warning in plan.warnings[: limits.items]:
-            add(f"- {escape_markdown(warning)}")
-        _more(add, len(plan.warnings) - limits.items, "warnings")
-        add("")
 
+def _transitions(add: Add, plan: Plan, limits: _Limits) -> None:
     rows = transition_rows(plan)
-    if rows:
-        add("#### Changes by group")
-        add("")
-        add("| SIMs | change | group |")
-        add("|---:|---|---|")
-        for transition, group_name, sims in rows[: limits.rows]:
-            add(f"| {sims:,} | {escape_markdown(transition)} | {escape_markdown(group_name)} |")
-        rest = rows[limits.rows :]
-        if rest:
-            folded = sum(n for _t, _g, n in rest)
-            add(f"| {folded:,} | … and {len(rest):,} more rows | |")
-        add("")
+    if not rows:
+        return
+    add("#### Changes by group")
+    add("")
+    add("| SIMs | change | group |")
+    add("|---:|---|---|")
+    for transition, group_name, sims in rows[: limits.rows]:
+        add(f"| {sims:,} | {escape_markdown(transition)} | {escape_markdown(group_name)} |")
+    rest = rows[limits.rows :]
+    if rest:
+        folded = sum(n for _t, _g, n in rest)
+        add(f"| {folded:,} | … and {len(rest):,} more rows | |")
+    add("")
 
+
+def _steps(add: Add, plan: Plan, limits: _Limits) -> None:
+    """The steps, wave by wave, behind the rollout's stage table when the plan has one."""
     groups = step_groups(plan.steps)
-    if groups:
-        count = max(g.wave for g in groups)
-        add(f"#### Steps ({len(plan.steps):,} in {count} wave{'' if count == 1 else 's'})")
+    if not groups:
+        return
+    count = max(g.wave for g in groups)
+    add(f"#### Steps ({len(plan.steps):,} in {count} wave{'' if count == 1 else 's'})")
+    add("")
+    rollout = rollout_line(plan)
+    if rollout:
+        add(escape_markdown(rollout))
         add("")
-        rollout = rollout_line(plan)
-        if rollout:
-            add(escape_markdown(rollout))
-            add("")
-            add("| wave | rollout step | SIMs | requests | then | time |")
-            add("|---:|---|---:|---:|---|---|")
-            for stage in plan.rollout:
-                then = (
-                    f"soak {soak_text(stage.soak_seconds)}, re-check, `--gate`"
-                    if stage.checked
-                    else "—"
-                )
-                add(
-                    f"| {stage.wave} | {stage.number} of {stage.of} "
-                    f"({escape_markdown(stage.share)}) | {stage.sims:,} | {stage.requests:,} "
-                    f"| {then} | {duration_text(stage.seconds)} |"
-                )
-            add("")
-        for group in groups:
-            _group(add, group, limits.samples)
-
-    if shortened:
-        add(
-            f"_Shortened to stay under the comment size limit: {limits.samples} sample SIMs per "
-            f"operation, {limits.rows} table rows. {FULL_LIST}_"
-        )
-    return "\n".join(out).rstrip("\n") + "\n"
+        add("| wave | rollout step | SIMs | requests | then | time |")
+        add("|---:|---|---:|---:|---|---|")
+        for stage in plan.rollout:
+            then = (
+                f"soak {soak_text(stage.soak_seconds)}, re-check, `--gate`"
+                if stage.checked
+                else "—"
+            )
+            add(
+                f"| {stage.wave} | {stage.number} of {stage.of} "
+                f"({escape_markdown(stage.share)}) | {stage.sims:,} | {stage.requests:,} "
+                f"| {then} | {duration_text(stage.seconds)} |"
+            )
+        add("")
+    for group in groups:
+        _group(add, group, limits.samples)
 
 
 def _group(add: Add, group: StepGroup, samples: int) -> None:

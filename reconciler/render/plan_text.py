@@ -64,6 +64,23 @@ def render_plan_text(
     def line(markup: str = "") -> None:
         console.print(markup)
 
+    _head(line, plan)
+    _problems(line, plan, max_lines)
+    _waves(line, plan, max_lines)
+    _guards(line, plan)
+    if plan.warnings:
+        line("[bold yellow]Warnings:[/bold yellow]")
+        for warning in plan.warnings:
+            line(f"  [yellow]![/yellow] {escape(warning)}")
+        line("")
+
+    line(f"[bold]{escape(summary_line(plan))}[/bold]")
+    if plan.has_changes:
+        line(f"Cost: {escape(cost_line(plan))}.")
+    return out.getvalue()
+
+
+def _head(line: Line, plan: Plan) -> None:
     line(
         f"[bold]fleetform plan[/bold] · fleet [bold]{escape(plan.fleet)}[/bold] · account "
         f"[bold]{escape(plan.account)}[/bold] · {escape(plan.endpoint)}"
@@ -72,8 +89,11 @@ def render_plan_text(
     targeted = targeted_line(plan)
     if targeted:
         line(f"[bold]{escape(targeted)}[/bold]")
-    line()
+    line("")
 
+
+def _problems(line: Line, plan: Plan, max_lines: int) -> None:
+    """What stops apply or is left out of the plan, and what cannot be undone."""
     if plan.problems:
         line(
             f"[bold red]Problems ({len(plan.problems):,})[/bold red] — apply refuses this plan "
@@ -82,7 +102,7 @@ def render_plan_text(
         for problem in plan.problems[:max_lines]:
             line(f"  [red]✗[/red] {escape(str(problem))}")
         _fold(line, len(plan.problems) - max_lines, "problems")
-        line()
+        line("")
 
     if plan.held_back:
         line(
@@ -92,7 +112,7 @@ def render_plan_text(
         for problem in plan.held_back[:max_lines]:
             line(f"  [yellow]![/yellow] {escape(str(problem))}")
         _fold(line, len(plan.held_back) - max_lines, "SIMs held back")
-        line()
+        line("")
 
     retiring = counts(plan).retire
     if retiring:
@@ -100,15 +120,18 @@ def render_plan_text(
             f"[bold red]Irreversible:[/bold red] {retiring:,} SIM{'' if retiring == 1 else 's'} "
             "will be retired. A retired SIM can never be used again."
         )
-        line()
+        line("")
 
+
+def _waves(line: Line, plan: Plan, max_lines: int) -> None:
+    """The steps, wave by wave, each canary stage named where it starts."""
     groups = step_groups(plan.steps)
     wave = 0
     stage_seen: RolloutStage | None = None
     rollout = rollout_line(plan)
     if rollout:
         line(escape(rollout))
-        line()
+        line("")
     for group in groups:
         if group.wave != wave:
             wave = group.wave
@@ -124,15 +147,17 @@ def render_plan_text(
             line(f" [bold cyan]{escape(stage_text(stage))}[/bold cyan]")
         _group(line, group, max_lines)
     if groups:
-        line()
+        line("")
 
+
+def _guards(line: Line, plan: Plan) -> None:
     blocking = [g for g in plan.guards if g.blocking]
     if blocking:
         line("[bold]Guards that stop apply:[/bold]")
         for guard in blocking:
             lift = f" — lift with {lift_hint(guard)}" if guard.override else ""
             line(f"  [red]✗[/red] {guard.name}: {escape(guard.message)}{escape(lift)}")
-        line()
+        line("")
     lifted = [g for g in plan.guards if g.lifted_by]
     if lifted:
         line("[bold]Guards lifted for this plan:[/bold]")
@@ -141,18 +166,7 @@ def render_plan_text(
                 f"  [yellow]![/yellow] {guard.name}: {escape(guard.message)} "
                 f"— lifted by {escape(guard.lifted_by or '')}"
             )
-        line()
-
-    if plan.warnings:
-        line("[bold yellow]Warnings:[/bold yellow]")
-        for warning in plan.warnings:
-            line(f"  [yellow]![/yellow] {escape(warning)}")
-        line()
-
-    line(f"[bold]{escape(summary_line(plan))}[/bold]")
-    if plan.has_changes:
-        line(f"Cost: {escape(cost_line(plan))}.")
-    return out.getvalue()
+        line("")
 
 
 def _group(line: Line, group: StepGroup, max_lines: int) -> None:

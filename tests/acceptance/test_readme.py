@@ -122,8 +122,7 @@ def test_the_readme_shows_commands() -> None:
     assert any(c.background for c in COMMANDS)
 
 
-@pytest.mark.parametrize("command", COMMANDS, ids=[f"line{c.line}" for c in COMMANDS])
-def test_readme_command(command: Command, workspace: Workspace) -> None:
+def _run(command: Command, workspace: Workspace) -> None:
     if command.background:
         process = subprocess.Popen(
             ["bash", "-c", f"exec {command.text}"],
@@ -151,6 +150,14 @@ def test_readme_command(command: Command, workspace: Workspace) -> None:
     )
     assert "Traceback" not in result.stderr
     assert "demo-key" not in result.stdout + result.stderr
+
+
+def test_readme_commands_in_order(workspace: Workspace) -> None:
+    """Every command of the README, in order, in one workspace: one test, because each may
+    depend on the ones before it (a simulator started in the background, a plan saved), and
+    pytest-xdist would otherwise hand the lines to different workers."""
+    for command in COMMANDS:
+        _run(command, workspace)
 
 
 def test_setup_commands_are_the_ones_ci_runs(workspace: Workspace) -> None:
