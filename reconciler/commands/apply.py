@@ -299,14 +299,16 @@ def _plan_now(
 ) -> Plan:
     """Load the manifests (offline), take the lock, read and plan (sealed)."""
     from reconciler.live.read import run_plan, timestamp
+    from reconciler.live.targeted import read_before
     from reconciler.manifest import load_fleet
 
+    before = read_before(options.changed_from, options.paths)  # first: one fleet at a time
     desired = load_fleet(list(options.paths))
     target = None
     if options.changed_from is not None:
         from reconciler.live.targeted import target as find_target
 
-        target = find_target(options.changed_from, options.paths, desired, reporter)
+        target = find_target(options.changed_from, options.paths, desired, reporter, before)
     lock.take(desired.fleet.account)
     config = replace(DEFAULT_CONFIG, strict=options.strict)
     plan = run_plan(

@@ -35,6 +35,7 @@ from reconciler.guard_lift import GuardOverrides, blocking_reasons, lift_guards
 from reconciler.live import Tap, refreshing
 from reconciler.live import read as live_read
 from reconciler.live.read import timestamp
+from reconciler.live.targeted import read_before
 from reconciler.live.targeted import target as find_target
 from reconciler.model import DesiredFleet, Plan
 from reconciler.planfile import write_plan
@@ -110,6 +111,7 @@ def run_plan(
         from reconciler.manifest import load_fleet
 
         load = load_fleet
+    before = read_before(options.changed_from, options.paths)  # first: one fleet at a time
     try:
         desired = load(options.paths)
     except ManifestError as exc:
@@ -117,7 +119,7 @@ def run_plan(
         raise
     target = None
     if options.changed_from is not None:
-        target = find_target(options.changed_from, options.paths, desired, reporter)
+        target = find_target(options.changed_from, options.paths, desired, reporter, before)
     clock = clock or SystemClock()
     if options.strict:
         config = replace(config, strict=True)

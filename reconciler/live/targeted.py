@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.diff import diff_fleet
-from reconciler.errors import ForbiddenError, NotFoundError
+from reconciler.errors import ConfigError, ForbiddenError, NotFoundError
 from reconciler.manifest.delta import DeclaredChanges, declared_changes
-from reconciler.manifest.gitref import Revision, read_at
+from reconciler.manifest.gitref import DeclarationsAtRef, Revision, declarations_at
 from reconciler.model import DesiredFleet, FleetDiff, LiveSim, RateBudget, RatePlan, Targeting
 from reconciler.reporting import Reporter
 from reconciler.smarthub.api import SmartHubApi
@@ -71,16 +71,39 @@ class Target:
         )
 
 
+# What the manifests at the ref declare, read before the working tree's are loaded (so that one
+# fleet is in memory at a time: at a million SIMs the two did not fit in 1 GB), or the error
+# that reading them met, raised once the working tree's manifests have loaded (their problems
+# come first, as they did).
+Before = DeclarationsAtRef | ConfigError
+
+
+def read_before(ref: str | None, paths: Sequence[Path | str]) -> Before | None:
+    """`Before` for ``plan``/``apply --changed-from ref``; None without ``ref``."""
+    if ref is None:
+        return None
+    try:
+        return declarations_at(ref, paths)
+    except ConfigError as exc:
+        return exc
+
+
 def target(
-    ref: str, paths: Sequence[Path | str], desired: DesiredFleet, reporter: Reporter
+    ref: str,
+    paths: Sequence[Path | str],
+    desired: DesiredFleet,
+    reporter: Reporter,
+    before: Before | None = None,
 ) -> Target:
-    """Load the manifests at ``ref`` and compare them with ``desired`` (loaded from ``paths``)."""
-    before = read_at(ref, paths)
-    changes = declared_changes(
-        before.manifests.fleet if before.manifests is not None else None, desired
-    )
+    """Compare the manifests at ``ref`` (``before``, else read now) with ``desired`` (loaded
+    from ``paths``)."""
+    if isinstance(before, ConfigError):
+        raise before
+    if before is None:
+        before = declarations_at(ref, paths)  # each SIM's fingerprint: not a second fleet
+    changes = declared_changes(before.declarations, desired)
     found = Target(before.revision, changes, len(desired.sims))
-    if before.manifests is None:
+    if before.declarations is None:
         reporter.info(
             f"The manifests did not exist at {before.revision}: all {len(desired.sims):,} "
             "SIMs count as added"
@@ -208,4 +231,14 @@ class _Counter:
             yield sim
 
 
-__all__ = ["GET", "LIST", "Target", "TargetedRead", "choose_reads", "read_targeted", "target"]
+__all__ = [
+    "GET",
+    "LIST",
+    "Before",
+    "Target",
+    "TargetedRead",
+    "choose_reads",
+    "read_before",
+    "read_targeted",
+    "target",
+]

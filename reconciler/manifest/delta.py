@@ -12,15 +12,61 @@ written: neither changes what apply would do. A SIM declared now and not then is
 declared then and not now is removed: it becomes unmanaged and needs no action. A Fleet setting
 that is not per SIM (guards, ``unmanaged``) changes no SIM.
 
+The manifests at the git ref are kept only as `Declarations`: the account and, per SIM, a
+`Fingerprint` of what counts (equal fingerprints are one shared object), so a targeted plan at a
+million SIMs does not hold two fleets of `DesiredSim` at once.
+
 Pure: no I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from reconciler.model import DesiredFleet, DesiredSim
+
+# state, basic rate plan, the set of supplementary plans, APN statuses, custom fields ("" as
+# None): what `same_declaration` compares, as one hashable value
+Fingerprint = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Declarations:
+    """What a manifest set declares, reduced to what `declared_changes` compares."""
+
+    account: str
+    sims: Mapping[str, Fingerprint]  # by ICCID
+
+
+def fingerprinter() -> Callable[[DesiredSim], Fingerprint]:
+    """A function from a SIM to its fingerprint that gives one object for equal fingerprints
+    (SIMs of a group mostly declare alike). Plans, APNs and custom fields as sorted tuples:
+    compared as sets and mappings, and much smaller than frozensets at a million SIMs."""
+    known: dict[Fingerprint, Fingerprint] = {}
+
+    def fingerprint(sim: DesiredSim) -> Fingerprint:
+        plans = sim.supplementary_plans
+        apns = sim.apns
+        custom = sim.custom_fields
+        found = (
+            sim.state,
+            sim.rate_plan,
+            plans if len(plans) < 2 else tuple(sorted(plans)),
+            tuple(sorted(apns.items())) if apns else (),
+            tuple(sorted((name, text or None) for name, text in custom.items())) if custom else (),
+        )
+        return known.setdefault(found, found)
+
+    return fingerprint
+
+
+def declarations(fleet: DesiredFleet) -> Declarations:
+    """``fleet`` reduced to its `Declarations`."""
+    fingerprint = fingerprinter()
+    sims = {iccid: fingerprint(sim) for iccid, sim in fleet.sims.items()}
+    return Declarations(fleet.fleet.account, sims)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,22 +102,35 @@ def _empty_is_none(fields: Mapping[str, str | None]) -> dict[str, str | None]:
     return {name: text or None for name, text in fields.items()}
 
 
-def declared_changes(before: DesiredFleet | None, after: DesiredFleet) -> DeclaredChanges:
+def declared_changes(
+    before: Declarations | DesiredFleet | None, after: DesiredFleet
+) -> DeclaredChanges:
     """The SIMs of ``after`` declared differently in ``before`` (None: nothing was declared)."""
     if before is None:
         return DeclaredChanges((), tuple(sorted(after.sims)), ())
-    moved = before.fleet.account != after.fleet.account  # every SIM is now another account's
+    if isinstance(before, DesiredFleet):
+        before = declarations(before)
+    moved = before.account != after.fleet.account  # every SIM is now another account's
     old = before.sims
+    fingerprint = fingerprinter()
     changed: list[str] = []
     added: list[str] = []
     for iccid, sim in after.sims.items():
         was = old.get(iccid)
         if was is None:
             added.append(iccid)
-        elif moved or (was is not sim and not same_declaration(was, sim)):
+        elif moved or was != fingerprint(sim):
             changed.append(iccid)
     removed = [iccid for iccid in old if iccid not in after.sims]
     return DeclaredChanges(tuple(sorted(changed)), tuple(sorted(added)), tuple(sorted(removed)))
 
 
-__all__ = ["DeclaredChanges", "declared_changes", "same_declaration"]
+__all__ = [
+    "Declarations",
+    "DeclaredChanges",
+    "Fingerprint",
+    "declarations",
+    "declared_changes",
+    "fingerprinter",
+    "same_declaration",
+]

@@ -17,8 +17,17 @@ its marks only where a message will point: a plan problem, a drift finding. So t
    by the same rules as `plainly_valid_entry`, check digits, ICCIDs and group names declared
    once, one Fleet), and expands the SIMs with the loader's precedence;
 3. records where each value is as a `SourceRef` whose line and column are found on first use,
-   by reading that one file the marked way (each file at most once; the marks are dropped as
-   soon as every reference into the file has its place).
+   without composing the file again: `reconciler.manifest.places` scans the text of a file
+   this path took (a document when a place in it is first asked for, a SIM entry when one of
+   its own places is), checks what it read against the values above, and gives exactly the
+   marked path's place; where it is not sure, that one file is read the marked way, once.
+
+The files are read Fleet first, then each file's groups are expanded as soon as it is read
+(one file's parsed values alive at a time), and a SIM keeps little: its `DesiredSim`, a small
+`SimSource` (group, position, ICCID, the interned shape of its entry), a two-slot field-sources
+view if its entry declares fields, and values shared with every SIM that holds the same
+(`_Shared`). ``--changed-from`` reads the manifests at a git ref the same way, keeping only a
+fingerprint of each SIM (`load_fast_blobs`).
 
 Anything this path does not accept plainly (a single problem of any kind, a file it could not
 read) makes it answer None, and the caller loads the whole set the marked way: the messages, the
@@ -30,12 +39,23 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml_rs
 
 from reconciler.manifest.documents import MAX_DEPTH, read_documents
+from reconciler.manifest.fast_places import (
+    FileMarks,
+    GroupPlaces,
+    LazyFieldSources,
+    LazySourceRef,
+    RetiredFieldSources,
+    Shape,
+    SimSource,
+)
 from reconciler.manifest.files import Digest, find_files, read_file
+from reconciler.manifest.iccid import luhn_valid_digits
+from reconciler.manifest.places import Unsure as _Unsure
 from reconciler.manifest.schema import ICCID_PATTERN, SchemaValidator
 from reconciler.model import (
     CUSTOM_FIELD_NAMES,
@@ -61,7 +81,6 @@ _UNSAFE_LINE = ("%", "...")
 _NOT_PRINTABLE = re.compile(
     "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
 )
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _unsafe(text: str) -> bool:
@@ -69,8 +88,12 @@ def _unsafe(text: str) -> bool:
         return True
     if any(text.startswith(mark) or "\n" + mark in text for mark in _UNSAFE_LINE):
         return True
-    printable = _CONTROL if text.isascii() else _NOT_PRINTABLE
-    return printable.search(text) is not None
+    if text.isascii():  # the usual case: one C pass deleting what is allowed, not a regex
+        return bool(text.encode("ascii").translate(None, _ASCII_ALLOWED))
+    return _NOT_PRINTABLE.search(text) is not None
+
+
+_ASCII_ALLOWED = bytes(range(0x20, 0x7F)) + b"\t\n\r"  # ASCII but its control characters
 
 
 _DOCUMENT_START = re.compile(r"^---(?=[ \n]|$)", re.MULTILINE)
@@ -90,8 +113,8 @@ _YAML11_FIRST = frozenset("-+.0123456789yYnNtTfFoO~=<")
 _DUPLICATES = yaml_rs.DuplicateKeyPolicy.Error
 
 
-class _Unsure(Exception):
-    """The fast path cannot vouch for this input: the marked path decides."""
+# _Unsure: the fast path cannot vouch for this input: the marked path decides (the scanner of
+# `reconciler.manifest.places` raises the same)
 
 
 def fast_documents(data: bytes, file: str) -> list[object] | None:
@@ -107,7 +130,9 @@ def fast_documents(data: bytes, file: str) -> list[object] | None:
     if _unsafe(text):
         return None
     # the text before the first "---" is a document only if it holds more than comments
-    pieces = _DOCUMENT_START.split(text)
+    # (the regular expression tries every position: only for a file that has a "---")
+    has_start = text.startswith("---") or "\n---" in text
+    pieces = _DOCUMENT_START.split(text) if has_start else [text]
     documents: list[object] = []
     for body in pieces:
         try:
@@ -153,144 +178,11 @@ def _check(value: object, depth: int) -> None:
     raise _Unsure  # a number: its spelling matters (an unquoted ICCID, 010, 1_000)
 
 
-# --- places found on demand -------------------------------------------------------------------
-
-
-class _FileMarks:
-    """Finds the places of one file's values by reading it the marked way, once, when the
-    first reference into it is asked for its line: every reference into the file gets its
-    place then, and the marks are dropped."""
-
-    def __init__(self, display: str, data: bytes) -> None:
-        self.display = display
-        self.data: bytes | None = data
-        self.refs: list[_LazySourceRef | _LazyFieldSources] = []
-
-    def resolve(self) -> None:
-        data, self.data = self.data, None
-        refs, self.refs = self.refs, []
-        if data is None:  # pragma: no cover - every ref is resolved with the first
-            return
-        documents = read_documents(data, self.display).documents
-        file = self.display
-
-        def place(path: tuple[int | str, ...]) -> tuple[int, int]:
-            index = path[0]
-            assert isinstance(index, int)
-            # the bytes the values were parsed from: the same documents, the same paths
-            document = documents[index] if index < len(documents) else None
-            return document.mark(path[1:]) if document is not None else (1, 1)
-
-        for ref in refs:
-            if isinstance(ref, _LazyFieldSources):
-                ref.build(lambda path: SourceRef(file, *place(path)))
-                continue
-            line, column = place(ref.path)
-            object.__setattr__(ref, "file", file)
-            object.__setattr__(ref, "line", line)
-            object.__setattr__(ref, "column", column)
-
-
-class _LazyFieldSources(Mapping[str, SourceRef]):
-    """A SIM entry's ``field_sources``: the group's, with the entry's own on top, built when
-    first read (with every other entry of the file; see `_FileMarks`). Its keys and order are
-    those `Settings.under` gives: the wider level's, then state, rate plan, supplementary
-    plans, APNs and custom fields as the entry declares them."""
-
-    __slots__ = ("_built", "_entry", "_marks", "_path", "_shared", "_shared_plans")
-
-    def __init__(
-        self,
-        marks: _FileMarks,
-        path: tuple[int | str, ...],
-        entry: dict[str, Any],
-        shared: dict[str, SourceRef],
-        shared_plans: tuple[str, ...],
-    ) -> None:
-        self._marks = marks
-        self._path = path
-        self._entry = entry
-        self._shared = shared
-        self._shared_plans = shared_plans
-        self._built: dict[str, SourceRef] | None = None
-        marks.refs.append(self)
-
-    def build(self, at: Callable[[tuple[int | str, ...]], SourceRef]) -> None:
-        entry, path = self._entry, self._path
-        sources = dict(self._shared)
-        if "state" in entry:
-            sources[STATE] = at((*path, "state"))
-        if "ratePlan" in entry:
-            sources[RATE_PLAN] = at((*path, "ratePlan"))
-        if _SUPPLEMENTARY in entry:
-            for plan in self._shared_plans:
-                sources.pop(supplementary_field(plan), None)
-            for number, plan in enumerate(entry[_SUPPLEMENTARY]):
-                sources[supplementary_field(plan)] = at((*path, _SUPPLEMENTARY, number))
-        for apn in entry.get("apns") or ():
-            sources[apn_field(apn)] = at((*path, "apns", apn))
-        for name in entry.get("customFields") or ():
-            sources[custom_field(name)] = at((*path, "customFields", name))
-        self._built = sources
-
-    def _sources(self) -> dict[str, SourceRef]:
-        if self._built is None:
-            self._marks.resolve()
-        assert self._built is not None
-        return self._built
-
-    def __getitem__(self, key: str) -> SourceRef:
-        return self._sources()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._sources())
-
-    def __len__(self) -> int:
-        return len(self._sources())
-
-    def __repr__(self) -> str:
-        return repr(self._sources())
-
-
-class _LazySourceRef(SourceRef):
-    """A `SourceRef` whose place is looked up the first time it is read: ``path`` is the
-    document's position among the file's documents, then the path of the value in it.
-
-    Equal to (and hashing like) the eager `SourceRef` of the same place.
-    """
-
-    __slots__ = ("_marks", "path")
-    __setattr__ = object.__setattr__  # only __init__ sets (the slots below are set once)
-
-    def __init__(self, marks: _FileMarks, path: tuple[int | str, ...]) -> None:
-        self._marks = marks
-        self.path = path
-        marks.refs.append(self)
-
-    def __getattr__(self, name: str) -> Any:
-        if name not in ("file", "line", "column"):
-            raise AttributeError(name)
-        self._marks.resolve()
-        return object.__getattribute__(self, name)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, SourceRef):
-            return NotImplemented
-        return (self.file, self.line, self.column) == (other.file, other.line, other.column)
-
-    def __hash__(self) -> int:
-        return hash((self.file, self.line, self.column))
-
-    def __repr__(self) -> str:
-        return f"SourceRef(file={self.file!r}, line={self.line!r}, column={self.column!r})"
-
-
 # --- the set ---------------------------------------------------------------------------------
 
 _STATES = {s.value: s for s in DesiredState}
 _APN_STATUSES = {s.value: s for s in ApnStatus}
 _CUSTOM = frozenset(CUSTOM_FIELD_NAMES)
-_SIM_KEYS = frozenset({"iccid", "state", "ratePlan", "supplementaryPlans", "apns", "customFields"})
 _SUPPLEMENTARY = "supplementaryPlans"
 
 
@@ -313,7 +205,7 @@ def _plain_name(value: object) -> bool:
 
 
 def _level(
-    mapping: dict[str, Any], marks: _FileMarks, path: tuple[int | str, ...], sim: bool
+    mapping: dict[str, Any], marks: FileMarks, path: tuple[int | str, ...], sim: bool
 ) -> _Settings:
     """The settings ``mapping`` declares (a SIM entry when ``sim``), checked as plainly valid:
     `_Unsure` for anything the schema's verdict is needed for."""
@@ -325,12 +217,12 @@ def _level(
             if state is None:
                 raise _Unsure
             out.state = state
-            sources[STATE] = _LazySourceRef(marks, (*path, key))
+            sources[STATE] = LazySourceRef(marks, (*path, key))
         elif key == "ratePlan":
             if not _plain_name(value):
                 raise _Unsure
             out.rate_plan = _text(value)
-            sources[RATE_PLAN] = _LazySourceRef(marks, (*path, key))
+            sources[RATE_PLAN] = LazySourceRef(marks, (*path, key))
         elif key == _SUPPLEMENTARY:
             if not isinstance(value, list) or len(set(value)) != len(value):
                 raise _Unsure
@@ -338,7 +230,7 @@ def _level(
                 if not _plain_name(plan):
                     raise _Unsure
                 _text(plan)
-                ref = _LazySourceRef(marks, (*path, key, index))
+                ref = LazySourceRef(marks, (*path, key, index))
                 sources[supplementary_field(plan)] = ref
             out.plans = tuple(value)
         elif key == "apns":
@@ -349,7 +241,7 @@ def _level(
                 if known is None or not isinstance(apn, str) or not 0 < len(_text(apn)) <= 255:
                     raise _Unsure
                 out.apns[apn] = known
-                sources[apn_field(apn)] = _LazySourceRef(marks, (*path, key, apn))
+                sources[apn_field(apn)] = LazySourceRef(marks, (*path, key, apn))
         elif key == "customFields":
             if not isinstance(value, dict):
                 raise _Unsure
@@ -359,7 +251,7 @@ def _level(
                 ):
                     raise _Unsure
                 out.custom[name] = text
-                ref = _LazySourceRef(marks, (*path, key, name))
+                ref = LazySourceRef(marks, (*path, key, name))
                 sources[custom_field(name)] = ref
         elif sim and key != "iccid":
             raise _Unsure  # the schema names it (other levels passed the schema already)
@@ -396,51 +288,139 @@ def load_fast(
     """The fleet and its group names, or None: load the set the marked way (it may be invalid,
     or use YAML this path does not vouch for)."""
     try:
-        return _load(paths, validator)
+        files, problems = find_files(paths)
+        if problems:
+            raise _Unsure
+        blobs: list[tuple[str, bytes]] = []
+        for file in files:
+            data, problem = read_file(file)
+            if data is None or problem is not None:
+                raise _Unsure
+            blobs.append((file.display, data))
+        fleet, names, _ = _load(blobs, validator, None)
+        return fleet, names
     except _Unsure:
         return None
 
 
+def load_fast_blobs(
+    blobs: Sequence[tuple[str, bytes]],
+    validator: SchemaValidator,
+    reduce: Callable[[DesiredSim], _Reduced],
+) -> tuple[FleetSpec, dict[str, _Reduced]] | None:
+    """The Fleet and each SIM reduced by ``reduce`` (by ICCID), of manifests whose bytes were
+    read elsewhere (a git commit's blobs), or None: load them the marked way. Only one file's
+    parsed values and one `DesiredSim` at a time are alive, whatever the size of the fleet."""
+    try:
+        fleet, _, sims = _load(list(blobs), validator, reduce)
+    except _Unsure:
+        return None
+    return fleet.fleet, sims
+
+
+# ``kind: Fleet`` on a line of its own: a file to read before the others, so that the Fleet's
+# defaults are known when the groups of the other files are expanded, file by file.
+_FLEET_KIND = re.compile(rb"""^kind:[ ]*["']?Fleet["']?[ ]*(?:#.*)?$""", re.MULTILINE)
+
+
 def _load(
-    paths: Sequence[Path | str], validator: SchemaValidator
-) -> tuple[DesiredFleet, tuple[str, ...]]:
-    files, problems = find_files(paths)
-    if problems:
-        raise _Unsure
+    blobs: list[tuple[str, bytes]], validator: SchemaValidator, reduce: Reduce | None
+) -> tuple[DesiredFleet, tuple[str, ...], dict[str, Any]]:
+    """Check and expand the files in ``blobs`` (named as given, in this order). The files that
+    look like holding the Fleet are read first; the groups of every other file are expanded
+    as soon as the file is read, and its parsed values dropped (at a million SIMs they would
+    otherwise all be alive at once, several gigabytes)."""
     digest = Digest()
-    fleets: list[tuple[dict[str, Any], _FileMarks, int]] = []
-    groups: list[tuple[dict[str, Any], _FileMarks, int]] = []
-    for file in files:
-        data, problem = read_file(file)
-        if data is None or problem is not None:
-            raise _Unsure
+    for _, data in blobs:
         digest.add(data)
-        values = fast_documents(data, file.display)
-        if values is None:
-            parsed = read_documents(data, file.display)
-            if parsed.problems or not parsed.complete:
-                raise _Unsure
-            values = [document.value for document in parsed.documents]
-        marks = _FileMarks(file.display, data)
-        for index, value in enumerate(values):
-            if not isinstance(value, dict):
-                raise _Unsure
-            kind = value.get("kind")
-            skeleton = value
-            if kind == "SimGroup":
-                spec = value.get("spec")
-                if not isinstance(spec, dict) or not isinstance(spec.get("sims"), list):
+    displays = tuple(display for display, _ in blobs)
+    first = [
+        i
+        for i, (_, data) in enumerate(blobs)
+        if b"Fleet" in data and _FLEET_KIND.search(data) is not None
+    ]
+    chosen = set(first)
+    order = first + [i for i in range(len(blobs)) if i not in chosen]
+    sims: dict[str, Any] = {}
+    names: list[tuple[int, int, str]] = []  # (file, document, name): the groups in file order
+    shared_values = _Shared()
+    fleet: tuple[dict[str, Any], FileMarks, int] | None = None
+    defaults: _Settings | None = None
+    waiting: list[tuple[int, dict[str, Any], FileMarks, int]] = []  # groups before the Fleet
+    for number in order:
+        display, data = blobs[number]
+        blobs[number] = (display, b"")  # the bytes are in the file's marks now (or dropped)
+        for value, marks, index in _documents(display, data, validator):
+            if value.get("kind") == "Fleet":
+                if fleet is not None:
                     raise _Unsure
-                skeleton = {**value, "spec": {**spec, "sims": []}}
-                groups.append((value, marks, index))
-            elif kind == "Fleet":
-                fleets.append((value, marks, index))
-            _check(skeleton, 0)  # the SIM entries are checked as they are expanded
-            if validator.violations(skeleton):
-                raise _Unsure
-    if len(fleets) != 1:
+                fleet = (value, marks, index)
+                defaults = _defaults(value, marks, index)
+                for at, group, group_marks, group_index in waiting:
+                    expanded = _expand(
+                        group, group_marks, group_index, defaults, sims, shared_values, reduce
+                    )
+                    names.append((at, group_index, expanded))
+                waiting.clear()
+            elif value.get("kind") == "SimGroup":
+                if defaults is None:
+                    waiting.append((number, value, marks, index))
+                else:
+                    name = _expand(value, marks, index, defaults, sims, shared_values, reduce)
+                    names.append((number, index, name))
+    if fleet is None or waiting:
         raise _Unsure
-    for value, _, _ in (*fleets, *groups):
+    names.sort()
+    group_names = tuple(name for _, _, name in names)
+    if len(set(group_names)) != len(group_names):
+        raise _Unsure
+    desired = DesiredFleet(
+        fleet=_fleet_spec(*fleet),
+        sims=_sorted(sims) if reduce is None else {},
+        digest=digest.hexdigest(),
+        files=displays,
+    )
+    return desired, group_names, sims
+
+
+def _sorted(sims: dict[str, Any]) -> dict[str, Any]:
+    """``sims`` by ICCID, emptied on the way (no list of a million pairs beside two dicts)."""
+    out = {}
+    pop = sims.pop
+    for iccid in sorted(sims):
+        out[iccid] = pop(iccid)
+    return out
+
+
+def _documents(
+    display: str, data: bytes, validator: SchemaValidator
+) -> Iterator[tuple[dict[str, Any], FileMarks, int]]:
+    """The documents of one file, each checked as plainly valid apart from its SIM entries
+    (those are checked as they are expanded): (value, the file's marks, index)."""
+    values = fast_documents(data, display)
+    if values is None:
+        parsed = read_documents(data, display)
+        if parsed.problems or not parsed.complete:
+            raise _Unsure
+        values = [document.value for document in parsed.documents]
+        marks = FileMarks(display, data)  # its places: the marked way too
+    else:
+        marks = FileMarks(display, data.decode("utf-8"))
+        for value in values:
+            marks.expect(value)
+    for index, value in enumerate(values):
+        if not isinstance(value, dict):
+            raise _Unsure
+        kind = value.get("kind")
+        skeleton = value
+        if kind == "SimGroup":
+            spec = value.get("spec")
+            if not isinstance(spec, dict) or not isinstance(spec.get("sims"), list):
+                raise _Unsure
+            skeleton = {**value, "spec": {**spec, "sims": []}}
+        _check(skeleton, 0)  # the SIM entries are checked as they are expanded
+        if validator.violations(skeleton):
+            raise _Unsure
         # Settings only the marked loader reads (a rollout, the massDisable guard): that way.
         spec_value = value.get("spec")
         if isinstance(spec_value, dict) and "rollout" in spec_value:
@@ -448,24 +428,10 @@ def _load(
         guards = spec_value.get("guards") if isinstance(spec_value, dict) else None
         if isinstance(guards, dict) and "massDisable" in guards:
             raise _Unsure
-    spec = _fleet_spec(*fleets[0])
-    defaults = _defaults(*fleets[0])
-    sims: dict[str, DesiredSim] = {}
-    names: list[str] = []
-    for value, marks, index in groups:
-        names.append(_expand(value, marks, index, defaults, sims))
-    if len(set(names)) != len(names):
-        raise _Unsure
-    fleet = DesiredFleet(
-        fleet=spec,
-        sims=dict(sorted(sims.items())),
-        digest=digest.hexdigest(),
-        files=tuple(f.display for f in files),
-    )
-    return fleet, tuple(names)
+        yield value, marks, index
 
 
-def _fleet_spec(value: dict[str, Any], marks: _FileMarks, index: int) -> FleetSpec:
+def _fleet_spec(value: dict[str, Any], marks: FileMarks, index: int) -> FleetSpec:
     """The Fleet's spec as `_Loader.fleet` reads it (the schema has passed it already)."""
     metadata = value.get("metadata")
     spec = value.get("spec")
@@ -492,7 +458,7 @@ def _fleet_spec(value: dict[str, Any], marks: _FileMarks, index: int) -> FleetSp
     return FleetSpec(
         name=name if isinstance(name, str) else "",
         account=account if isinstance(account, str) else "",
-        source=_LazySourceRef(marks, (index,)),
+        source=LazySourceRef(marks, (index,)),
         unmanaged=unmanaged if unmanaged in ("report", "ignore") else "report",
         max_changes=max_changes,
         max_changes_percent=max_percent,
@@ -500,7 +466,7 @@ def _fleet_spec(value: dict[str, Any], marks: _FileMarks, index: int) -> FleetSp
     )
 
 
-def _defaults(value: dict[str, Any], marks: _FileMarks, index: int) -> _Settings:
+def _defaults(value: dict[str, Any], marks: FileMarks, index: int) -> _Settings:
     spec = value.get("spec")
     declared = spec.get("defaults") if isinstance(spec, dict) else None
     if not isinstance(declared, dict):
@@ -508,17 +474,128 @@ def _defaults(value: dict[str, Any], marks: _FileMarks, index: int) -> _Settings
     return _level(declared, marks, (index, "spec", "defaults"), False)
 
 
+_CACHED = 4096  # values a `_Shared` cache keeps before it starts again (bounds the peak)
+
+
+class _Shared:
+    """One object for each distinct value many SIMs hold (rate plan names, plan tuples, APN
+    and custom-field dicts; never changed once a `DesiredSim` holds them, as the marked loader
+    shares its dicts). Keyed by the value as yaml-rs read it, holding it checked: a value met
+    before (most are) costs one lookup instead of a check per name."""
+
+    __slots__ = ("apns", "custom", "maps", "plans", "rate_plans", "shapes")
+
+    def __init__(self) -> None:
+        self.rate_plans: dict[str, str] = {}
+        self.plans: dict[tuple[Any, ...], tuple[str, ...]] = {}
+        self.apns: dict[tuple[Any, ...], dict[str, ApnStatus]] = {}
+        self.custom: dict[tuple[Any, ...], dict[str, str | None]] = {}
+        self.maps: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self.shapes: dict[Shape, Shape] = {}
+
+    def mapping(self, value: dict[str, Any]) -> dict[str, Any]:
+        if len(self.maps) >= _CACHED:
+            self.maps.clear()
+        return self.maps.setdefault(tuple(value.items()), value)
+
+    def rate_plan(self, item: object) -> str:
+        if not isinstance(item, str):
+            raise _Unsure
+        found = self.rate_plans.get(item)
+        if found is None:
+            if not 0 < len(item) <= 128:
+                raise _Unsure
+            found = self.rate_plans[item] = _text(item) if item[0] in _YAML11_FIRST else item
+        return found
+
+    def plan_list(self, item: object) -> tuple[str, ...]:
+        if not isinstance(item, list):
+            raise _Unsure
+        raw = tuple(item)
+        try:
+            found = self.plans.get(raw)
+        except TypeError:  # a list or mapping in it: not a plain entry
+            raise _Unsure from None
+        if found is None:
+            if len(set(raw)) != len(raw):
+                raise _Unsure
+            for plan in raw:
+                if not _plain_name(plan):
+                    raise _Unsure
+                _text(plan)
+            if len(self.plans) >= _CACHED:
+                self.plans.clear()
+            found = self.plans[raw] = raw
+        return found
+
+    def apn_statuses(self, item: object) -> dict[str, ApnStatus]:
+        if not isinstance(item, dict):
+            raise _Unsure
+        raw = tuple(item.items())
+        try:
+            found = self.apns.get(raw)
+        except TypeError:
+            raise _Unsure from None
+        if found is None:
+            found = {}
+            for apn, status in raw:
+                known = _APN_STATUSES.get(status) if status.__class__ is str else None
+                if known is None or apn.__class__ is not str or not 0 < len(apn) <= 255:
+                    raise _Unsure
+                if apn[0] in _YAML11_FIRST:
+                    _text(apn)
+                found[apn] = known
+            if len(self.apns) >= _CACHED:
+                self.apns.clear()
+            self.apns[raw] = found
+        return found
+
+    def custom_fields(self, item: object) -> dict[str, str | None]:
+        if not isinstance(item, dict):
+            raise _Unsure
+        raw = tuple(item.items())
+        try:
+            found = self.custom.get(raw)
+        except TypeError:
+            raise _Unsure from None
+        if found is None:
+            found = {}
+            for name, text in raw:
+                if name not in _CUSTOM:
+                    raise _Unsure
+                if text is not None:
+                    if text.__class__ is not str or len(text) > 255:
+                        raise _Unsure
+                    if text and text[0] in _YAML11_FIRST:
+                        _text(text)
+                found[name] = text
+            if len(self.custom) >= _CACHED:
+                self.custom.clear()  # mostly distinct values (asset tags): keep few alive
+            self.custom[raw] = found
+        return found
+
+
+# What a SIM is turned into, if not kept (`reconciler.manifest.delta`: a fingerprint)
+Reduce = Callable[[DesiredSim], object]
+_Reduced = TypeVar("_Reduced")
+
+
 def _expand(
     value: dict[str, Any],
-    marks: _FileMarks,
+    marks: FileMarks,
     index: int,
     defaults: _Settings,
-    sims: dict[str, DesiredSim],
+    sims: dict[str, Any],
+    shared_values: _Shared,
+    reduce: Reduce | None,
 ) -> str:
-    """Add the group's SIMs to ``sims``; return the group's name.
+    """Add the group's SIMs to ``sims`` (each reduced by ``reduce``, if given); return the
+    group's name.
 
     A SIM entry's own settings are checked and merged over the group's in one pass (what
     `_level` and `_under` do, fused: this loop runs once per SIM)."""
+    mapping_of = shared_values.mapping
+    shapes = shared_values.shapes
     metadata = value["metadata"]
     name = metadata.get("name") if isinstance(metadata, dict) else None
     if not isinstance(name, str) or not name:
@@ -528,12 +605,18 @@ def _expand(
     shared = _under(defaults, _level(group, marks, (index, "spec"), False))
     shared_plans = shared.plans or ()
     shared_sources = shared.sources
+    places = GroupPlaces(marks, index, shared_sources, shared_plans)
     match = ICCID_PATTERN.match
+    shared_apns, shared_custom = shared.apns, shared.custom
+    retired_differs = shared.rate_plan is not None or shared_plans or shared_apns or shared_custom
+    # a checked entry value (by id, kept alive here so that its id is not reused once the value
+    # caches start again) -> that value over the group's
+    merged: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
     for position, entry in enumerate(spec["sims"]):
-        path = (index, "spec", "sims", position)
         state, rate_plan, plans = shared.state, shared.rate_plan, shared_plans
-        apns, custom = shared.apns, shared.custom
+        apns, custom = shared_apns, shared_custom
         sources: Mapping[str, SourceRef] = shared_sources
+        shape: Shape | None = None
         if entry.__class__ is str:
             iccid = entry
         elif entry.__class__ is dict:
@@ -541,6 +624,7 @@ def _expand(
             if declared.__class__ is not str:
                 raise _Unsure
             iccid = declared
+            plan_names = apn_names = custom_names = None
             if len(entry) > 1:
                 for key, item in entry.items():
                     if key == "iccid":
@@ -550,62 +634,61 @@ def _expand(
                         if state is None:
                             raise _Unsure
                     elif key == "ratePlan":
-                        if item.__class__ is not str or not 0 < len(item) <= 128:
-                            raise _Unsure
-                        rate_plan = _text(item) if item[0] in _YAML11_FIRST else item
+                        rate_plan = shared_values.rate_plan(item)
                     elif key == "apns":
-                        if item.__class__ is not dict:
-                            raise _Unsure
-                        if item:
-                            apns = dict(apns)
-                        for apn, status in item.items():
-                            known = _APN_STATUSES.get(status) if status.__class__ is str else None
-                            if known is None or apn.__class__ is not str:
-                                raise _Unsure
-                            if not 0 < len(apn) <= 255:
-                                raise _Unsure
-                            if apn[0] in _YAML11_FIRST:
-                                _text(apn)
-                            apns[apn] = known
+                        own = shared_values.apn_statuses(item)
+                        apn_names = tuple(item)
+                        if own and shared_apns:
+                            pair = merged.get(id(own))
+                            if pair is None or pair[0] is not own:
+                                pair = merged[id(own)] = (own, mapping_of({**shared_apns, **own}))
+                            apns = pair[1]
+                        elif own:
+                            apns = own
                     elif key == "customFields":
-                        if item.__class__ is not dict:
-                            raise _Unsure
-                        if item:
-                            custom = dict(custom)
-                        for field_name, text in item.items():
-                            if field_name not in _CUSTOM:
-                                raise _Unsure
-                            if text is not None:
-                                if text.__class__ is not str or len(text) > 255:
-                                    raise _Unsure
-                                if text and text[0] in _YAML11_FIRST:
-                                    _text(text)
-                            custom[field_name] = text
+                        own_custom = shared_values.custom_fields(item)
+                        custom_names = tuple(item)
+                        if own_custom and shared_custom:
+                            pair = merged.get(id(own_custom))
+                            if pair is None or pair[0] is not own_custom:
+                                over = mapping_of({**shared_custom, **own_custom})
+                                pair = merged[id(own_custom)] = (own_custom, over)
+                            custom = pair[1]
+                        elif own_custom:
+                            custom = own_custom
                     elif key == _SUPPLEMENTARY:
-                        if item.__class__ is not list or len(set(item)) != len(item):
-                            raise _Unsure
-                        for plan in item:
-                            if not _plain_name(plan):
-                                raise _Unsure
-                            _text(plan)
-                        plans = tuple(item)
+                        plans = plan_names = shared_values.plan_list(item)
                     else:
                         raise _Unsure  # the schema names it
-                sources = _LazyFieldSources(marks, path, entry, shared_sources, shared_plans)
+            shape = (tuple(entry), plan_names, apn_names, custom_names)
+            found_shape = shapes.get(shape)
+            if found_shape is None:
+                if len(shapes) >= _CACHED:
+                    shapes.clear()  # (a fleet of a few distinct shapes never gets here)
+                found_shape = shapes[shape] = shape
+            shape = found_shape
         else:
             raise _Unsure
-        if match(iccid) is None or not _luhn_valid(iccid) or iccid in sims:
+        if match(iccid) is None or not luhn_valid_digits(iccid) or iccid in sims:
             raise _Unsure
-        if state is DesiredState.RETIRED and (
-            shared.rate_plan is not None or shared_plans or shared.apns or shared.custom
-        ):
-            # A retired SIM takes only ``state`` from its group and the defaults
-            # (`reconciler.manifest.loader.retired_only`): the marked loader sorts that out.
-            raise _Unsure
-        sims[iccid] = DesiredSim(
+        source = SimSource(places, position, iccid, shape)
+        if state is DesiredState.RETIRED and retired_differs:
+            # A retired SIM takes only ``state`` from its group and the defaults, the rest from
+            # its own entry (`reconciler.manifest.loader.retired_only`); values cached above.
+            mine: dict[str, Any] = entry if isinstance(entry, dict) else {}
+            rate_plan = shared_values.rate_plan(mine["ratePlan"]) if "ratePlan" in mine else None
+            plans = shared_values.plan_list(mine[_SUPPLEMENTARY]) if _SUPPLEMENTARY in mine else ()
+            apns = shared_values.apn_statuses(mine["apns"]) if "apns" in mine else {}
+            custom = shared_values.custom_fields(mine.get("customFields", {}))
+            sources = places.retired
+            if shape is not None and len(shape[0]) > 1:
+                sources = RetiredFieldSources(source)
+        elif shape is not None and len(shape[0]) > 1:  # the entry declares more than its ICCID
+            sources = LazyFieldSources(source)
+        sim = DesiredSim(
             iccid=iccid,
             group=name,
-            source=_LazySourceRef(marks, path),
+            source=source,
             state=state,
             rate_plan=rate_plan,
             supplementary_plans=plans,
@@ -613,14 +696,5 @@ def _expand(
             custom_fields=custom,
             field_sources=sources,
         )
+        sims[iccid] = sim if reduce is None else reduce(sim)
     return name
-
-
-_DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")  # d -> 2d, minus 9 when over 9
-
-
-def _luhn_valid(number: str) -> bool:
-    """`luhn_valid` for an ICCID already matched as digits: digit sums as byte sums, in C."""
-    reverse = number[::-1].encode("ascii")
-    kept, doubled = reverse[0::2], reverse[1::2].translate(_DOUBLED)
-    return (sum(kept) + sum(doubled) - 48 * len(reverse)) % 10 == 0

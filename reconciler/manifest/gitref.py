@@ -28,13 +28,16 @@ from __future__ import annotations
 import os
 import posixpath
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.errors import ConfigError, ManifestError, ManifestProblem
+from reconciler.manifest.delta import Declarations, declarations, fingerprinter
+from reconciler.manifest.fast import load_fast_blobs
 from reconciler.manifest.files import MAX_FILE_BYTES, SUFFIXES
-from reconciler.manifest.loader import ManifestSet, load_blobs
+from reconciler.manifest.loader import ManifestSet, default_validator, load_blobs
 
 _MAX_LINKS = 40
 _SYMLINK = "120000"
@@ -286,31 +289,90 @@ def _read_blobs(oids: Sequence[str], top: Path) -> dict[str, bytes]:
 
 def read_at(ref: str, paths: Sequence[Path | str]) -> ManifestsAtRef:
     """Load the manifests under ``paths`` as they are at ``ref``; see the module docstring."""
+    found = _blobs_at(ref, paths)
+    if found.files is None:
+        return ManifestsAtRef(found.revision, None)
+    with found.loading():
+        manifests = load_blobs(found.files, found.problems, place=found.place)
+    return ManifestsAtRef(found.revision, manifests)
+
+
+@dataclass(frozen=True, slots=True)
+class DeclarationsAtRef:
+    """What the manifest set at a commit declares (`Declarations`: each SIM's fingerprint, not
+    the fleet); ``declarations`` is None when no path existed there."""
+
+    revision: Revision
+    declarations: Declarations | None
+
+
+def declarations_at(ref: str, paths: Sequence[Path | str]) -> DeclarationsAtRef:
+    """What the manifests under ``paths`` declare at ``ref``: `read_at` reduced to each SIM's
+    fingerprint as the files are read (one file's values alive at a time), for
+    ``--changed-from``. The same checks and errors as `read_at`."""
+    found = _blobs_at(ref, paths)
+    if found.files is None:
+        return DeclarationsAtRef(found.revision, None)
+    with found.loading():
+        fast = None
+        if not found.problems:
+            fast = load_fast_blobs(found.files, default_validator(), fingerprinter())
+        if fast is not None:
+            spec, sims = fast
+            return DeclarationsAtRef(found.revision, Declarations(spec.account, sims))
+        manifests = load_blobs(found.files, found.problems, place=found.place)
+    return DeclarationsAtRef(found.revision, declarations(manifests.fleet))
+
+
+@dataclass(frozen=True, slots=True)
+class _BlobsAtRef:
+    revision: Revision
+    ref: str
+    files: list[tuple[str, bytes]] | None  # None: no path existed at the commit
+    problems: list[ManifestProblem]
+    place: str
+
+    @contextmanager
+    def loading(self) -> Iterator[None]:
+        """Turn a `ManifestError` of the set at the commit into the `ConfigError` that says
+        what to do about it."""
+        try:
+            yield
+        except ManifestError as exc:
+            count = len(exc.problems)
+            listed = "".join(f"\n  {p}" for p in exc.problems[:50])
+            more = f"\n  ... and {count - 50} more" if count > 50 else ""
+            raise ConfigError(
+                f"--changed-from {self.revision}: the manifests there do not load ({count} "
+                f"problem{'' if count == 1 else 's'}; see them with `git show {self.ref}:PATH`), "
+                f"so a targeted plan cannot tell which SIMs changed:{listed}{more}\n"
+                "Pick a --changed-from where they load, or plan without --changed-from (a full "
+                "read of the account)"
+            ) from exc
+
+
+def _blobs_at(ref: str, paths: Sequence[Path | str]) -> _BlobsAtRef:
     top = work_tree(paths)
     revision = resolve(ref, top)
     tree = _tree(revision, top)
     picker = _Picker(tree, revision, top)
     for given in paths:
         picker.path(_relative(given, top))
+    place = _relative(paths[0], top) or "."
     if not picker.existed:
-        return ManifestsAtRef(revision, None)
+        return _BlobsAtRef(revision, ref, None, picker.problems, place)
     chosen = sorted(picker.picked.values(), key=lambda item: item[0])
     blobs = _read_blobs([entry.oid for _, entry in chosen], top)
     files = [(display, blobs[entry.oid]) for display, entry in chosen]
-    try:
-        manifests = load_blobs(files, picker.problems, place=_relative(paths[0], top) or ".")
-    except ManifestError as exc:
-        count = len(exc.problems)
-        listed = "".join(f"\n  {p}" for p in exc.problems[:50])
-        more = f"\n  ... and {count - 50} more" if count > 50 else ""
-        raise ConfigError(
-            f"--changed-from {revision}: the manifests there do not load ({count} problem"
-            f"{'' if count == 1 else 's'}; see them with `git show {ref}:PATH`), so a "
-            f"targeted plan cannot tell which SIMs changed:{listed}{more}\n"
-            "Pick a --changed-from where they load, or plan without --changed-from (a full "
-            "read of the account)"
-        ) from exc
-    return ManifestsAtRef(revision, manifests)
+    return _BlobsAtRef(revision, ref, files, picker.problems, place)
 
 
-__all__ = ["ManifestsAtRef", "Revision", "read_at", "resolve", "work_tree"]
+__all__ = [
+    "DeclarationsAtRef",
+    "ManifestsAtRef",
+    "Revision",
+    "declarations_at",
+    "read_at",
+    "resolve",
+    "work_tree",
+]

@@ -21,7 +21,19 @@ def check_digit(body: str) -> str:
 
 def luhn_valid(number: str) -> bool:
     """True when the last digit of ``number`` (digits only) is its Luhn check digit."""
+    if number.isascii() and number.isdigit():
+        return luhn_valid_digits(number)
     return _luhn_sum(number, double_first=False) % 10 == 0
+
+
+_DOUBLED_BYTES = bytes.maketrans(b"0123456789", b"0246813579")
+
+
+def luhn_valid_digits(number: str) -> bool:
+    """`luhn_valid` for ASCII digits: digit sums as byte sums, in C (runs once per SIM)."""
+    reverse = number[::-1].encode("ascii")
+    kept, doubled = reverse[0::2], reverse[1::2].translate(_DOUBLED_BYTES)
+    return (sum(kept) + sum(doubled) - 48 * len(reverse)) % 10 == 0
 
 
 def with_check_digit(body: str) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import ManifestError
-from reconciler.manifest import load_fleet, load_manifests, validate
+from reconciler.manifest import load_manifests, validate
 from reconciler.manifest.fast import _check, _Unsure, fast_documents, load_fast
 from reconciler.manifest.iccid import with_check_digit
 from reconciler.manifest.loader import ManifestSet, _load, default_validator
@@ -297,20 +297,27 @@ def test_mutated_sets_never_pass_the_fast_path_where_the_marked_path_objects(
             _same(loaded, strict)
 
 
-def test_a_retired_sim_under_shared_values_goes_the_marked_way(tmp_path: Path) -> None:
-    """A retired SIM takes only ``state`` from its group and the defaults: the fast path leaves
-    that to the marked loader, which keeps none of the defaults' other fields for it."""
+def test_a_retired_sim_under_shared_values_takes_only_its_state_from_them(tmp_path: Path) -> None:
+    """A retired SIM takes only ``state`` from its group and the defaults (the marked loader's
+    `retired_only`): the fast path builds the same SIM, with the same places."""
     directory = tmp_path / "set"
     directory.mkdir()
     (directory / "fleet.yaml").write_text(FLEET, encoding="utf-8")
-    iccid = _iccid(1)
+    iccid, other, third = _iccid(1), _iccid(2), _iccid(3)
     (directory / "group.yaml").write_text(
         "apiVersion: fleetform/v1\nkind: SimGroup\nmetadata: {name: g}\nspec:\n  sims:\n"
-        f'    - {{iccid: "{iccid}", state: retired}}\n',
+        f'    - {{iccid: "{iccid}", state: retired}}\n'
+        f'    - {{iccid: "{other}", state: retired, ratePlan: IoT-5GB, apns: {{m2m: enabled}}}}\n'
+        "---\napiVersion: fleetform/v1\nkind: SimGroup\nmetadata: {name: r}\n"
+        f'spec:\n  state: retired\n  ratePlan: IoT-5GB\n  sims: ["{third}"]\n',
         encoding="utf-8",
     )
-    assert load_fast([directory], default_validator()) is None
-    sim = load_fleet([directory]).sims[iccid]
+    fast = load_fast([directory], default_validator())
+    assert fast is not None
+    strict = _strict(directory)
+    assert isinstance(strict, ManifestSet)
+    _same(ManifestSet(fleet=fast[0], groups=fast[1]), strict)
+    sim = fast[0].sims[iccid]
     assert sim.state is DesiredState.RETIRED
     assert (sim.rate_plan, sim.supplementary_plans, dict(sim.apns), dict(sim.custom_fields)) == (
         None,
@@ -318,3 +325,242 @@ def test_a_retired_sim_under_shared_values_goes_the_marked_way(tmp_path: Path) -
         {},
         {},
     )
+    assert fast[0].sims[other].rate_plan == "IoT-5GB" and fast[0].sims[third].rate_plan is None
+
+
+# --- places without the marked parse (reconciler.manifest.places) ------------------------------
+
+
+def _styled_value(rng: random.Random, value: str, odd: bool) -> str:
+    """``value`` written plain, double- or single-quoted (odd: some the scanner is unsure of)."""
+    kind = rng.random()
+    if odd and kind < 0.15:
+        return "|\n          " + value + "\n"  # a block scalar: the marked way
+    if kind < 0.4:
+        return value
+    if kind < 0.7:
+        return f'"{value}"'
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _styled_entry(rng: random.Random, n: int, dash: int, odd: bool) -> str:
+    """One SIM entry in one of the styles people write: a flow mapping (spaced any way), a
+    compact block mapping, a mapping below its dash, with comments and blank lines about."""
+    iccid = _iccid(n)
+    pad = " " * dash
+    if rng.random() < 0.25:
+        quote = rng.choice(['"', "'"])
+        comment = rng.choice(["", "  # a comment", " #c"])
+        return f"{pad}- {quote}{iccid}{quote}{comment}\n"
+    fields: list[tuple[str, object]] = [("iccid", f'"{iccid}"')]
+    if rng.random() < 0.5:
+        fields.append(("state", rng.choice(["active", "suspended", '"active"', "retired"])))
+    if rng.random() < 0.5:
+        fields.append(("ratePlan", rng.choice(["IoT-5GB", "'IoT-10GB'", "IoT 1GB"])))
+    if rng.random() < 0.3:
+        plans = rng.sample(["EU-Roaming-500MB", "US-Roaming-1GB", "Asia-1GB"], rng.randrange(3))
+        fields.append(("supplementaryPlans", plans))
+    if rng.random() < 0.4:
+        apns = {"iot.acme": rng.choice(["enabled", "disabled"])}
+        if rng.random() < 0.5:
+            apns["m2m"] = "enabled"
+        fields.append(("apns", apns))
+    if rng.random() < 0.5:
+        value = rng.choice(["null", "~", "berlin", "x y", "it's", "München", "", "a:b", "a#b"])
+        custom = {"custom2": value}
+        if rng.random() < 0.5:
+            custom["custom1"] = "null"
+        fields.append(("customFields", custom))
+    rng.shuffle(fields[1:])
+    style = rng.random()
+    if style < 0.45:  # a flow mapping on one line
+        sp = rng.choice(["", " ", "  "])
+
+        def flow(value: object) -> str:
+            if isinstance(value, list):
+                return "[" + sp + ", ".join(value) + sp + "]"
+            if isinstance(value, dict):
+                parts = [f"{k}: {_flow_text(rng, v)}" for k, v in value.items()]
+                return "{" + sp + (", " if rng.random() < 0.7 else " ,").join(parts) + sp + "}"
+            return str(value)
+
+        body = ", ".join(f"{k}: {flow(v)}" for k, v in fields)
+        tail = rng.choice(["", "   # flow", ""])
+        if odd and rng.random() < 0.2:  # over two lines: the marked way
+            return f"{pad}- {{{body},\n{pad}   }}\n"
+        return f"{pad}- {{{sp}{body}{sp}}}{tail}\n"
+    below = style > 0.85  # the mapping starts on the line below the dash
+    inner = dash + (rng.choice([2, 4]) if below else 2)
+    lines = [f"{pad}-" + rng.choice(["", "  # entry"]) + "\n"] if below else []
+    for index, (key, value) in enumerate(fields):
+        lead = f"{pad}- " if index == 0 and not below else " " * inner
+        if rng.random() < 0.1:
+            lines.append(" " * rng.randrange(8) + "# a comment line\n")
+        if rng.random() < 0.05:
+            lines.append("\n")
+        if isinstance(value, list):
+            if not value or rng.random() < 0.5:
+                lines.append(f"{lead}{key}: [{', '.join(value)}]\n")
+            else:
+                step = rng.choice([0, 2])  # 0: the sequence at its key's indentation
+                lines.append(f"{lead}{key}:\n")
+                lines.extend(f"{' ' * (inner + step)}- {plan}\n" for plan in value)
+        elif isinstance(value, dict):
+            if rng.random() < 0.5:
+                parts = ", ".join(f"{k}: {_flow_text(rng, v)}" for k, v in value.items())
+                lines.append(f"{lead}{key}: {{{parts}}}\n")
+            else:
+                lines.append(f"{lead}{key}:" + rng.choice(["", " # below"]) + "\n")
+                for k, v in value.items():
+                    text = _block_text(rng, v, odd)
+                    lines.append(f"{' ' * (inner + rng.choice([1, 2, 3]) * 0 + 2)}{k}:{text}\n")
+        else:
+            lines.append(f"{lead}{key}: {value}" + rng.choice(["", " # why"]) + "\n")
+    return "".join(lines)
+
+
+def _flow_text(rng: random.Random, value: str) -> str:
+    if value in ("null", "~") or (value and value.isalpha() and value.isascii()):
+        return value
+    if value.replace(".", "").isalnum():
+        return value
+    return '"' + value + '"' if rng.random() < 0.5 else "'" + value.replace("'", "''") + "'"
+
+
+def _block_text(rng: random.Random, value: str, odd: bool) -> str:
+    if value == "":
+        return rng.choice(["", ' ""', " ''"])  # empty: null, or the empty text
+    if value in ("null", "~") or value.isalpha():
+        return " " + value
+    if value == "a#b":
+        return " a#b"
+    return " " + _styled_value(rng, value, odd) if value != "a:b" else ' "a:b"'
+
+
+def write_styled_set(directory: Path, seed: int, *, odd: bool = False) -> Path:
+    """A valid set in the styles of `_styled_entry`, several documents a file, the sequence of
+    SIMs indented any way (or at its key's indentation). ``odd``: now and then a construct the
+    scanner does not read (a block scalar, a flow mapping over two lines)."""
+    rng = random.Random(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    fleet = FLEET.replace("metadata: {name: demo}", "metadata:\n  name: demo  # the fleet")
+    (directory / "fleet.yaml").write_text(fleet, encoding="utf-8")
+    number = 0
+    for file in range(3):
+        documents = []
+        for group in range(rng.choice([1, 2, 3])):
+            indent = rng.choice([2, 3, 4])
+            pad = " " * indent
+            head = ["# the group\n"] if rng.random() < 0.5 else []
+            head += ["apiVersion: fleetform/v1\n", "kind: SimGroup\n"]
+            if rng.random() < 0.5:
+                head.append(f"metadata: {{name: g{file}-{group}}}\n")
+            else:
+                head.append(f"metadata:\n{pad}name: 'g{file}-{group}'\n")
+            head.append("spec:\n")
+            if rng.random() < 0.15:
+                head.append(f"{pad}state: retired\n")
+            if rng.random() < 0.5:
+                head.append(f"{pad}ratePlan: IoT-5GB  # the group's\n")
+            if rng.random() < 0.5:
+                head.append(f"{pad}supplementaryPlans: [US-Roaming-1GB]\n")
+            if rng.random() < 0.5:
+                head.append(f"{pad}customFields:\n{pad}{pad}custom1: group\n{pad}{pad}custom3:\n")
+            head.append(f"{pad}sims:" + rng.choice(["", "   # the SIMs"]) + "\n")
+            dash = indent + rng.choice([0, 2, 3])
+            for _ in range(rng.randrange(1, 9)):
+                head.append(_styled_entry(rng, number, dash, odd))
+                number += 1
+                if rng.random() < 0.1:
+                    head.append(" " * rng.randrange(10) + "# between entries\n")
+            if rng.random() < 0.3:
+                head.append(f"{pad}apns: {{iot.acme: disabled}}\n")  # a key after the SIMs
+            documents.append("".join(head))
+        separator = rng.choice(["---\n", "--- # next\n", "\n---\n"])
+        lead = rng.choice(["", "---\n", "# file\n---\n"])
+        (directory / f"f{file}.yaml").write_text(lead + separator.join(documents), "utf-8")
+    return directory
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_places_found_by_the_scanner_equal_the_marked_ones(
+    tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every place of a plainly written set, found without a marked parse, is the marked one."""
+    import reconciler.manifest.fast as fast_module
+    import reconciler.manifest.fast_places as fast_places
+
+    directory = write_styled_set(tmp_path / "set", seed)
+    strict = _strict(directory)
+    assert isinstance(strict, ManifestSet), strict
+    marked: list[str] = []
+    real = fast_module.read_documents
+
+    def counted(data: bytes, file: str) -> object:
+        marked.append(file)
+        return real(data, file)
+
+    monkeypatch.setattr(fast_module, "read_documents", counted)  # at load
+    monkeypatch.setattr(fast_places, "read_documents", counted)  # when a place is asked for
+    fast = load_fast([directory], default_validator())
+    assert fast is not None
+    _same(ManifestSet(fleet=fast[0], groups=fast[1]), strict)
+    assert marked == [], "the scanner must read these files itself"
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_places_the_scanner_is_unsure_of_are_found_the_marked_way(
+    tmp_path: Path, seed: int
+) -> None:
+    directory = write_styled_set(tmp_path / "set", 500 + seed, odd=True)
+    strict = _strict(directory)
+    fast = load_fast([directory], default_validator())
+    if not isinstance(strict, ManifestSet):  # an odd construct can make the set invalid
+        assert fast is None
+    elif fast is not None:
+        _same(ManifestSet(fleet=fast[0], groups=fast[1]), strict)
+
+
+def test_the_file_of_a_place_is_known_without_reading_the_file_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The planner groups missing SIMs by ``source.file``: that reads no line of any file."""
+    import reconciler.manifest.fast_places as fast_places
+
+    directory = write_styled_set(tmp_path / "set", 7)
+    fast = load_fast([directory], default_validator())
+    assert fast is not None
+    read: list[object] = []
+    monkeypatch.setattr(fast_places, "scan_item", lambda *a: read.append(a))
+    monkeypatch.setattr(fast_places, "scan_document", lambda *a: read.append(a))
+    monkeypatch.setattr(fast_places, "read_documents", lambda *a: read.append(a))
+    files = {sim.source.file for sim in fast[0].sims.values()}
+    assert files == {str(directory / f"f{n}.yaml") for n in range(3)} and read == []
+
+
+def test_entry_values_stay_right_when_the_value_caches_start_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The caches of checked entry values are bounded; a value merged over the group's must
+    never be taken for another one that a freed value's memory was reused for."""
+    import reconciler.manifest.fast as fast_module
+
+    monkeypatch.setattr(fast_module, "_CACHED", 2)
+    directory = tmp_path / "set"
+    directory.mkdir()
+    (directory / "fleet.yaml").write_text(FLEET, encoding="utf-8")
+    entries = "".join(
+        f'    - {{iccid: "{_iccid(n)}", apns: {{m{n % 7}: enabled}}, '
+        f"customFields: {{custom2: asset-{n}}}}}\n"
+        for n in range(300)
+    )
+    (directory / "g.yaml").write_text(
+        "apiVersion: fleetform/v1\nkind: SimGroup\nmetadata: {name: g}\nspec:\n"
+        "  apns: {iot: enabled}\n  customFields: {custom3: group}\n  sims:\n" + entries,
+        encoding="utf-8",
+    )
+    fast = load_fast([directory], default_validator())
+    assert fast is not None
+    strict = _strict(directory)
+    assert isinstance(strict, ManifestSet)
+    _same(ManifestSet(fleet=fast[0], groups=fast[1]), strict)
