@@ -21,6 +21,7 @@ from click.decorators import FC
 from reconciler.app import Connection, build_connection
 from reconciler.commands.exit_codes import ExitCode, exit_codes_epilog
 from reconciler.errors import FleetformError
+from reconciler.export import GROUP_KEYS
 from reconciler.reporting import LineReporter
 
 
@@ -292,7 +293,7 @@ def init_command(opts: GlobalOptions, /, **params: Any) -> int:
     "--group-by",
     default="status",
     show_default=True,
-    type=click.Choice(["status", "ratePlan", *(f"custom{i}" for i in range(1, 6))]),
+    type=click.Choice(GROUP_KEYS),  # status, or a field kind's value (`reconciler.fields`)
     help="One SimGroup (and file) per value of this field.",
 )
 @click.option("--account", help="SmartHub account (default: the enterprise's only account).")

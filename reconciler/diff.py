@@ -28,10 +28,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from reconciler import fields
 from reconciler.model import (
-    RATE_PLAN,
-    STATE,
-    SUBSCRIBED,
     DesiredFleet,
     DesiredSim,
     FieldChange,
@@ -40,49 +38,28 @@ from reconciler.model import (
     Problem,
     SimDiff,
     Status,
-    apn_field,
-    custom_field,
-    supplementary_field,
 )
-
-
-def _empty_is_none(value: str | None) -> str | None:
-    return value if value else None
 
 
 def sim_changes(desired: DesiredSim, live: LiveSim) -> tuple[FieldChange, ...]:
     """The managed fields of one SIM that differ, in field-path order.
 
-    Field-path order is: ``state``, ``ratePlan``, ``supplementaryPlans[...]``, ``apns[...]``,
-    ``customFields.*``, each bracketed kind sorted by its key.
+    Field-path order is the order of the kinds (`reconciler.fields.FIELD_KINDS`: ``state``,
+    ``ratePlan``, ``supplementaryPlans[...]``, ``apns[...]``, ``customFields.*``), each keyed
+    kind sorted by its key. A kind's values are compared as its ``desired`` and ``live``
+    readers give them (an empty custom field is None on both sides; a supplementary plan is
+    ``subscribed`` or None, so a live plan not declared is never a change).
     """
     changes: list[FieldChange] = []
-    if desired.state is not None and desired.state.status is not live.status:
-        changes.append(FieldChange(STATE, live.status.value, desired.state.value))
-    if desired.rate_plan is not None and desired.rate_plan != live.rate_plan:
-        changes.append(FieldChange(RATE_PLAN, live.rate_plan, desired.rate_plan))
-    if desired.supplementary_plans:
-        subscribed = live.supplementary_plans
-        for plan in sorted(desired.supplementary_plans):
-            if plan not in subscribed:
-                changes.append(FieldChange(supplementary_field(plan), None, SUBSCRIBED))
-    if desired.apns:
-        for apn in sorted(desired.apns):
-            want = desired.apns[apn]
-            have = live.apns.get(apn)
-            if have is not want:
-                changes.append(
-                    FieldChange(
-                        apn_field(apn), have.value if have is not None else None, want.value
-                    )
-                )
-    if desired.custom_fields:
-        for name in sorted(desired.custom_fields):
-            want_text = _empty_is_none(desired.custom_fields[name])
-            have_text = _empty_is_none(live.custom_fields.get(name))
-            if want_text != have_text:
-                changes.append(FieldChange(custom_field(name), have_text, want_text))
-    return tuple(changes)
+    for kind in fields.kinds():
+        pairs = kind.desired(desired)
+        if pairs:
+            read = kind.live
+            for key, want in pairs:
+                have = read(live, key)
+                if want != have:
+                    changes.append(FieldChange(kind.path(key), have, want))
+    return tuple(changes) if changes else ()
 
 
 def _retired_problem(desired: DesiredSim, changes: tuple[FieldChange, ...]) -> Problem:
@@ -102,8 +79,8 @@ def _retired_problem(desired: DesiredSim, changes: tuple[FieldChange, ...]) -> P
     elif declared_retired:
         # declared retired, so only its own entry can declare more (the group's values are
         # not applied to a retired SIM)
-        fields = ", ".join(sorted({c.field.split(".")[0].split("[")[0] for c in changes}))
-        fix = f"remove {fields} from its entry (a retired SIM's other fields are not managed)"
+        names = ", ".join(sorted({fields.split(c.field)[0].name for c in changes}))
+        fix = f"remove {names} from its entry (a retired SIM's other fields are not managed)"
         what = "is retired"
     else:
         fix = (

@@ -4,7 +4,8 @@ Pure: the command (`reconciler.commands.drift`) reads the live fleet and the cha
 (one paged read of ``changeLogs`` since a point in time, never one read per SIM) and hands
 them here.
 
-The change history knows three kinds of change (docs/smarthub-api.md): ``status`` dates a drifted
+The change history knows three kinds of change (docs/smarthub-api.md); each field kind says
+which one dates it (``change_type`` in `reconciler.fields`): ``status`` dates a drifted
 ``state``; ``service_package`` dates a drifted ``ratePlan`` or ``supplementaryPlans[...]``;
 nothing dates APN status or custom fields, so those have no ``last_changed``. The SIM's
 ``lastModifiedTime`` (a change of *some* field, often fleetform's own) is kept on the SIM, and
@@ -17,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
+from reconciler import fields
 from reconciler.model import (
     ChangeLogEntry,
     DesiredFleet,
@@ -25,15 +27,13 @@ from reconciler.model import (
     DriftReport,
     DriftSim,
     FleetDiff,
-    parse_field,
 )
 
-# field-path kind -> the change history's change_type that dates it
-DATED_BY: Mapping[str, str] = {
-    "state": "status",
-    "ratePlan": "service_package",
-    "supplementaryPlans": "service_package",
-}
+
+def dated_by(path: str) -> str | None:
+    """The change history's change_type that dates a drift of this field path (the kind's
+    ``change_type`` in `reconciler.fields`), or None when nothing dates it."""
+    return fields.split(path)[0].change_type
 
 
 def last_changes(
@@ -69,12 +69,11 @@ def build_drift(
     sims: list[DriftSim] = []
     for sim_diff in diff.changed:
         want = desired.sims.get(sim_diff.iccid)
-        fields: list[DriftField] = []
+        drifted: list[DriftField] = []
         for change in sim_diff.changes:
-            kind, _ = parse_field(change.field)
-            change_type = DATED_BY.get(kind)
+            change_type = dated_by(change.field)
             when = latest.get((sim_diff.iccid, change_type)) if change_type else None
-            fields.append(
+            drifted.append(
                 DriftField(
                     field=change.field,
                     desired=change.after,
@@ -88,7 +87,7 @@ def build_drift(
                 iccid=sim_diff.iccid,
                 group=sim_diff.group,
                 status=sim_diff.status,
-                fields=tuple(fields),
+                fields=tuple(drifted),
                 last_modified=modified.get(sim_diff.iccid),
             )
         )

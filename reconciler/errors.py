@@ -197,6 +197,16 @@ class TransportError(ApiError):
         self.maybe_sent = maybe_sent
 
 
+class MalformedResponse(ApiError):
+    """A 2xx answer whose body does not match the contract (names the offending field)."""
+
+    def __init__(
+        self, message: str, *, status: int = 200, method: str | None = None, url: str | None = None
+    ) -> None:
+        super().__init__(status, "Malformed response", detail=message, method=method, url=url)
+        self.message = message
+
+
 __all__ = [
     "ApiError",
     "ApiFieldError",
@@ -209,6 +219,7 @@ __all__ = [
     "IllegalStatus",
     "JournalError",
     "LockedError",
+    "MalformedResponse",
     "ManifestError",
     "ManifestProblem",
     "NotFoundError",

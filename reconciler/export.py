@@ -41,11 +41,12 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from reconciler import fields
 from reconciler.errors import ConfigError
+from reconciler.fields import Export, FieldKind
 from reconciler.manifest import schema_comment
-from reconciler.model import CUSTOM_FIELD_NAMES, PRE_SERVICE, ApnStatus, LiveSim, Status
+from reconciler.model import PRE_SERVICE, LiveSim, Status
 
-GROUP_KEYS: tuple[str, ...] = ("status", "ratePlan", *CUSTOM_FIELD_NAMES)
 MAX_SIMS_PER_FILE = 5000
 MIN_GROUP_SIMS = 10  # a combination of settings this common gets a SimGroup of its own
 FLEET_FILE = "fleet.yaml"
@@ -75,39 +76,47 @@ class ExportFile:
     sims: int
 
 
-@dataclass(frozen=True, slots=True)
-class SimValues:
-    """The managed values of one SIM, as a manifest would declare them."""
+class SimValues(tuple[Any, ...]):
+    """The managed values of one SIM, as a manifest would declare them: ``(iccid, value of each
+    field kind in `reconciler.fields` order)``, each as the kind's ``exported`` reads it. A
+    tuple, not a record of named fields: a million of them are held at once for grouping."""
 
-    iccid: str
-    state: str | None  # None: a pre-service state, not declarable
-    rate_plan: str | None
-    supplementary_plans: frozenset[str]
-    apns: Mapping[str, str]
-    custom_fields: Mapping[str, str | None]
+    __slots__ = ()
+
+    @property
+    def iccid(self) -> str:
+        return str(self[0])
+
+    def value(self, kind: str) -> Any:
+        """The value of the field kind named ``kind`` (``ratePlan``, ``apns``...)."""
+        return self[1 + _position(kind)]
+
+    @property
+    def values(self) -> tuple[Any, ...]:
+        return self[1:]
+
+
+def _position(kind: str) -> int:
+    return next(i for i, k in enumerate(fields.kinds()) if k.name == kind)
+
+
+def _shared(kind: FieldKind, value: Any, shared: dict[Hashable, Any]) -> Any:
+    """``value``, or an equal one already held (texts, sets and APN maps repeat across SIMs)."""
+    if kind.export is Export.EVERY_KEY:  # mostly per SIM: share each text, not the map
+        return {key: shared.setdefault(v, v) if v else None for key, v in value.items()}
+    if kind.export is Export.COMMON_KEYS:
+        return shared.setdefault((kind.name, *value.items()), value)
+    return shared.setdefault(value, value) if value else value
 
 
 def sim_values(sim: LiveSim, shared: dict[Hashable, Any] | None = None) -> SimValues:
     """The SIM's managed values. With ``shared`` (one dict for a whole export), equal values
     (rate plans, plan sets, APN maps, custom field texts) are one object across SIMs: a million
     SIMs held at once for grouping fit in a few hundred MB."""
-    apns = {name: ApnStatus(status).value for name, status in sim.apns.items()}
-    plans = frozenset(sim.supplementary_plans)
-    # an empty field is null ("" and null compare equal in the diff)
-    custom = {name: sim.custom_fields.get(name) or None for name in CUSTOM_FIELD_NAMES}
-    rate_plan = sim.rate_plan
-    if shared is not None:
-        apns = shared.setdefault(("apns", *apns.items()), apns)
-        plans = shared.setdefault(plans, plans)
-        custom = {name: shared.setdefault(v, v) if v else None for name, v in custom.items()}
-        rate_plan = shared.setdefault(rate_plan, rate_plan) if rate_plan else rate_plan
+    if shared is None:
+        return SimValues((sim.iccid, *(kind.exported(sim) for kind in fields.kinds())))
     return SimValues(
-        iccid=sim.iccid,
-        state=None if sim.status in PRE_SERVICE else sim.status.value,
-        rate_plan=rate_plan,
-        supplementary_plans=plans,
-        apns=apns,
-        custom_fields=custom,
+        (sim.iccid, *(_shared(kind, kind.exported(sim), shared) for kind in fields.kinds()))
     )
 
 
@@ -124,12 +133,31 @@ def fleet_name_for(account: str) -> str:
     return _slug(account)
 
 
+def group_keys() -> tuple[str, ...]:
+    """What ``--group-by`` may name: ``status``, a one-text field kind (``ratePlan``), or a key
+    of a fixed-keys kind (``custom1``..``custom5``)."""
+    keys: list[str] = ["status"]
+    for kind in fields.kinds():
+        if kind.export is Export.ONE and kind is not fields.STATE_KIND:
+            keys.append(kind.name)
+        elif kind.export is Export.EVERY_KEY:
+            keys.extend(kind.keys)
+    return tuple(keys)
+
+
+GROUP_KEYS: tuple[str, ...] = group_keys()  # of the field kinds as they are at import
+
+
 def group_value(sim: LiveSim, group_by: str) -> str | None:
     if group_by == "status":
         return sim.status.value
-    if group_by == "ratePlan":
-        return sim.rate_plan
-    return sim.custom_fields.get(group_by) or None
+    for kind in fields.kinds():
+        if kind.export is Export.ONE and kind.name == group_by:
+            value: str | None = kind.exported(sim)
+            return value
+        if kind.export is Export.EVERY_KEY and group_by in kind.keys:
+            return kind.live(sim, group_by)
+    return None
 
 
 def _group_name(group_by: str, value: str | None) -> str:
@@ -151,45 +179,54 @@ def _key(value: str | None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class GroupSpec:
-    state: str | None
-    rate_plan: str | None
-    supplementary_plans: frozenset[str]
-    apns: Mapping[str, str]
-    custom_fields: Mapping[str, str | None]
+    """A group's spec: one value per field kind, in `reconciler.fields` order."""
+
+    values: tuple[Any, ...]
+
+    def value(self, kind: str) -> Any:
+        return self.values[_position(kind)]
+
+
+def _factor_kind(kind: FieldKind, values: Sequence[Any]) -> Any:
+    """What the group's spec says of one kind (see the module docstring for the rules)."""
+    if kind.export is Export.ONE:
+        present = [v for v in values if v is not None]
+        return _mode(present, str) if present else None
+    if kind.export is Export.SET:
+        return frozenset.intersection(*values)
+    if kind.export is Export.COMMON_KEYS:
+        common = set.intersection(*(set(v) for v in values))
+        return {key: _mode((v[key] for v in values), str) for key in sorted(common)}
+    return {key: _mode((v[key] for v in values), _key) for key in kind.keys}
 
 
 def factor(sims: Sequence[SimValues]) -> GroupSpec:
     """The group's spec: what most of its SIMs share (see the module docstring for the rules)."""
-    states = [s.state for s in sims if s.state is not None]
-    plans = [s.rate_plan for s in sims if s.rate_plan is not None]
-    common_plans = frozenset.intersection(*(s.supplementary_plans for s in sims))
-    shared_apns = set.intersection(*(set(s.apns) for s in sims))
     return GroupSpec(
-        state=_mode(states, str) if states else None,
-        rate_plan=_mode(plans, str) if plans else None,
-        supplementary_plans=common_plans,
-        apns={apn: _mode((s.apns[apn] for s in sims), str) for apn in sorted(shared_apns)},
-        custom_fields={
-            name: _mode((s.custom_fields[name] for s in sims), _key) for name in CUSTOM_FIELD_NAMES
-        },
+        tuple(_factor_kind(kind, [s[1 + i] for s in sims]) for i, kind in enumerate(fields.kinds()))
     )
+
+
+def _own(kind: FieldKind, mine: Any, group: Any) -> Any:
+    """What a SIM declares itself of one kind, or None when the group's spec says it."""
+    if kind.export is Export.ONE:
+        return mine if mine is not None and mine != group else None
+    if kind.export is Export.SET:
+        return sorted(mine) if mine != group else None
+    if kind.export is Export.COMMON_KEYS:
+        differing = {k: v for k, v in sorted(mine.items()) if group.get(k) != v}
+    else:
+        differing = {k: v for k, v in mine.items() if group[k] != v}
+    return differing or None
 
 
 def overrides(sim: SimValues, spec: GroupSpec) -> dict[str, object]:
     """What this SIM must declare itself, in manifest words; empty when the group says it all."""
     own: dict[str, object] = {}
-    if sim.state is not None and sim.state != spec.state:
-        own["state"] = sim.state
-    if sim.rate_plan is not None and sim.rate_plan != spec.rate_plan:
-        own["ratePlan"] = sim.rate_plan
-    if sim.supplementary_plans != spec.supplementary_plans:
-        own["supplementaryPlans"] = sorted(sim.supplementary_plans)
-    apns = {a: v for a, v in sorted(sim.apns.items()) if spec.apns.get(a) != v}
-    if apns:
-        own["apns"] = apns
-    fields = {n: v for n, v in sim.custom_fields.items() if spec.custom_fields[n] != v}
-    if fields:
-        own["customFields"] = fields
+    for kind, mine, group in zip(fields.kinds(), sim.values, spec.values, strict=True):
+        value = _own(kind, mine, group)
+        if value is not None:
+            own[kind.name] = value
     return own
 
 
@@ -243,17 +280,16 @@ def render_group(
     _header(lines, comments)
     lines += ["apiVersion: fleetform/v1", "kind: SimGroup", "metadata:", f"  name: {name}"]
     lines.append("spec:")
-    if spec.state is not None:
-        lines.append(f"  state: {scalar(spec.state)}")
-    if spec.rate_plan is not None:
-        lines.append(f"  ratePlan: {scalar(spec.rate_plan)}")
-    if spec.supplementary_plans:
-        lines.append(f"  supplementaryPlans: {_flow(sorted(spec.supplementary_plans))}")
-    if spec.apns:
-        lines.append("  apns:")
-        lines.extend(f"    {scalar(a)}: {scalar(v)}" for a, v in spec.apns.items())
-    lines.append("  customFields:")
-    lines.extend(f"    {n}: {scalar(v)}" for n, v in spec.custom_fields.items())
+    for kind, value in zip(fields.kinds(), spec.values, strict=True):
+        if kind.export is Export.ONE:
+            if value is not None:
+                lines.append(f"  {kind.name}: {scalar(value)}")
+        elif kind.export is Export.SET:
+            if value:
+                lines.append(f"  {kind.name}: {_flow(sorted(value))}")
+        elif value or kind.export is Export.EVERY_KEY:
+            lines.append(f"  {kind.name}:")
+            lines.extend(f"    {scalar(k)}: {scalar(v)}" for k, v in value.items())
     lines.append("  sims:")
     for sim in sims:
         own = overrides(sim, spec)
@@ -302,20 +338,31 @@ def _chunks(items: Sequence[U], size: int) -> list[Sequence[U]]:
     return [items[i : i + size] for i in range(0, len(items), size)] or [items]
 
 
-Profile = tuple[str | None, str | None, frozenset[str], tuple[tuple[str, str], ...]]
+Profile = tuple[Any, ...]
 
 
 def profile(sim: SimValues) -> Profile:
-    """The settings SIMs commonly share (custom fields are mostly per SIM: left out)."""
-    return (sim.state, sim.rate_plan, sim.supplementary_plans, tuple(sorted(sim.apns.items())))
+    """The settings SIMs commonly share (fixed-keys kinds, the custom fields, are mostly per
+    SIM: left out)."""
+    return tuple(
+        tuple(sorted(value.items())) if kind.export is Export.COMMON_KEYS else value
+        for kind, value in zip(fields.kinds(), sim.values, strict=True)
+        if kind.export is not Export.EVERY_KEY
+    )
 
 
 def _distance(a: Profile, b: Profile) -> int:
     return sum(1 for x, y in zip(a, b, strict=True) if x != y)
 
 
+def _order_part(value: Any) -> Any:
+    if isinstance(value, frozenset):
+        return sorted(value)
+    return value if isinstance(value, tuple) else value or ""
+
+
 def _profile_order(p: Profile) -> str:
-    return repr((p[0] or "", p[1] or "", sorted(p[2]), p[3]))
+    return repr(tuple(_order_part(v) for v in p))
 
 
 def clusters(sims: Sequence[SimValues], min_sims: int) -> list[list[SimValues]]:
@@ -345,13 +392,15 @@ def clusters(sims: Sequence[SimValues], min_sims: int) -> list[list[SimValues]]:
 def _cluster_name(
     base: str, index: int, cluster: Sequence[SimValues], settings: ExportSettings
 ) -> str:
-    """The largest cluster keeps the base name; the others add their rate plan (when the key
-    is not the rate plan already); names made unique by a counter later."""
-    rate_plan = factor(cluster).rate_plan
+    """The largest cluster keeps the base name; the others add their rate plan (the kind that
+    ``names_groups``, when the key is not that kind already); names made unique by a counter
+    later."""
     if index == 1:
         return base
-    if settings.group_by != "ratePlan" and rate_plan is not None:
-        return f"{base}-{_slug(rate_plan)}"
+    spec = factor(cluster)
+    for kind, value in zip(fields.kinds(), spec.values, strict=True):
+        if kind.names_groups and settings.group_by != kind.name and value is not None:
+            return f"{base}-{_slug(value)}"
     return f"{base}-{index}"
 
 
@@ -395,10 +444,9 @@ def export_fleet(
     SIMs of other accounts are left out (the list is filtered by account already; this holds
     even if a client did not).
     """
-    if settings.group_by not in GROUP_KEYS:
-        raise ConfigError(
-            f"cannot group by {settings.group_by!r}: use one of {', '.join(GROUP_KEYS)}"
-        )
+    keys = group_keys()
+    if settings.group_by not in keys:
+        raise ConfigError(f"cannot group by {settings.group_by!r}: use one of {', '.join(keys)}")
     # Each SIM is kept only as its managed values (and its status) from the moment it is read:
     # the LiveSim records, with their identifiers and times, are not held for the whole fleet.
     shared: dict[Hashable, Any] = {}

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from reconciler import fields
 from reconciler.errors import (
     ApiFieldError,
     BudgetExhausted,
@@ -260,6 +261,33 @@ class FakeSmartHub:
             )
             if iccid in self.lose_answer:
                 raise ServerError(502, "Bad Gateway", method="PUT", url=iccid)
+
+    def write_field(self, kind: str, iccid: str, values: Mapping[str | None, str | None]) -> None:
+        """One field kind's single call: the named method of each of the five kinds (so tests
+        count and refuse calls by those names), any other kind from its table entry alone
+        (`reconciler.fields`): one request per key or per SIM, as the entry's cost says."""
+        if kind == "customFields":
+            self.set_custom_fields(iccid, {k: v for k, v in values.items() if k is not None})
+        elif kind == "ratePlan":
+            plan = values.get(None)
+            assert plan is not None
+            self.set_rate_plan(iccid, plan)
+        elif kind == "supplementaryPlans":
+            for plan in values:
+                assert plan is not None
+                self.subscribe_plan(iccid, plan)
+        elif kind == "apns":
+            for apn, status in values.items():
+                if apn is not None and status is not None:
+                    self.set_apn_status(iccid, apn, ApnStatus(status))
+        else:
+            entry = fields.named(kind)
+            with self._lock:
+                for _ in range(entry.requests({str(k): v for k, v in values.items()})):
+                    sim = self._single(f"write_field:{kind}", iccid)
+                if entry.needs_active and sim.status is not Status.ACTIVE:
+                    raise illegal(iccid)
+                self.sims[iccid] = entry.written(sim, values)
 
     def _transition(self, operation: BatchOperation, iccid: str) -> LiveSim:
         with self._lock:

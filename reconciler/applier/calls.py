@@ -1,6 +1,7 @@
 """Single calls: one SIM's write for a step that does not run as a batch job, and its outcome.
 
-`send` maps a step's operation to the API call. `single_outcome` reads the answer: DONE, or a
+`send` maps a step's operation to the API call: a status action, or the write of the field
+kind the operation belongs to (`reconciler.fields`). `single_outcome` reads the answer: DONE, or a
 refused or unanswered call decided by one GET (a SIM already holding the step's values counts
 as done), or FAILED with the API's reason. A bad key (401) or a refused resource (403) is no
 verdict on the SIM: it propagates and stops the run instead of failing every SIM in turn.
@@ -8,6 +9,7 @@ verdict on the SIM: it propagates and stops the run instead of failing every SIM
 
 from __future__ import annotations
 
+from reconciler import fields
 from reconciler.applier.reads import get_or_none
 from reconciler.applier.verdicts import after_refusal, reason_of
 from reconciler.errors import (
@@ -19,14 +21,11 @@ from reconciler.errors import (
     TransportError,
 )
 from reconciler.model import (
-    RATE_PLAN,
-    ApnStatus,
     Operation,
     Outcome,
     SimOutcome,
     Step,
     StepSim,
-    parse_field,
 )
 from reconciler.smarthub.api import SmartHubApi
 
@@ -58,37 +57,32 @@ def _decide(api: SmartHubApi, sim: StepSim, reason: str) -> SimOutcome:
 
 
 def send(api: SmartHubApi, step: Step, sim: StepSim) -> None:
-    """The API call(s) of ``step`` for one SIM."""
+    """The API call(s) of ``step`` for one SIM: a status action, or the field kind's write
+    (`SmartHubApi.write_field`) of the values the step sets, in field-path order."""
     iccid, op = sim.iccid, step.operation
     if op is Operation.ACTIVATE:
         api.activate(iccid)
-    elif op is Operation.SUSPEND:
+        return
+    if op is Operation.SUSPEND:
         api.suspend(iccid)
-    elif op is Operation.RETIRE:
+        return
+    if op is Operation.RETIRE:
         api.retire(iccid)
-    elif op is Operation.SET_RATE_PLAN:
-        plan_name = sim.after.get(RATE_PLAN) or step.rate_plan
-        assert plan_name is not None
-        api.set_rate_plan(iccid, plan_name)
-    elif op is Operation.SUBSCRIBE_PLAN:
-        for path in sim.after:
-            kind, key = parse_field(path)
-            if kind == "supplementaryPlans" and key is not None:
-                api.subscribe_plan(iccid, key)
-    elif op is Operation.SET_APN_STATUS:
-        for path, value in sorted(sim.after.items()):
-            kind, key = parse_field(path)
-            if kind == "apns" and key is not None and value is not None:
-                api.set_apn_status(iccid, key, ApnStatus(value))
-    elif op is Operation.SET_CUSTOM_FIELDS:
-        values: dict[str, str | None] = {}
-        for path, value in sim.after.items():
-            kind, key = parse_field(path)
-            if kind == "customFields" and key is not None:
-                values[key] = value
-        api.set_custom_fields(iccid, values)
-    else:  # pragma: no cover - every Operation is handled above
+        return
+    kind = fields.of_operation(op)
+    if kind is None:  # pragma: no cover - every operation is a status one or a kind's
         raise AssertionError(f"unknown operation {op}")
+    values: dict[str | None, str | None] = {}
+    for path, value in sorted(sim.after.items()):
+        found, key = fields.split(path)
+        if found is kind:
+            values[key] = value
+    if kind.step_group == "value" and not kind.keyed:
+        # a step split by its value (the rate plan) names it, for plans that left it out
+        value = values.get(None) or step.rate_plan
+        assert value is not None
+        values = {None: value}
+    api.write_field(kind.name, iccid, values)
 
 
 __all__ = ["send", "single_outcome"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from reconciler import fields
 from reconciler.errors import ApiError, ServerError, TransportError
 from reconciler.model import ALREADY, BatchJob, FieldChange, LiveSim, Outcome, SimOutcome, StepSim
 
@@ -28,14 +29,14 @@ def what_moved(sim: StepSim, live: LiveSim) -> tuple[FieldChange, ...]:
     moved = (
         FieldChange(path, before, now)
         for path, before in sim.before.items()
-        if (now := live.value(path)) != before
+        if (now := fields.live_value(live, path)) != before
     )
     return tuple(sorted(moved, key=lambda m: m.field))
 
 
 def holds_after(sim: StepSim, live: LiveSim) -> bool:
     """Whether the live record already holds every value the step sets."""
-    return all(live.value(path) == value for path, value in sim.after.items())
+    return all(fields.live_value(live, path) == value for path, value in sim.after.items())
 
 
 def check(sim: StepSim, live: LiveSim | None, account: str) -> SimOutcome | None:
@@ -50,7 +51,7 @@ def check(sim: StepSim, live: LiveSim | None, account: str) -> SimOutcome | None
             f"moved to account {live.account} since the plan",
             (FieldChange("account", account, live.account),),
         )
-    if all(live.value(path) == value for path, value in sim.before.items()):
+    if all(fields.live_value(live, path) == value for path, value in sim.before.items()):
         return None  # the common case, without building the list of what moved
     moved = what_moved(sim, live)
     if not moved:

@@ -54,6 +54,7 @@ from typing import Any
 from reconciler.errors import CacheError
 from reconciler.model import (
     CUSTOM_FIELD_NAMES,
+    NO_EXTRA,
     ApnStatus,
     ChangeLogEntry,
     LiveSim,
@@ -126,7 +127,8 @@ def cache_path(state: Path, account: str) -> Path:
 def encode_rest(sim: LiveSim) -> str | None:
     """Supplementary plans, APN statuses and custom fields as short JSON, None when all empty:
     ``[["EU-Roaming-500MB"],[["iot.acme",1]],["berlin","ASSET-1"]]`` (custom fields by
-    position, trailing empties left out; a name outside custom1..5 keeps the object form)."""
+    position, trailing empties left out; a name outside custom1..5 keeps the object form),
+    then the values of field kinds added later (``LiveSim.extra``) as an object, when any."""
     customs: list[str | None] | dict[str, str | None]
     if sim.custom_fields.keys() <= _CUSTOM_NAMES:
         customs = [sim.custom_fields.get(name) or None for name in CUSTOM_FIELD_NAMES]
@@ -135,7 +137,7 @@ def encode_rest(sim: LiveSim) -> str | None:
     else:
         customs = dict(sim.custom_fields)
     apns = [[name, 1 if status is ApnStatus.ENABLED else 0] for name, status in sim.apns.items()]
-    parts: list[Any] = [list(sim.supplementary_plans), apns, customs]
+    parts: list[Any] = [list(sim.supplementary_plans), apns, customs, dict(sim.extra)]
     while parts and not parts[-1]:
         parts.pop()
     return json.dumps(parts, separators=(",", ":"), ensure_ascii=False) if parts else None
@@ -145,7 +147,8 @@ def decode_sim(row: Sequence[Any], account: str) -> LiveSim:
     iccid, st, plan, rest, modified = row[:5]
     parts: list[Any] = json.loads(rest) if rest else []
     parts += [[]] * (3 - len(parts))
-    supplementary, apns, customs = parts
+    supplementary, apns, customs = parts[:3]
+    extra = parts[3] if len(parts) > 3 else NO_EXTRA
     if isinstance(customs, dict):
         custom_fields: dict[str, str | None] = dict(customs)
     else:
@@ -162,6 +165,7 @@ def decode_sim(row: Sequence[Any], account: str) -> LiveSim:
         apns={name: ApnStatus.ENABLED if on else ApnStatus.DISABLED for name, on in apns},
         custom_fields=custom_fields,
         last_modified_time=datetime.fromtimestamp(modified, UTC) if modified is not None else None,
+        extra=extra,
     )
 
 
@@ -434,12 +438,11 @@ class LiveCache:
         at: float,
         status: Status | None = None,
         rate_plan: str | None = None,
-        add_supplementary: str | None = None,
-        apn: tuple[str, ApnStatus] | None = None,
-        custom_fields: dict[str, str | None] | None = None,
+        written: Callable[[LiveSim], LiveSim] | None = None,
     ) -> bool:
-        """Change single fields of a cached SIM (apply's own writes); False when the cache
-        holds no record of it. The whole-record stamp ``full_at`` is left as it was."""
+        """Change single fields of a cached SIM (apply's own writes: a batch job's ``status``
+        or ``rate_plan``, or a field kind's ``written``, `reconciler.fields`); False when the
+        cache holds no record of it. The whole-record stamp ``full_at`` is left as it was."""
         stamp = _ms(at)
         with self._write() as db:
             row = db.execute(
@@ -452,14 +455,8 @@ class LiveCache:
                 sim = replace(sim, status=status)
             if rate_plan is not None:
                 sim = replace(sim, rate_plan=rate_plan)
-            if add_supplementary is not None and add_supplementary not in sim.supplementary_plans:
-                sim = replace(
-                    sim, supplementary_plans=(*sim.supplementary_plans, add_supplementary)
-                )
-            if apn is not None:
-                sim = replace(sim, apns={**sim.apns, apn[0]: apn[1]})
-            if custom_fields is not None:
-                sim = replace(sim, custom_fields={**sim.custom_fields, **custom_fields})
+            if written is not None:
+                sim = written(sim)
             db.execute(
                 "UPDATE sims SET st = ?, plan = ?, rest = ?, seen_at = max(seen_at, ?), via = ? "
                 "WHERE iccid = ?",

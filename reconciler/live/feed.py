@@ -19,10 +19,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from reconciler import fields
 from reconciler.errors import CacheError
 from reconciler.live.cache import LiveCache, Via
 from reconciler.model import (
-    ApnStatus,
     BatchJob,
     BatchOperation,
     ChangeLogEntry,
@@ -180,9 +180,10 @@ class CacheFeed:
     def account(self, name: str) -> Mapping[str, Any]:
         return self._api.account(name)
 
-    def set_custom_fields(self, iccid: str, values: Mapping[str, str | None]) -> None:
-        self._api.set_custom_fields(iccid, values)
-        self._patch(iccid, custom_fields=dict(values))
+    def write_field(self, kind: str, iccid: str, values: Mapping[str | None, str | None]) -> None:
+        self._api.write_field(kind, iccid, values)
+        written = fields.named(kind).written
+        self._patch(iccid, written=lambda sim: written(sim, values))
 
     def _state_change(self, iccid: str, sim: LiveSim | None, status: Status) -> LiveSim | None:
         if sim is not None:
@@ -199,18 +200,6 @@ class CacheFeed:
 
     def retire(self, iccid: str) -> LiveSim | None:
         return self._state_change(iccid, self._api.retire(iccid), Status.RETIRED)
-
-    def set_rate_plan(self, iccid: str, rate_plan: str) -> None:
-        self._api.set_rate_plan(iccid, rate_plan)
-        self._patch(iccid, rate_plan=rate_plan)
-
-    def subscribe_plan(self, iccid: str, plan: str) -> None:
-        self._api.subscribe_plan(iccid, plan)
-        self._patch(iccid, add_supplementary=plan)
-
-    def set_apn_status(self, iccid: str, apn: str, status: ApnStatus) -> None:
-        self._api.set_apn_status(iccid, apn, status)
-        self._patch(iccid, apn=(apn, status))
 
     def submit_batch(
         self, operation: BatchOperation, iccids: Sequence[str], *, rate_plan: str | None = None

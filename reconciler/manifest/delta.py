@@ -25,10 +25,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler import fields
 from reconciler.model import DesiredFleet, DesiredSim
 
-# state, basic rate plan, the set of supplementary plans, APN statuses, custom fields ("" as
-# None): what `same_declaration` compares, as one hashable value
+# per field kind what a SIM declares of it: what `same_declaration` compares, as one hashable
+# value
 Fingerprint = tuple[Any, ...]
 
 
@@ -42,22 +43,19 @@ class Declarations:
 
 def fingerprinter() -> Callable[[DesiredSim], Fingerprint]:
     """A function from a SIM to its fingerprint that gives one object for equal fingerprints
-    (SIMs of a group mostly declare alike). Plans, APNs and custom fields as sorted tuples:
-    compared as sets and mappings, and much smaller than frozensets at a million SIMs."""
-    known: dict[Fingerprint, Fingerprint] = {}
+    (SIMs of a group mostly declare alike): per field kind of `reconciler.fields`, in table
+    order, the (key, value) pairs it declares as the kind reads them (sorted by key, so sets
+    and mappings compare as such; an empty custom field as None). Each kind's part is shared
+    too, so a SIM costs its own parts only where it differs (its custom fields, mostly)."""
+    known: dict[Any, Any] = {}
 
     def fingerprint(sim: DesiredSim) -> Fingerprint:
-        plans = sim.supplementary_plans
-        apns = sim.apns
-        custom = sim.custom_fields
-        found = (
-            sim.state,
-            sim.rate_plan,
-            plans if len(plans) < 2 else tuple(sorted(plans)),
-            tuple(sorted(apns.items())) if apns else (),
-            tuple(sorted((name, text or None) for name, text in custom.items())) if custom else (),
+        found: Fingerprint = tuple(
+            known.setdefault(part, part)
+            for part in (tuple(kind.desired(sim)) for kind in fields.kinds())
         )
-        return known.setdefault(found, found)
+        shared: Fingerprint = known.setdefault(found, found)
+        return shared
 
     return fingerprint
 
@@ -82,24 +80,10 @@ class DeclaredChanges:
 
 
 def same_declaration(a: DesiredSim, b: DesiredSim) -> bool:
-    """Whether two records of one SIM declare the same (the account aside)."""
-    return (
-        a.state == b.state
-        and a.rate_plan == b.rate_plan
-        and (
-            a.supplementary_plans == b.supplementary_plans
-            or set(a.supplementary_plans) == set(b.supplementary_plans)
-        )
-        and a.apns == b.apns
-        and (
-            a.custom_fields == b.custom_fields
-            or _empty_is_none(a.custom_fields) == _empty_is_none(b.custom_fields)
-        )
-    )
-
-
-def _empty_is_none(fields: Mapping[str, str | None]) -> dict[str, str | None]:
-    return {name: text or None for name, text in fields.items()}
+    """Whether two records of one SIM declare the same (the account aside): every field kind
+    declares the same values, as its entry in `reconciler.fields` reads them (a set of plans
+    in any order, an empty custom field as None)."""
+    return all(list(kind.desired(a)) == list(kind.desired(b)) for kind in fields.kinds())
 
 
 def declared_changes(

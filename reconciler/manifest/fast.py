@@ -43,6 +43,7 @@ from typing import Any, TypeVar
 
 import yaml_rs
 
+from reconciler import fields
 from reconciler.manifest.documents import MAX_DEPTH, read_documents
 from reconciler.manifest.fast_places import (
     FileMarks,
@@ -184,6 +185,8 @@ _STATES = {s.value: s for s in DesiredState}
 _APN_STATUSES = {s.value: s for s in ApnStatus}
 _CUSTOM = frozenset(CUSTOM_FIELD_NAMES)
 _SUPPLEMENTARY = "supplementaryPlans"
+# the field kinds this path reads; any other kind of the table goes the marked way
+_READ = frozenset({"state", "ratePlan", _SUPPLEMENTARY, "apns", "customFields"})
 
 
 class _Settings:
@@ -253,9 +256,23 @@ def _level(
                 out.custom[name] = text
                 ref = LazySourceRef(marks, (*path, key, name))
                 sources[custom_field(name)] = ref
-        elif sim and key != "iccid":
-            raise _Unsure  # the schema names it (other levels passed the schema already)
+        elif (sim and key != "iccid") or key in _kinds_not_read():
+            # the schema names it (other levels passed the schema already), or it is a field
+            # kind this path does not read: the marked loader reads every kind of the table
+            raise _Unsure
     return out
+
+
+_NOT_READ: list[Any] = [None, frozenset()]
+
+
+def _kinds_not_read() -> frozenset[str]:
+    """The field kinds of `reconciler.fields` beyond the five this path reads (`_READ`)."""
+    kinds = fields.kinds()
+    if _NOT_READ[0] is not kinds:
+        _NOT_READ[:] = [kinds, frozenset(k.name for k in kinds) - _READ]
+    names: frozenset[str] = _NOT_READ[1]
+    return names
 
 
 def _under(wider: _Settings, narrower: _Settings) -> _Settings:

@@ -41,11 +41,13 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reconciler import fields
 from reconciler.errors import ManifestError, ManifestProblem
+from reconciler.fields import Export, FieldKind
 from reconciler.manifest.documents import Document, format_path, read_documents
 from reconciler.manifest.documents import Path as DocPath
 from reconciler.manifest.fast import load_fast
@@ -59,65 +61,85 @@ from reconciler.manifest.schema import (
     sim_entry_violations,
 )
 from reconciler.model import (
-    CUSTOM_FIELD_NAMES,
-    RATE_PLAN,
     STATE,
-    ApnStatus,
     DesiredFleet,
     DesiredSim,
     DesiredState,
     FleetSpec,
     RolloutPolicy,
     SourceRef,
-    apn_field,
-    custom_field,
-    supplementary_field,
 )
 
 FLEET = "Fleet"
 SIM_GROUP = "SimGroup"
-_STATES = {s.value: s for s in DesiredState}
-_APN_STATUSES = {s.value: s for s in ApnStatus}
 _SIMS: DocPath = ("spec", "sims")
 
 
-@dataclass(frozen=True, slots=True)
 class Settings:
     """SIM settings declared at one level, or merged over several, with where each was declared.
 
-    ``supplementary_plans`` is None when the level does not declare the list at all.
+    ``values``: per field kind (its name in `reconciler.fields`) the value as `DesiredSim` holds
+    it: a `DesiredState` or a text (one value), a tuple of names (a set, present when the level
+    declares the list at all, even empty), a dict (a map, present when not empty).
     """
 
-    state: DesiredState | None = None
-    rate_plan: str | None = None
-    supplementary_plans: tuple[str, ...] | None = None
-    apns: dict[str, ApnStatus] = field(default_factory=dict)
-    custom_fields: dict[str, str | None] = field(default_factory=dict)
-    sources: dict[str, SourceRef] = field(default_factory=dict)
+    __slots__ = ("_desired", "sources", "values")
+
+    def __init__(
+        self,
+        values: dict[str, Any] | None = None,
+        sources: dict[str, SourceRef] | None = None,
+    ) -> None:
+        self.values: dict[str, Any] = values if values is not None else {}
+        self.sources: dict[str, SourceRef] = sources if sources is not None else {}
+        self._desired: dict[str, Any] | None = None
+
+    @property
+    def state(self) -> DesiredState | None:
+        state: DesiredState | None = self.values.get(STATE)
+        return state
+
+    def desired(self) -> dict[str, Any]:
+        """The `DesiredSim` arguments these settings make (computed once: the SIMs of a group
+        that declare nothing of their own share them, dictionaries included)."""
+        if self._desired is None:
+            out: dict[str, Any] = {}
+            extra: dict[str, dict[str, str | None]] = {}
+            for kind in fields.kinds():
+                if kind.name not in self.values:
+                    if kind.attribute is not None and kind.export is not Export.ONE:
+                        # not managed: an empty set or map, one object for all these SIMs
+                        out[kind.attribute] = () if kind.export is Export.SET else {}
+                    continue
+                value = self.values[kind.name]
+                if kind.attribute is not None:
+                    out[kind.attribute] = value
+                else:
+                    extra[kind.name] = value if isinstance(value, dict) else {"": value}
+            if extra:
+                out["extra"] = extra
+            self._desired = out
+        return self._desired
 
     def under(self, narrower: Settings) -> Settings:
-        """These settings with ``narrower``'s on top (precedence: narrower wins)."""
-        if not narrower.sources and narrower.supplementary_plans is None:
+        """These settings with ``narrower``'s on top (precedence: narrower wins; a set
+        declared at the narrower level replaces the wider one's, maps merge key by key)."""
+        if not narrower.sources and not narrower.values:
             return self
         sources = dict(self.sources)
-        plans = self.supplementary_plans
-        if narrower.supplementary_plans is not None:
-            for plan in plans or ():
-                sources.pop(supplementary_field(plan), None)
-            plans = narrower.supplementary_plans
+        values = dict(self.values)
+        for name, mine in narrower.values.items():
+            kind = fields.named(name)
+            if kind.export is Export.SET:
+                for key in values.get(name) or ():
+                    sources.pop(kind.path(key), None)
+                values[name] = mine
+            elif kind.export is Export.ONE:
+                values[name] = mine
+            else:
+                values[name] = {**values[name], **mine} if name in values else mine
         sources.update(narrower.sources)
-        return Settings(
-            state=narrower.state if narrower.state is not None else self.state,
-            rate_plan=narrower.rate_plan if narrower.rate_plan is not None else self.rate_plan,
-            supplementary_plans=plans,
-            apns={**self.apns, **narrower.apns} if narrower.apns else self.apns,
-            custom_fields=(
-                {**self.custom_fields, **narrower.custom_fields}
-                if narrower.custom_fields
-                else self.custom_fields
-            ),
-            sources=sources,
-        )
+        return Settings(values, sources)
 
 
 NO_SETTINGS = Settings()
@@ -146,44 +168,50 @@ def _settings(doc: Document, mapping: object, path: DocPath) -> Settings:
         return NO_SETTINGS
     file = doc.file
     marks = doc.marks
+    values: dict[str, Any] = {}
     sources: dict[str, SourceRef] = {}
-    state = mapping.get("state")
-    desired_state = _STATES.get(state) if isinstance(state, str) else None
-    if desired_state is not None:
-        sources[STATE] = SourceRef(file, *marks[(*path, "state")])
-    rate_plan = mapping.get("ratePlan")
-    if isinstance(rate_plan, str) and rate_plan:
-        sources[RATE_PLAN] = SourceRef(file, *marks[(*path, "ratePlan")])
-    else:
-        rate_plan = None
-    plans: tuple[str, ...] | None = None
-    listed = mapping.get("supplementaryPlans")
-    if isinstance(listed, list):
-        kept: list[str] = []
-        for index, plan in enumerate(listed):
-            if isinstance(plan, str) and plan and plan not in kept:
-                kept.append(plan)
-                where = marks[(*path, "supplementaryPlans", index)]
-                sources[supplementary_field(plan)] = SourceRef(file, *where)
-        plans = tuple(kept)
-    apns: dict[str, ApnStatus] = {}
-    declared = mapping.get("apns")
-    if isinstance(declared, dict):
-        for apn, status in declared.items():
-            known = _APN_STATUSES.get(status) if isinstance(status, str) else None
-            if known is not None and apn:
-                apns[apn] = known
-                sources[apn_field(apn)] = SourceRef(file, *marks[(*path, "apns", apn)])
-    custom: dict[str, str | None] = {}
-    declared = mapping.get("customFields")
-    if isinstance(declared, dict):
-        for name, text in declared.items():
-            if name in CUSTOM_FIELD_NAMES and (text is None or isinstance(text, str)):
-                custom[name] = text
-                sources[custom_field(name)] = SourceRef(file, *marks[(*path, "customFields", name)])
-    if not sources and plans is None:
+    for kind in fields.kinds():
+        name = kind.name
+        declared = mapping.get(name)
+        if declared is None:
+            continue
+        if kind.export is Export.ONE:
+            value = _declared_text(kind, declared)
+            if value is not None:
+                values[name] = value
+                sources[kind.path()] = SourceRef(file, *marks[(*path, name)])
+        elif kind.export is Export.SET:
+            if isinstance(declared, list):
+                kept: list[str] = []
+                for index, key in enumerate(declared):
+                    if isinstance(key, str) and key and key not in kept:
+                        kept.append(key)
+                        where = marks[(*path, name, index)]
+                        sources[kind.path(key)] = SourceRef(file, *where)
+                values[name] = tuple(kept)
+        elif isinstance(declared, dict):
+            entries: dict[str, Any] = {}
+            for key, text in declared.items():
+                if not isinstance(key, str) or not key or (kind.keys and key not in kind.keys):
+                    continue
+                value = None if text is None and kind.nullable else _declared_text(kind, text)
+                if value is not None or (text is None and kind.nullable):
+                    entries[key] = value
+                    sources[kind.path(key)] = SourceRef(file, *marks[(*path, name, key)])
+            if entries:
+                values[name] = entries
+    if not sources and not values:
         return NO_SETTINGS
-    return Settings(desired_state, rate_plan, plans, apns, custom, sources)
+    return Settings(values, sources)
+
+
+def _declared_text(kind: FieldKind, text: object) -> Any:
+    """A declared text as the kind's value, or None when it is not one (already reported)."""
+    if not isinstance(text, str):
+        return None
+    if kind.choices is not None:
+        return kind.choices.get(text)
+    return text if text or kind.nullable else None
 
 
 class _Loader:
@@ -422,13 +450,9 @@ class _Loader:
                     iccid=iccid,
                     group=group.name,
                     source=where,
-                    state=merged.state,
-                    rate_plan=merged.rate_plan,
-                    supplementary_plans=merged.supplementary_plans or (),
-                    apns=merged.apns,
-                    custom_fields=merged.custom_fields,
                     field_sources=merged.sources,
                     rollout=rollout,
+                    **merged.desired(),
                 )
         return {iccid: sims[iccid] for iccid in sorted(sims)}  # no list of a million pairs
 
@@ -441,7 +465,8 @@ def retired_only(merged: Settings, own: Settings) -> Settings:
     per retired SIM. Its other fields are unmanaged unless its own entry declares them.
     """
     sources = {STATE: merged.sources[STATE]} if STATE in merged.sources else {}
-    inherited = Settings(state=merged.state, sources=sources)
+    values = {STATE: merged.state} if merged.state is not None else {}
+    inherited = Settings(values, sources)
     return inherited.under(own)
 
 

@@ -6,7 +6,7 @@ Names here are fleetform's own, not SmartHub's wire names: the client's wire mod
 
 One module per kind of record, each name re-exported here (import from ``reconciler.model``):
 
-- `reconciler.model.paths`: field paths (``state``, ``apns[iot.acme]`` ...) and their helpers;
+- `reconciler.model.paths`: field paths (``state``, ``apns[iot.acme]`` ...) and their builders;
 - `reconciler.model.sims`: desired and live SIMs, the Fleet, statuses, source places;
 - `reconciler.model.account`: the rate-plan catalogue, change history, batch jobs, rate budget;
 - `reconciler.model.plan`: the diff (changes, problems) and the plan (steps, waves, guards);
@@ -67,6 +67,7 @@ from reconciler.model.reports import (
     StepReport,
 )
 from reconciler.model.sims import (
+    NO_EXTRA,
     PRE_SERVICE,
     ApnStatus,
     DesiredFleet,
@@ -84,6 +85,7 @@ __all__ = [
     "BATCH_MAX_SIMS",
     "CUSTOM_FIELD_MAX_LENGTH",
     "CUSTOM_FIELD_NAMES",
+    "NO_EXTRA",
     "PRE_SERVICE",
     "RATE_PLAN",
     "STATE",

@@ -11,8 +11,11 @@ A *field path* names one managed value of a SIM:
 =========================================  ===============================================
 
 `FieldChange`, `StepSim.before`/`after` and `DesiredSim.field_sources` are keyed by these paths,
-built with the helpers below so nobody formats them by hand. The custom fields' names and
-length limit are here too: they are the custom-field kind's own rules.
+built with the helpers below so nobody formats them by hand. The syntax of each kind, and the
+split of a path into kind and key, belong to the kind's entry in `reconciler.fields`
+(``FieldKind.path``, ``fields.split``); these helpers build the same paths for the layers
+below it. The custom fields' names and length limit are here too: they are the custom-field
+kind's own rules.
 """
 
 from __future__ import annotations
@@ -43,10 +46,9 @@ _BRACKETED = re.compile(r"^(supplementaryPlans|apns)\[(.+)\]$")
 
 
 def parse_field(path: str) -> tuple[str, str | None]:
-    """Split a field path into (kind, key): ``apns[iot.acme]`` -> (``apns``, ``iot.acme``).
-
-    Kinds: ``state``, ``ratePlan``, ``supplementaryPlans``, ``apns``, ``customFields``.
-    """
+    """Split a path of the five built-in kinds into (kind, key): ``apns[iot.acme]`` ->
+    (``apns``, ``iot.acme``). For the layers below the field table; fleetform proper splits
+    paths with `reconciler.fields.split`, which knows every kind of the table."""
     if path in (STATE, RATE_PLAN):
         return path, None
     match = _BRACKETED.match(path)

@@ -59,7 +59,14 @@ class FleetDiff:
 
 
 class Operation(StrEnum):
-    """What a step does. Status operations and SET_RATE_PLAN may run as batch jobs."""
+    """What a step does. Status operations and SET_RATE_PLAN may run as batch jobs.
+
+    The members are the state machine's operations and those of the five field kinds of
+    `reconciler.fields`. A field kind added later names its operation with `Operation.added`
+    (``Operation.added("set_data_cap")``): an operation like the members (``Operation(value)``
+    finds it, a plan file reads it back, ``is`` compares it), which only iterating the enum
+    does not list.
+    """
 
     ACTIVATE = "activate"
     SUSPEND = "suspend"
@@ -75,6 +82,26 @@ class Operation(StrEnum):
             return BatchOperation(self.value)
         except ValueError:
             return None
+
+    @classmethod
+    def added(cls, value: str) -> Operation:
+        """The operation ``value`` of a field kind added later (the member, if one has it)."""
+        if value in cls._value2member_map_:
+            return cls(value)
+        known = _ADDED.get(value)
+        if known is None:
+            known = str.__new__(cls, value)
+            known._name_ = value.upper()
+            known._value_ = value
+            _ADDED[value] = known
+        return known
+
+    @classmethod
+    def _missing_(cls, value: object) -> Operation | None:
+        return _ADDED.get(value) if isinstance(value, str) else None
+
+
+_ADDED: dict[str, Operation] = {}
 
 
 @dataclass(frozen=True, slots=True)

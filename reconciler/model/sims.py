@@ -11,8 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-
-from reconciler.model.paths import RATE_PLAN, STATE, SUBSCRIBED, parse_field
+from types import MappingProxyType
 
 
 class Status(StrEnum):
@@ -108,6 +107,14 @@ class RolloutPolicy:
         return tuple(out)
 
 
+# The shared empty ``extra`` (one immutable object, not a dict per SIM).
+NO_EXTRA: Mapping[str, Mapping[str, str | None]] = MappingProxyType({})
+
+
+def _no_extra() -> Mapping[str, Mapping[str, str | None]]:
+    return NO_EXTRA
+
+
 @dataclass(frozen=True, slots=True)
 class DesiredSim:
     """What git says one SIM must be. A field left None/empty is not managed.
@@ -128,6 +135,9 @@ class DesiredSim:
     custom_fields: Mapping[str, str | None] = field(default_factory=dict)
     field_sources: Mapping[str, SourceRef] = field(default_factory=dict)
     rollout: RolloutPolicy | None = None  # the group's ``spec.rollout``, else the Fleet's
+    # the values of field kinds added after these five, by kind name, then key ("" for an
+    # unkeyed kind); read and written only through their entries in `reconciler.fields`
+    extra: Mapping[str, Mapping[str, str | None]] = field(default_factory=_no_extra)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,18 +166,6 @@ class LiveSim:
     activated_time: datetime | None = None
     last_modified_time: datetime | None = None
     url: str | None = None
-
-    def value(self, path: str) -> str | None:
-        """The live value at a field path, as the plan's ``before`` records it."""
-        kind, key = parse_field(path)
-        if kind == STATE:
-            return self.status.value
-        if kind == RATE_PLAN:
-            return self.rate_plan
-        assert key is not None
-        if kind == "supplementaryPlans":
-            return SUBSCRIBED if key in self.supplementary_plans else None
-        if kind == "apns":
-            apn = self.apns.get(key)
-            return apn.value if apn is not None else None
-        return self.custom_fields.get(key) or None  # "" and null are both empty, as in the diff
+    # field kinds added after the five above (see `DesiredSim.extra`); the value of any field
+    # path is `reconciler.fields.live_value`
+    extra: Mapping[str, Mapping[str, str | None]] = field(default_factory=_no_extra)

@@ -28,8 +28,9 @@ APN status (one request per APN) and custom fields (one request per SIM, all fie
 PUT) are single calls, chunked into steps of at most `BATCH_MAX_SIMS` SIMs so apply can record
 progress in pieces.
 
-Order and ids: wave, rollout step, operation (the `Operation` declaration order), rate plan,
-first ICCID. Ids are ``w<wave>-s<nnn>``, numbered within the wave.
+Order and ids: wave, rollout step, operation (the state machine's, then the field kinds' in
+the order of `reconciler.fields`), rate plan, first ICCID. Ids are ``w<wave>-s<nnn>``,
+numbered within the wave.
 """
 
 from __future__ import annotations
@@ -37,29 +38,32 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+from reconciler import fields
 from reconciler.canary import StageKey
+from reconciler.fields import FieldKind
 from reconciler.model import (
     BATCH_MAX_SIMS,
-    RATE_PLAN,
     STATE,
     DesiredSim,
     FieldChange,
     Operation,
     Problem,
     RatePlan,
-    RatePlanType,
     SimDiff,
     SourceRef,
     Status,
     Step,
     StepSim,
-    parse_field,
 )
 from reconciler.planner.config import PlannerConfig
 from reconciler.planner.statemachine import operation_result, status_path
 from reconciler.wording import counted
 
-_OPERATION_ORDER: Mapping[Operation, int] = {op: i for i, op in enumerate(Operation)}
+_STATUS_ORDER: Mapping[Operation, int] = {
+    Operation.ACTIVATE: 0,
+    Operation.SUSPEND: 1,
+    Operation.RETIRE: 2,
+}
 
 
 class Collector:
@@ -110,15 +114,18 @@ _VALID_PLANS_LISTED = 12
 def _check_catalogue(
     want: DesiredSim,
     change: FieldChange,
-    kind: str,
+    kind: FieldKind,
     key: str | None,
     catalogue: Mapping[str, RatePlan],
     collector: Collector,
 ) -> bool:
-    """Whether a plan change names a plan of the right type in the account's catalogue."""
-    name = key if kind == "supplementaryPlans" else change.after
+    """Whether a change of a kind that names a rate plan (its ``catalogue`` type) names a plan
+    of that type in the account's catalogue."""
+    expected = kind.catalogue
+    if expected is None:
+        return True
+    name = kind.catalogue_name(key, change.after)
     assert name is not None
-    expected = RatePlanType.SUPPLEMENTARY if kind == "supplementaryPlans" else RatePlanType.BASIC
     found = catalogue.get(name)
     if found is not None and found.type is expected:
         return True
@@ -143,6 +150,10 @@ def _check_catalogue(
     return False
 
 
+# A field change with its kind and key, as the table splits its path.
+_Change = tuple[FieldKind, str | None, FieldChange]
+
+
 def schedule_sim(
     sim: SimDiff,
     want: DesiredSim,
@@ -152,21 +163,14 @@ def schedule_sim(
     """Add one changed SIM's steps to ``collector``: its status path and its field slot in
     waves, or a problem when no legal path or subscribe exists."""
     target: Status | None = None
-    fields: list[tuple[str, str | None, FieldChange]] = []
-    subscribes: list[FieldChange] = []
+    changes: list[_Change] = []
     for change in sim.changes:
-        kind, key = parse_field(change.field)
-        if kind == STATE:
+        kind, key = fields.split(change.field)
+        if kind.operation is None:  # the state: the state machine moves it
             assert change.after is not None
             target = Status(change.after)
-        elif kind in (RATE_PLAN, "supplementaryPlans"):
-            if _check_catalogue(want, change, kind, key, catalogue, collector):
-                if kind == RATE_PLAN:
-                    fields.append((kind, key, change))
-                else:
-                    subscribes.append(change)
-        else:
-            fields.append((kind, key, change))
+        elif _check_catalogue(want, change, kind, key, catalogue, collector):
+            changes.append((kind, key, change))
 
     path: tuple[Operation, ...] = ()
     if target is not None:
@@ -186,15 +190,14 @@ def schedule_sim(
     # Where the field slot goes, and the status the SIM has when it runs.
     fields_first = not (path and path[0] is Operation.ACTIVATE)
     status_at_fields = sim.status if fields_first else Status.ACTIVE
-    if subscribes and status_at_fields is not Status.ACTIVE:
-        _refuse_subscribes(sim, want, target, subscribes, collector)
-        subscribes = []
+    if status_at_fields is not Status.ACTIVE and any(k.needs_active for k, _, _ in changes):
+        _refuse_inactive(sim, want, target, [c for c in changes if c[0].needs_active], collector)
+        changes = [c for c in changes if not c[0].needs_active]
 
     wave = 1
     state = sim.status
-    has_fields = bool(fields or subscribes)
-    if has_fields and fields_first:
-        _emit_fields(collector, wave, sim, state, fields, subscribes)
+    if changes and fields_first:
+        _emit_fields(collector, wave, sim, state, changes)
         wave += 1
     for operation in path:
         after = operation_result(operation)
@@ -207,28 +210,29 @@ def schedule_sim(
         )
         state = after
         wave += 1
-    if has_fields and not fields_first:
-        _emit_fields(collector, wave, sim, state, fields, subscribes)
+    if changes and not fields_first:
+        _emit_fields(collector, wave, sim, state, changes)
 
 
-def _refuse_subscribes(
+def _refuse_inactive(
     sim: SimDiff,
     want: DesiredSim,
     target: Status | None,
-    subscribes: Sequence[FieldChange],
+    changes: Sequence[_Change],
     collector: Collector,
 ) -> None:
-    """A problem per subscribe that can never be legal: the SIM is not active when it runs."""
-    for change in subscribes:
+    """A problem per change that can never be legal: the kind needs an active SIM (a
+    subscribe), and the SIM is not active when it runs."""
+    for kind, key, change in changes:
         if target is None:
             why = f"it is {sim.status.value} and the manifest does not manage its state"
         else:
             why = f"it goes from {sim.status.value} to {target.value} without being active"
         collector.problem(
-            "subscribe_inactive",
+            f"{kind.name}_inactive",
             Problem(
-                f"cannot subscribe SIM {sim.iccid} to {parse_field(change.field)[1]!r}: "
-                f"a supplementary plan needs an active SIM, and {why}",
+                f"cannot {kind.verb} SIM {sim.iccid} to {key!r}: "
+                f"a {kind.label} needs an active SIM, and {why}",
                 iccid=sim.iccid,
                 field=change.field,
                 source=_source(want, change.field),
@@ -237,32 +241,21 @@ def _refuse_subscribes(
 
 
 def _emit_fields(
-    collector: Collector,
-    wave: int,
-    sim: SimDiff,
-    state: Status,
-    fields: Sequence[tuple[str, str | None, FieldChange]],
-    subscribes: Sequence[FieldChange],
+    collector: Collector, wave: int, sim: SimDiff, state: Status, changes: Sequence[_Change]
 ) -> None:
-    apns: list[FieldChange] = []
-    customs: list[FieldChange] = []
-    for kind, _key, change in fields:
-        if kind == RATE_PLAN:
-            assert change.after is not None
-            collector.add(
-                wave, Operation.SET_RATE_PLAN, change.after, _step_sim(sim, state, change)
-            )
-        elif kind == "apns":
-            apns.append(change)
-        else:
-            customs.append(change)
-    for change in subscribes:
-        plan = parse_field(change.field)[1] or ""
-        collector.add(wave, Operation.SUBSCRIBE_PLAN, plan, _step_sim(sim, state, change))
-    if apns:
-        collector.add(wave, Operation.SET_APN_STATUS, "", _step_sim(sim, state, *apns))
-    if customs:
-        collector.add(wave, Operation.SET_CUSTOM_FIELDS, "", _step_sim(sim, state, *customs))
+    """The field slot: per kind, in table order, one step SIM per change when the kind splits
+    its steps (by rate plan), else one step SIM with all the kind's changes."""
+    for kind in fields.kinds():
+        operation = kind.operation
+        mine = [c for c in changes if c[0] is kind]
+        if not mine or operation is None:
+            continue
+        if kind.step_group is None:
+            collector.add(wave, operation, "", _step_sim(sim, state, *(c for _, _, c in mine)))
+            continue
+        for _, key, change in mine:
+            group = kind.group(key, change.after)
+            collector.add(wave, operation, group, _step_sim(sim, state, change))
 
 
 def _step_sim(sim: SimDiff, state: Status, *changes: FieldChange) -> StepSim:
@@ -291,9 +284,19 @@ def _even_chunks(items: Sequence[StepSim], size: int) -> list[Sequence[StepSim]]
 
 
 def _single_requests(operation: Operation, sims: Sequence[StepSim]) -> int:
-    if operation is Operation.SET_APN_STATUS:
-        return sum(len(s.after) for s in sims)
-    return len(sims)
+    """Requests of one call per SIM: the field kind's cost (one per key, or one per SIM)."""
+    kind = fields.of_operation(operation)
+    if kind is None:
+        return len(sims)
+    return sum(kind.requests(s.after) for s in sims)
+
+
+def _operation_rank(operation: Operation) -> int:
+    """The state machine's operations first, then the field kinds' in table order."""
+    if operation in _STATUS_ORDER:
+        return _STATUS_ORDER[operation]
+    ranks = [k.operation for k in fields.kinds() if k.operation is not None]
+    return len(_STATUS_ORDER) + ranks.index(operation)
 
 
 def build_steps(
@@ -302,7 +305,7 @@ def build_steps(
     """The plan's steps from the grouped SIMs, in plan order, with their ids and costs."""
     steps: list[Step] = []
     numbers: dict[int, int] = {}
-    ordered = sorted(groups, key=lambda k: (k[0], k[1], _OPERATION_ORDER[k[2]], k[3]))
+    ordered = sorted(groups, key=lambda k: (k[0], k[1], _operation_rank(k[2]), k[3]))
     for wave, stage, operation, plan in ordered:
         sims = groups[(wave, stage, operation, plan)]
         chunks = _even_chunks(sims, BATCH_MAX_SIMS)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from reconciler import fields
 from reconciler.model import PRE_SERVICE, Operation, Status
 
 
@@ -53,7 +54,8 @@ def operation_allowed(operation: Operation, status: Status) -> bool:
         return status in PRE_SERVICE or status is Status.ACTIVE
     if operation is Operation.RETIRE:
         return status is Status.SUSPENDED
-    if operation is Operation.SUBSCRIBE_PLAN:
+    kind = fields.of_operation(operation)
+    if kind is not None and kind.needs_active:  # a subscribe
         return status is Status.ACTIVE
     return status is not Status.RETIRED
 

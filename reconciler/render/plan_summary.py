@@ -6,20 +6,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from reconciler.model import STATE, Operation, Plan, RolloutStage, Step, StepSim, parse_field
+from reconciler import fields
+from reconciler.fields import Transition
+from reconciler.model import Operation, Plan, RolloutStage, Step, StepSim
 from reconciler.wording import counted
 
+STATE = fields.STATE_KIND.name
 STATUS_OPERATIONS = frozenset({Operation.ACTIVATE, Operation.SUSPEND, Operation.RETIRE})
 
-OPERATION_TITLES = {
-    Operation.ACTIVATE: "activate",
-    Operation.SUSPEND: "suspend",
-    Operation.RETIRE: "retire",
-    Operation.SET_RATE_PLAN: "set basic rate plan",
-    Operation.SUBSCRIBE_PLAN: "subscribe supplementary plan",
-    Operation.SET_APN_STATUS: "set APN status",
-    Operation.SET_CUSTOM_FIELDS: "set custom fields",
-}
+
+def operation_title(operation: Operation) -> str:
+    """A step's operation in words: the state machine's verb, or the field kind's title."""
+    kind = fields.of_operation(operation)
+    return kind.title if kind is not None else operation.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,8 +249,7 @@ def targeted_line(plan: Plan) -> str | None:
 
 def _value(path: str, value: str | None) -> str:
     if value is None:
-        kind, _ = parse_field(path)
-        return "(empty)" if kind == "customFields" else "(none)"
+        return fields.split(path)[0].empty
     return value
 
 
@@ -293,7 +291,7 @@ class StepGroup:
 
     @property
     def title(self) -> str:
-        title = OPERATION_TITLES[self.operation]
+        title = operation_title(self.operation)
         return f"{title} {self.rate_plan}" if self.rate_plan else title
 
     @property
@@ -369,9 +367,9 @@ def transition_rows(plan: Plan) -> list[tuple[str, str, int]]:
 
 
 def _field_transition(path: str, sim: StepSim) -> str:
-    kind, key = parse_field(path)
-    if kind == "supplementaryPlans":
+    kind, key = fields.split(path)
+    if kind.transition is Transition.SUBSCRIBE:
         return f"subscribe: {key}"
-    if kind == "customFields":
+    if kind.transition is Transition.SET_OR_CLEAR:
         return f"{path}: set" if sim.after[path] is not None else f"{path}: clear"
     return f"{path}: {_value(path, sim.before.get(path))} → {_value(path, sim.after[path])}"

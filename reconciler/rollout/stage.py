@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from reconciler import fields
 from reconciler.clock import Clock
 from reconciler.journal import Journal, JournalState
 from reconciler.model import (
@@ -141,9 +142,9 @@ def _recheck(
             )
             continue
         wrong = [
-            f"{path} is {_show(record.value(path))}, not {_show(value)}"
+            f"{path} is {_show(fields.live_value(record, path))}, not {_show(value)}"
             for path, value in sorted(want.after.items())
-            if path != STATE and record.value(path) != value
+            if path != STATE and fields.live_value(record, path) != value
         ]
         if wrong:
             findings.append(_Finding(iccid, "; ".join(wrong), hard=False))
@@ -178,7 +179,9 @@ def stage_report(
                 "before": {k: want.before[k] for k in sorted(want.before)},
                 "after": {k: want.after[k] for k in sorted(want.after)},
                 "live": (
-                    {k: record.value(k) for k in sorted(want.after)} if record is not None else None
+                    {k: fields.live_value(record, k) for k in sorted(want.after)}
+                    if record is not None
+                    else None
                 ),
             }
         )

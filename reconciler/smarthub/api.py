@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from reconciler.model import (
-    ApnStatus,
     BatchJob,
     BatchOperation,
     ChangeLogEntry,
@@ -94,8 +93,11 @@ class SmartHubApi(Protocol):
     def account(self, name: str) -> Mapping[str, Any]: ...
 
     # single writes
-    def set_custom_fields(self, iccid: str, values: Mapping[str, str | None]) -> None:
-        """PUT only the given fields; None clears one."""
+    def write_field(self, kind: str, iccid: str, values: Mapping[str | None, str | None]) -> None:
+        """Set ``values`` (key -> text; key None for an unkeyed kind) of one managed field
+        kind (its name in `reconciler.fields`, e.g. ``apns``) on one SIM: the kind's single
+        call, mapped to requests by `reconciler.smarthub.wire.field_writes`. A custom field set
+        to None is cleared; the requests go in the order of ``values``."""
         ...
 
     def activate(self, iccid: str) -> LiveSim | None: ...
@@ -103,12 +105,6 @@ class SmartHubApi(Protocol):
     def suspend(self, iccid: str) -> LiveSim | None: ...
 
     def retire(self, iccid: str) -> LiveSim | None: ...
-
-    def set_rate_plan(self, iccid: str, rate_plan: str) -> None: ...
-
-    def subscribe_plan(self, iccid: str, plan: str) -> None: ...
-
-    def set_apn_status(self, iccid: str, apn: str, status: ApnStatus) -> None: ...
 
     # batch jobs
     def submit_batch(

@@ -295,8 +295,9 @@ class SmartHubClient:
 
     # --- SmartHubApi: single writes -----------------------------------------------------------
 
-    def set_custom_fields(self, iccid: str, values: Mapping[str, str | None]) -> None:
-        self._call("PUT", wire.custom_fields_path(iccid), body=wire.custom_fields_body(values))
+    def write_field(self, kind: str, iccid: str, values: Mapping[str | None, str | None]) -> None:
+        for request in wire.field_writes(kind, iccid, values):
+            self._call(request.method, request.path, body=request.body)
 
     def activate(self, iccid: str) -> LiveSim | None:
         return self._status_action(iccid, BatchOperation.ACTIVATE)
@@ -307,16 +308,21 @@ class SmartHubClient:
     def retire(self, iccid: str) -> LiveSim | None:
         return self._status_action(iccid, BatchOperation.RETIRE)
 
+    # --- beyond SmartHubApi: one field kind's write by name, for scripts and tests ----------
+
+    def set_custom_fields(self, iccid: str, values: Mapping[str, str | None]) -> None:
+        """PUT only the given custom fields; None clears one."""
+        named: dict[str | None, str | None] = {key: text for key, text in values.items()}
+        self.write_field("customFields", iccid, named)
+
     def set_rate_plan(self, iccid: str, rate_plan: str) -> None:
-        self._call("PUT", wire.basic_plan_path(iccid), body=wire.service_package_body(rate_plan))
+        self.write_field("ratePlan", iccid, {None: rate_plan})
 
     def subscribe_plan(self, iccid: str, plan: str) -> None:
-        self._call(
-            "POST", wire.supplementary_plan_path(iccid), body=wire.service_package_body(plan)
-        )
+        self.write_field("supplementaryPlans", iccid, {plan: "subscribed"})
 
     def set_apn_status(self, iccid: str, apn: str, status: ApnStatus) -> None:
-        self._call("PUT", wire.apn_status_path(iccid), body=wire.apn_status_body(apn, status))
+        self.write_field("apns", iccid, {apn: status.value})
 
     # --- SmartHubApi: batch jobs --------------------------------------------------------------
 

@@ -112,9 +112,9 @@ def test_supplementary_plans_in_the_group_are_those_every_sim_has() -> None:
         live(2, plans=("EU-Roaming-500MB", "US-Roaming-1GB")),
     ]
     spec = factor([sim_values(s) for s in sims])
-    assert spec.supplementary_plans == {"EU-Roaming-500MB"}
+    assert spec.value("supplementaryPlans") == {"EU-Roaming-500MB"}
     sims.append(live(3))
-    assert factor([sim_values(s) for s in sims]).supplementary_plans == frozenset()
+    assert factor([sim_values(s) for s in sims]).value("supplementaryPlans") == frozenset()
 
 
 def test_apns_in_the_group_are_those_every_sim_has() -> None:
@@ -124,7 +124,7 @@ def test_apns_in_the_group_are_those_every_sim_has() -> None:
         live(2, apns={"iot.acme": ApnStatus.DISABLED}),
     ]
     spec = factor([sim_values(s) for s in sims])
-    assert dict(spec.apns) == {"iot.acme": "disabled"}
+    assert dict(spec.value("apns")) == {"iot.acme": "disabled"}
 
 
 def test_pre_service_sims_go_to_a_group_without_state(tmp_path: Path) -> None:
@@ -286,8 +286,8 @@ def test_equal_values_are_one_object_across_the_sims_an_export_holds() -> None:
     shared: dict[object, object] = {}
     a = sim_values(live(0, plans=("EU-Roaming-500MB",), custom1="berlin"), shared)
     b = sim_values(live(1, plans=("EU-Roaming-500MB",), custom1="".join(["ber", "lin"])), shared)
-    assert a.apns is b.apns
-    assert a.supplementary_plans is b.supplementary_plans
-    assert a.custom_fields["custom1"] is b.custom_fields["custom1"]
-    assert a.rate_plan is b.rate_plan
+    assert a.value("apns") is b.value("apns")
+    assert a.value("supplementaryPlans") is b.value("supplementaryPlans")
+    assert a.value("customFields")["custom1"] is b.value("customFields")["custom1"]
+    assert a.value("ratePlan") is b.value("ratePlan")
     assert a == sim_values(live(0, plans=("EU-Roaming-500MB",), custom1="berlin"))

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from reconciler import fields
 from reconciler.errors import ApiError
 from reconciler.model import (
     ApnStatus,
@@ -95,7 +96,7 @@ def test_an_empty_custom_field_reads_as_empty() -> None:
     sim = wire.parse_sim({**SIM, "custom3": ""})
     assert sim.custom_fields["custom3"] is None
     assert wire.parse_custom_fields({"custom1": "", "custom2": "x"})["custom1"] is None
-    assert sim.value("customFields.custom3") is None
+    assert fields.live_value(sim, "customFields.custom3") is None
 
 
 @pytest.mark.parametrize(
