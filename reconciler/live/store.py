@@ -6,14 +6,15 @@ cache itself (reads and updates), `reconciler.live.refresh` the stream of a full
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from enum import IntEnum
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from reconciler.model import CUSTOM_FIELD_NAMES, ApnStatus, LiveSim, Status
 
@@ -24,6 +25,11 @@ CACHE_FOLDER = "cache"
 _STATUSES: tuple[Status, ...] = tuple(Status)
 STATUS_CODE = {status: code for code, status in enumerate(_STATUSES)}
 _CUSTOM_NAMES = frozenset(CUSTOM_FIELD_NAMES)
+_ENABLED, _DISABLED = ApnStatus.ENABLED, ApnStatus.DISABLED
+_NO_CUSTOMS: tuple[None, ...] = (None,) * len(CUSTOM_FIELD_NAMES)
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+_from_epoch = datetime.fromtimestamp
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -80,57 +86,79 @@ def cache_path(state: Path, account: str) -> Path:
 def encode_rest(sim: LiveSim) -> str | None:
     """Supplementary plans, APN statuses and custom fields as short JSON, None when all empty:
     ``[["EU-Roaming-500MB"],[["iot.acme",1]],["berlin","ASSET-1"]]`` (custom fields by
-    position, trailing empties left out; a name outside custom1..5 keeps the object form)."""
+    position, trailing empties left out; a name outside custom1..5 keeps the object form).
+
+    Called once per SIM of a full read (a million at a time): msgspec's encoder, and no
+    intermediate lists beyond the JSON's own."""
+    fields = sim.custom_fields
     customs: list[str | None] | dict[str, str | None]
-    if sim.custom_fields.keys() <= _CUSTOM_NAMES:
-        customs = [sim.custom_fields.get(name) or None for name in CUSTOM_FIELD_NAMES]
+    if fields.keys() <= _CUSTOM_NAMES:
+        get = fields.get
+        customs = [get(name) or None for name in CUSTOM_FIELD_NAMES]
         while customs and customs[-1] is None:
             customs.pop()
     else:
-        customs = dict(sim.custom_fields)
-    apns = [[name, 1 if status is ApnStatus.ENABLED else 0] for name, status in sim.apns.items()]
-    parts: list[Any] = [list(sim.supplementary_plans), apns, customs]
-    while parts and not parts[-1]:
-        parts.pop()
-    return json.dumps(parts, separators=(",", ":"), ensure_ascii=False) if parts else None
+        customs = dict(fields)
+    apns = sim.apns
+    if customs:
+        parts: list[Any] = [sim.supplementary_plans, _apn_pairs(apns), customs]
+    elif apns:
+        parts = [sim.supplementary_plans, _apn_pairs(apns)]
+    elif sim.supplementary_plans:
+        parts = [sim.supplementary_plans]
+    else:
+        return None
+    return _encode(parts).decode()
+
+
+def _apn_pairs(apns: Mapping[str, ApnStatus]) -> list[list[Any]]:
+    return [[name, 1 if status is _ENABLED else 0] for name, status in apns.items()]
 
 
 def decode_sim(row: Sequence[Any], account: str) -> LiveSim:
     iccid, st, plan, rest, modified = row[:5]
-    parts: list[Any] = json.loads(rest) if rest else []
-    parts += [[]] * (3 - len(parts))
-    supplementary, apns, customs = parts
+    parts: list[Any] = _decode(rest) if rest else []
+    supplementary = parts[0] if parts else ()
+    apns = parts[1] if len(parts) > 1 else ()
+    customs = parts[2] if len(parts) > 2 else ()
     if isinstance(customs, dict):
         custom_fields: dict[str, str | None] = dict(customs)
     else:
-        custom_fields = {
-            name: customs[i] if i < len(customs) else None
-            for i, name in enumerate(CUSTOM_FIELD_NAMES)
-        }
+        padded = (*customs, *_NO_CUSTOMS)  # trailing empties were left out
+        custom_fields = dict(zip(CUSTOM_FIELD_NAMES, padded, strict=False))
     return LiveSim(
         iccid=iccid,
         status=_STATUSES[st],
         account=account,
         rate_plan=plan,
         supplementary_plans=tuple(supplementary),
-        apns={name: ApnStatus.ENABLED if on else ApnStatus.DISABLED for name, on in apns},
+        apns={name: _ENABLED if on else _DISABLED for name, on in apns} if apns else {},
         custom_fields=custom_fields,
-        last_modified_time=datetime.fromtimestamp(modified, UTC) if modified is not None else None,
+        last_modified_time=_from_epoch(modified, UTC) if modified is not None else None,
     )
 
 
 def sim_row(sim: LiveSim, at: int, via: Via) -> tuple[Any, ...]:
-    modified = sim.last_modified_time
-    return (
-        sim.iccid,
-        STATUS_CODE[sim.status],
-        sim.rate_plan,
-        encode_rest(sim),
-        int(modified.timestamp()) if modified is not None else None,
-        at,
-        at,
-        int(via),
-    )
+    return sim_rows((sim,), at, via)[0]
+
+
+def sim_rows(sims: Iterable[LiveSim], at: int, via: Via) -> list[tuple[Any, ...]]:
+    """The rows of many SIMs verified at ``at`` (epoch milliseconds), in one pass."""
+    code = STATUS_CODE
+    how = int(via)
+    return [
+        (
+            sim.iccid,
+            code[sim.status],
+            sim.rate_plan,
+            encode_rest(sim),
+            int(sim.last_modified_time.timestamp()) if sim.last_modified_time is not None else None,
+            at,
+            at,
+            how,
+        )
+        for sim in sims
+    ]
 
 
 # --- the file -------------------------------------------------------------------------------
