@@ -87,7 +87,7 @@ def run_drift(
     account = desired.fleet.account
     reporter.info(f"Reading account {account!r} at {api.endpoint} ...")
     checked_at = datetime.fromtimestamp(clock.now(), UTC)
-    sims = api.iter_sims(account=account)
+    sims = api.iter_sims(account=account, read_ahead=True)
     watch = _Watch(tap(sims) if tap is not None else sims)
     diff = diff_fleet(desired, watch)
     since: datetime | None = None

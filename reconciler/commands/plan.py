@@ -76,7 +76,7 @@ def read_live(
     start = api.stats().requests
     reporter.info(f"Reading account {account!r} at {api.endpoint} ...")
     catalogue = tuple(api.service_packages(account))
-    sims = api.iter_sims(account=account)
+    sims = api.iter_sims(account=account, read_ahead=True)
     counter = _Counter(tap(sims) if tap is not None else sims)
     diff = diff_fleet(desired, counter)
     requests = api.stats().requests - start
