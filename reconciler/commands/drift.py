@@ -26,6 +26,7 @@ from reconciler.diff import diff_fleet
 from reconciler.drift import build_drift
 from reconciler.errors import CacheError, ManifestError
 from reconciler.live import finish, open_cache
+from reconciler.live.heap import frozen_heap
 from reconciler.live.incremental import IncrementalRead, read_incremental
 from reconciler.model import DesiredFleet, DriftBasis, DriftReport, LiveSim
 from reconciler.render import github
@@ -89,7 +90,8 @@ def run_drift(
     checked_at = datetime.fromtimestamp(clock.now(), UTC)
     sims = api.iter_sims(account=account, read_ahead=True)
     watch = _Watch(tap(sims) if tap is not None else sims)
-    diff = diff_fleet(desired, watch)
+    with frozen_heap():  # the manifests, alive until the end: the collector leaves them
+        diff = diff_fleet(desired, watch)
     since: datetime | None = None
     history = []
     if diff.changed:
@@ -200,7 +202,8 @@ def _incremental_report(
 ) -> DriftReport:
     checked_at = datetime.fromtimestamp(clock.now(), UTC)
     watch = _Watch(read.sims())
-    diff = diff_fleet(desired, watch)
+    with frozen_heap():
+        diff = diff_fleet(desired, watch)
     return build_drift(
         desired,
         diff,

@@ -34,6 +34,7 @@ from reconciler.diff import diff_fleet
 from reconciler.errors import ManifestError, PlanError, UnsafePlanError
 from reconciler.guard_lift import GuardOverrides, blocking_reasons, lift_guards
 from reconciler.live import Tap, Via, record_read, refreshing
+from reconciler.live.heap import frozen_heap
 from reconciler.live.targeted import Target, TargetedRead, read_targeted
 from reconciler.live.targeted import target as find_target
 from reconciler.model import DesiredFleet, FleetDiff, LiveSim, Plan, RateBudget, RatePlan
@@ -78,7 +79,8 @@ def read_live(
     catalogue = tuple(api.service_packages(account))
     sims = api.iter_sims(account=account, read_ahead=True)
     counter = _Counter(tap(sims) if tap is not None else sims)
-    diff = diff_fleet(desired, counter)
+    with frozen_heap():  # the manifests, alive until the end: the collector leaves them
+        diff = diff_fleet(desired, counter)
     requests = api.stats().requests - start
     budget = api.rate_budget()
     reporter.info(
