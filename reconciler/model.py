@@ -327,6 +327,9 @@ class SimDiff:
     group: str
     status: Status  # the live status the diff saw (needed to path through the state machine)
     changes: tuple[FieldChange, ...]  # in field-path order
+    # the live lastModifiedTime the diff saw (drift dates a change by it): kept here rather than
+    # for every SIM read, which cost drift a dict of a million entries at a million SIMs
+    last_modified: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

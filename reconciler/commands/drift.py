@@ -58,19 +58,6 @@ def drift_exit_code(report: DriftReport) -> int:
     return EXIT_DRIFT if report.has_drift else EXIT_OK
 
 
-class _Watch:
-    """Passes live SIMs through to the diff, keeping each one's lastModifiedTime."""
-
-    def __init__(self, sims: Iterator[LiveSim]) -> None:
-        self._sims = sims
-        self.last_modified: dict[str, datetime | None] = {}
-
-    def __iter__(self) -> Iterator[LiveSim]:
-        for sim in self._sims:
-            self.last_modified[sim.iccid] = sim.last_modified_time
-            yield sim
-
-
 def run_drift(
     api: SmartHubApi,
     desired: DesiredFleet,
@@ -89,9 +76,8 @@ def run_drift(
     reporter.info(f"Reading account {account!r} at {api.endpoint} ...")
     checked_at = datetime.fromtimestamp(clock.now(), UTC)
     sims = api.iter_sims(account=account, read_ahead=True)
-    watch = _Watch(tap(sims) if tap is not None else sims)
     with frozen_heap():  # the manifests, alive until the end: the collector leaves them
-        diff = diff_fleet(desired, watch)
+        diff = diff_fleet(desired, tap(sims) if tap is not None else sims)
     since: datetime | None = None
     history = []
     if diff.changed:
@@ -104,7 +90,7 @@ def run_drift(
         endpoint=api.endpoint,
         checked_at=checked_at,
         change_logs=history,
-        last_modified={d.iccid: watch.last_modified.get(d.iccid) for d in diff.changed},
+        last_modified={d.iccid: d.last_modified for d in diff.changed},
         history_since=since,
         requests_spent=api.stats().requests - start,
         basis=basis,
@@ -201,16 +187,15 @@ def _incremental_report(
     start: int,
 ) -> DriftReport:
     checked_at = datetime.fromtimestamp(clock.now(), UTC)
-    watch = _Watch(read.sims())
     with frozen_heap():
-        diff = diff_fleet(desired, watch)
+        diff = diff_fleet(desired, read.sims())
     return build_drift(
         desired,
         diff,
         endpoint=api.endpoint,
         checked_at=checked_at,
         change_logs=read.history,
-        last_modified={d.iccid: watch.last_modified.get(d.iccid) for d in diff.changed},
+        last_modified={d.iccid: d.last_modified for d in diff.changed},
         history_since=read.history_since,
         requests_spent=api.stats().requests - start,
         basis=read.basis,
