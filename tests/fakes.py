@@ -171,11 +171,7 @@ class FakeSmartHub:
         return None
 
     def iter_sims(
-        self,
-        *,
-        account: str | None = None,
-        status: Status | None = None,
-        read_ahead: bool = False,  # page by page either way: a fake has no network to overlap
+        self, *, account: str | None = None, status: Status | None = None
     ) -> Iterator[LiveSim]:
         page = 0
         while True:

@@ -75,7 +75,7 @@ def run_drift(
     account = desired.fleet.account
     reporter.info(f"Reading account {account!r} at {api.endpoint} ...")
     checked_at = datetime.fromtimestamp(clock.now(), UTC)
-    sims = api.iter_sims(account=account, read_ahead=True)
+    sims = api.iter_sims(account=account)
     with frozen_heap():  # the manifests, alive until the end: the collector leaves them
         diff = diff_fleet(desired, tap(sims) if tap is not None else sims)
     since: datetime | None = None

@@ -191,7 +191,7 @@ def read_and_render(
     account = options.account or account_of(api.enterprise())
     sims: Iterable[LiveSim]
     if account is None:  # the enterprise names none: the SIMs' own accountName decides
-        listed = list(api.iter_sims(read_ahead=True))
+        listed = list(api.iter_sims())
         account = account_from_sims(listed)
         if reporter is not None:
             reporter.info(
@@ -200,7 +200,7 @@ def read_and_render(
             )
         sims = listed
     else:
-        sims = api.iter_sims(account=account, read_ahead=True)
+        sims = api.iter_sims(account=account)
     settings = export_settings(options, account, existing)
     if reporter is None:
         return account, export_fleet(sims, settings)

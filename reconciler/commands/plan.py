@@ -77,7 +77,7 @@ def read_live(
     start = api.stats().requests
     reporter.info(f"Reading account {account!r} at {api.endpoint} ...")
     catalogue = tuple(api.service_packages(account))
-    sims = api.iter_sims(account=account, read_ahead=True)
+    sims = api.iter_sims(account=account)
     counter = _Counter(tap(sims) if tap is not None else sims)
     with frozen_heap():  # the manifests, alive until the end: the collector leaves them
         diff = diff_fleet(desired, counter)

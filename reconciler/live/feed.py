@@ -131,15 +131,11 @@ class CacheFeed:
         return self._api.rate_budget()
 
     def iter_sims(
-        self,
-        *,
-        account: str | None = None,
-        status: Status | None = None,
-        read_ahead: bool = False,
+        self, *, account: str | None = None, status: Status | None = None
     ) -> Iterator[LiveSim]:
         batch: list[LiveSim] = []
         read_at = 0.0  # when the batch's first SIM was read: a write that follows wins
-        for sim in self._api.iter_sims(account=account, status=status, read_ahead=read_ahead):
+        for sim in self._api.iter_sims(account=account, status=status):
             if not batch:
                 read_at = self._clock()
             batch.append(sim)

@@ -62,15 +62,9 @@ class SmartHubApi(Protocol):
 
     # reads
     def iter_sims(
-        self,
-        *,
-        account: str | None = None,
-        status: Status | None = None,
-        read_ahead: bool = False,
+        self, *, account: str | None = None, status: Status | None = None
     ) -> Iterator[LiveSim]:
-        """Every SIM of the list endpoint at size=100, page by page following ``Link: next``.
-        ``read_ahead``: the caller reads the list to its end, so the next pages may be fetched
-        while it works on this one (a caller that stops early would pay for them)."""
+        """Every SIM of the list endpoint at size=100, page by page following ``Link: next``."""
         ...
 
     def iter_sim_pages(

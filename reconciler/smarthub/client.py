@@ -78,12 +78,10 @@ from reconciler.model import (
 from reconciler.smarthub import wire
 from reconciler.smarthub.api import RequestStats, SimPage
 from reconciler.smarthub.limiter import OnWait, RateLimiter
-from reconciler.smarthub.paging import ReadAhead, next_page_url
 
 T = TypeVar("T")
 
 MAX_REDIRECTS = 5
-READ_AHEAD = 2  # pages a whole-list read (`iter_sims(read_ahead=True)`) fetches ahead
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PERMANENT = frozenset({301, 308})
 # Failures where the request certainly never reached the server.
@@ -168,7 +166,6 @@ class SmartHubClient:
         self._random = random or _random.Random()
         self._random_lock = threading.Lock()
         on_wait_cb: OnWait | None = on_wait
-        self._cancel = cancel
         self._limiter = RateLimiter(self._clock, on_wait=on_wait_cb, cancel=cancel)
         self._http = httpx.Client(
             timeout=timeout,
@@ -216,18 +213,13 @@ class SmartHubClient:
     # --- SmartHubApi: reads -------------------------------------------------------------------
 
     def iter_sims(
-        self,
-        *,
-        account: str | None = None,
-        status: Status | None = None,
-        read_ahead: bool = False,
+        self, *, account: str | None = None, status: Status | None = None
     ) -> Iterator[LiveSim]:
         return self._iter_pages(
             wire.SIMS_PATH,
             wire.list_params(account=account, status=status),
             wire.parse_sim_page,
             decode=wire.decode_sim_page,
-            ahead=READ_AHEAD if read_ahead else 0,
         )
 
     def get_sim(self, iccid: str) -> LiveSim:
@@ -374,45 +366,46 @@ class SmartHubClient:
         parse: Callable[[Any], list[T]],
         *,
         decode: Callable[[bytes], Any] | None = None,
-        ahead: int = 0,
     ) -> Iterator[T]:
         """Follow ``Link: rel=next`` exactly as given; stream page by page.
 
         Stops when a page has no next link, or is empty (a server that keeps linking past its
         last item must not keep us paging forever). A next link seen before is a loop: error.
-        ``ahead``: fetch up to that many pages ahead on a thread while the caller decodes and
-        works on this one (`reconciler.smarthub.paging`).
         """
         url = self._url(path, params)
-        responses: Iterator[httpx.Response]
-        if ahead:
-            responses = ReadAhead(
-                lambda stop: self._follow(url, stop), depth=ahead, cancel=self._cancel
-            )
-        else:
-            responses = self._follow(url, None)
-        try:
-            for response in responses:
-                page = self._parse(response, parse, decode)
-                yield from page
-                if not page:
-                    return
-        finally:
-            close = getattr(responses, "close", None)
-            if close is not None:
-                close()
-
-    def _follow(self, url: httpx.URL, stop: threading.Event | None) -> Iterator[httpx.Response]:
-        """The responses of a paged read, following each ``Link: rel=next`` as given; the
-        checks of the link are made when the next page is asked for, after the caller had this
-        one. Ends after a page without a next link or with an empty body."""
         seen: set[int] = set()  # hashes of the URLs read: a few bytes a page, not the URL
-        following: httpx.URL | None = url
-        while following is not None:
-            seen.add(hash(str(following)))
-            response = self._call("GET", following, stop=stop)
-            yield response
-            following = next_page_url(response, seen)
+        while True:
+            seen.add(hash(str(url)))
+            response = self._call("GET", url)
+            page = self._parse(response, parse, decode)
+            yield from page
+            target = wire.link_rel(response.headers.get(wire.LINK_HEADER), "next")
+            if target is None or not page:
+                return
+            try:
+                url = response.url.join(target)
+            except httpx.InvalidURL:
+                raise wire.MalformedResponse(
+                    f"header 'Link': the next link is not a URL: {target!r}",
+                    status=response.status_code,
+                    method="GET",
+                    url=str(response.url),
+                ) from None
+            if url.scheme not in ("http", "https"):
+                raise wire.MalformedResponse(
+                    f"header 'Link': the next link is not http(s): {target!r}",
+                    status=response.status_code,
+                    method="GET",
+                    url=str(response.url),
+                )
+            if hash(str(url)) in seen:
+                raise ApiError(
+                    response.status_code,
+                    "Pagination loop",
+                    detail=f"the next link points back to a page already read: {url}",
+                    method="GET",
+                    url=str(response.url),
+                )
 
     def _url(self, path: str, params: Mapping[str, str | int] | None = None) -> httpx.URL:
         url = httpx.URL(self._endpoint + path)
@@ -453,10 +446,8 @@ class SmartHubClient:
         target: str | httpx.URL,
         *,
         body: Any = None,
-        stop: threading.Event | None = None,
     ) -> httpx.Response:
-        """One API call: redirects, retries, 429 waits; a 2xx response or an ApiError.
-        ``stop``: a read-ahead thread's, ends its waits and sends nothing once set."""
+        """One API call: redirects, retries, 429 waits; a 2xx response or an ApiError."""
         url = target if isinstance(target, httpx.URL) else self._url(target)
         content = None if body is None else json.dumps(body, separators=(",", ":")).encode()
         repeatable = method in ("GET", "HEAD", "PUT", "DELETE", "OPTIONS")
@@ -464,7 +455,7 @@ class SmartHubClient:
         limited = 0
         while True:
             try:
-                response = self._exchange(method, url, content, stop)
+                response = self._exchange(method, url, content)
             except _RETRYABLE as exc:
                 if not repeatable and not isinstance(exc, _NOT_SENT):
                     raise TransportError(
@@ -482,7 +473,7 @@ class SmartHubClient:
                         url=_failed_url(exc, url),
                     ) from exc
                 attempts += 1
-                self._backoff(attempts, f"retrying {method} after {type(exc).__name__}", stop=stop)
+                self._backoff(attempts, f"retrying {method} after {type(exc).__name__}")
                 continue
             except httpx.HTTPError as exc:
                 raise TransportError(
@@ -518,24 +509,17 @@ class SmartHubClient:
                     attempts,
                     f"retrying {method} after HTTP {status}",
                     wire.parse_retry_after(response.headers),
-                    stop=stop,
                 )
                 continue
             if status >= 300:
                 raise self._error(response)
             return response
 
-    def _exchange(
-        self,
-        method: str,
-        url: httpx.URL,
-        content: bytes | None,
-        stop: threading.Event | None = None,
-    ) -> httpx.Response:
+    def _exchange(self, method: str, url: httpx.URL, content: bytes | None) -> httpx.Response:
         """Send and follow redirects by hand; the key goes to the endpoint's origin only."""
         url = self._rewrite(url)
         for hop in range(MAX_REDIRECTS + 1):
-            response = self._send(method, url, content, stop)
+            response = self._send(method, url, content)
             location = response.headers.get("location")
             if response.status_code not in _REDIRECTS or not location:
                 return response
@@ -579,13 +563,7 @@ class SmartHubClient:
                 text = moved
         return httpx.URL(text)
 
-    def _send(
-        self,
-        method: str,
-        url: httpx.URL,
-        content: bytes | None,
-        stop: threading.Event | None = None,
-    ) -> httpx.Response:
+    def _send(self, method: str, url: httpx.URL, content: bytes | None) -> httpx.Response:
         """One HTTP request: budget, rate limiter, the key only for our own origin."""
         with self._lock:
             if self._budget is not None and self._requests >= self._budget:
@@ -600,7 +578,7 @@ class SmartHubClient:
         if content is not None:
             headers["Content-Type"] = "application/json"
         try:
-            self._limiter.acquire(f"{method} {url.path}", stop=stop)
+            self._limiter.acquire(f"{method} {url.path}")
         except Cancelled:
             with self._lock:
                 self._requests -= 1  # not sent: stats and --budget count only what was
@@ -673,18 +651,11 @@ class SmartHubClient:
         with self._random_lock:
             return self._random.uniform(0, ceiling)
 
-    def _backoff(
-        self,
-        attempt: int,
-        reason: str,
-        retry_after: float | None = None,
-        *,
-        stop: threading.Event | None = None,
-    ) -> None:
+    def _backoff(self, attempt: int, reason: str, retry_after: float | None = None) -> None:
         """Sleep before retry ``attempt``: the server's Retry-After (capped) or jittered backoff."""
         self._count_retry()
         if retry_after is not None:
             delay = min(retry_after, self._backoff_cap)
         else:
             delay = self._backoff_delay(attempt)
-        self._limiter.wait(delay, reason, stop=stop)
+        self._limiter.wait(delay, reason)

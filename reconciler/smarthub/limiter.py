@@ -99,13 +99,12 @@ class RateLimiter:
 
     # --- the protocol -------------------------------------------------------------------------
 
-    def acquire(self, what: str = "request", *, stop: threading.Event | None = None) -> None:
+    def acquire(self, what: str = "request") -> None:
         """Block until a request may be sent, then count it as in flight.
 
-        Raises `Cancelled` (and counts nothing) once the run is cancelled, or once ``stop`` is
-        set (a read-ahead thread whose reader stopped: `reconciler.smarthub.paging`)."""
+        Raises `Cancelled` (and counts nothing) once the run is cancelled."""
         while True:
-            self._check_cancel(stop)
+            self._check_cancel()
             sleep_for = 0.0
             with self._cond:
                 now = self._clock.monotonic()
@@ -131,7 +130,7 @@ class RateLimiter:
                 self._sleeper = True
             try:
                 reason = f"{what}, after a 429" if self._after_429 else what
-                self._sleep(sleep_for, reason, report=True, stop=stop)
+                self._sleep(sleep_for, reason, report=True)
             finally:
                 with self._cond:
                     self._sleeper = False
@@ -162,17 +161,15 @@ class RateLimiter:
                 self._limit = 1
             self._cond.notify_all()
 
-    def wait(self, seconds: float, reason: str, *, stop: threading.Event | None = None) -> None:
+    def wait(self, seconds: float, reason: str) -> None:
         """Sleep for a reason the caller decided (backoff): counted, not reported to on_wait."""
-        self._sleep(seconds, reason, report=False, stop=stop)
+        self._sleep(seconds, reason, report=False)
 
     # --- internals ----------------------------------------------------------------------------
 
-    def _check_cancel(self, stop: threading.Event | None = None) -> None:
+    def _check_cancel(self) -> None:
         if self._cancel is not None and self._cancel.is_set():
             raise Cancelled("interrupted: no further request is sent")
-        if stop is not None and stop.is_set():
-            raise Cancelled("the read was stopped: no further request is sent")
 
     def _observe(self, limit: int, remaining: int, reset_seconds: float) -> None:
         now = self._clock.monotonic()
@@ -195,21 +192,16 @@ class RateLimiter:
             longest_reset=self._longest_reset,
         )
 
-    def _sleep(
-        self, seconds: float, reason: str, *, report: bool, stop: threading.Event | None = None
-    ) -> None:
-        """``stop`` (a read-ahead thread's) replaces the cancel event as what ends the sleep
-        early: the thread reading the pages watches the cancel event and sets ``stop``."""
+    def _sleep(self, seconds: float, reason: str, *, report: bool) -> None:
         if seconds <= 0:
             return
         if report and self._on_wait is not None:
             self._on_wait(seconds, reason)
-        wake = stop if stop is not None else self._cancel
-        if wake is None:
+        if self._cancel is None:
             self._clock.sleep(seconds)
         else:
             started = self._clock.monotonic()
-            if self._clock.sleep_unless(seconds, wake):
+            if self._clock.sleep_unless(seconds, self._cancel):
                 with self._cond:
                     self.waited_seconds += self._clock.monotonic() - started
                 raise Cancelled(f"interrupted while waiting {seconds:.0f}s ({reason})")
