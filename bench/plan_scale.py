@@ -327,18 +327,47 @@ class Run:
     code: int
 
 
+# The command reports its own peak RSS (VmHWM of its own address space) as it exits: the
+# ru_maxrss that wait4 gives a child of this process is at least this process's own peak
+# (Linux folds the forked address space's high-water mark in at exec), and this process holds
+# every SIM it read to write the manifests, so it would report this process, not the command.
+FLEETFORM_WITH_PEAK = """
+import atexit, sys
+where = sys.argv[1]
+
+def peak():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                with open(where, "w") as out:
+                    out.write(line.split()[1])
+
+atexit.register(peak)
+sys.argv = ["fleetform", *sys.argv[2:]]
+from reconciler.cli import main
+main()
+"""
+
+
 def run_command(args: list[str], env: dict[str, str], cwd: Path) -> Run:
     """Run ``fleetform ARGS`` as a child; its wall time, CPU time and peak RSS."""
     out = cwd / "last-command.log"
+    peak = cwd / "last-command.peak"
+    peak.unlink(missing_ok=True)
     t0 = time.perf_counter()
     with out.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "reconciler", *args], env=env, cwd=cwd, stdout=log, stderr=log
+            [sys.executable, "-c", FLEETFORM_WITH_PEAK, str(peak), *args],
+            env={**env, "PYTHONPATH": str(ROOT)},
+            cwd=cwd,
+            stdout=log,
+            stderr=log,
         )
         _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - t0
     process.returncode = os.waitstatus_to_exitcode(status)
-    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, process.returncode)
+    rss_mb = int(peak.read_text()) / 1024 if peak.exists() else float("nan")
+    return Run(wall, usage.ru_utime + usage.ru_stime, rss_mb, process.returncode)
 
 
 def _planning_cpu(manifests: Path, live: list[LiveSim], url: str, key: str) -> tuple[float, float]:
