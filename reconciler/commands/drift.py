@@ -27,7 +27,8 @@ from reconciler.diff import diff_fleet
 from reconciler.drift import build_drift
 from reconciler.errors import CacheError, ManifestError
 from reconciler.live import finish, open_cache
-from reconciler.live.incremental import IncrementalRead, read_incremental
+from reconciler.live.heap import frozen_heap
+from reconciler.live.incremental import IncrementalRead, full_read_pages, read_incremental
 from reconciler.model import DesiredFleet, DriftBasis, DriftReport, LiveSim
 from reconciler.render import RenderOptions, write_if_rendered, write_report
 from reconciler.reporting import Reporter
@@ -38,19 +39,6 @@ HISTORY_DAYS = 30.0
 
 def drift_exit_code(report: DriftReport) -> int:
     return ExitCode.CHANGES if report.has_drift else ExitCode.OK
-
-
-class _Watch:
-    """Passes live SIMs through to the diff, keeping each one's lastModifiedTime."""
-
-    def __init__(self, sims: Iterator[LiveSim]) -> None:
-        self._sims = sims
-        self.last_modified: dict[str, datetime | None] = {}
-
-    def __iter__(self) -> Iterator[LiveSim]:
-        for sim in self._sims:
-            self.last_modified[sim.iccid] = sim.last_modified_time
-            yield sim
 
 
 def read_drift_full(
@@ -71,8 +59,8 @@ def read_drift_full(
     reporter.info(f"Reading account {account!r} at {api.endpoint} ...")
     checked_at = datetime.fromtimestamp(clock.now(), UTC)
     sims = api.iter_sims(account=account)
-    watch = _Watch(tap(sims) if tap is not None else sims)
-    diff = diff_fleet(desired, watch)
+    with frozen_heap():  # the manifests, alive until the end: the collector leaves them
+        diff = diff_fleet(desired, tap(sims) if tap is not None else sims)
     since: datetime | None = None
     history = []
     if diff.changed:
@@ -85,7 +73,7 @@ def read_drift_full(
         endpoint=api.endpoint,
         checked_at=checked_at,
         change_logs=history,
-        last_modified={d.iccid: watch.last_modified.get(d.iccid) for d in diff.changed},
+        last_modified={d.iccid: d.last_modified for d in diff.changed},
         history_since=since,
         requests_spent=api.stats().requests - start,
         basis=basis,
@@ -158,7 +146,7 @@ def read_drift(
         )
         if refresh is not None:
             finish(refresh, reporter)
-        pages = -(-report.sims_read // 100) if report.sims_read else 1
+        pages = full_read_pages(report.sims_read)
         return replace(
             report,
             basis=DriftBasis(
@@ -182,15 +170,15 @@ def _incremental_report(
     start: int,
 ) -> DriftReport:
     checked_at = datetime.fromtimestamp(clock.now(), UTC)
-    watch = _Watch(read.sims())
-    diff = diff_fleet(desired, watch)
+    with frozen_heap():
+        diff = diff_fleet(desired, read.sims())
     return build_drift(
         desired,
         diff,
         endpoint=api.endpoint,
         checked_at=checked_at,
         change_logs=read.history,
-        last_modified={d.iccid: watch.last_modified.get(d.iccid) for d in diff.changed},
+        last_modified={d.iccid: d.last_modified for d in diff.changed},
         history_since=read.history_since,
         requests_spent=api.stats().requests - start,
         basis=read.basis,

@@ -35,152 +35,67 @@ were read, never the (later) time they are written.
 
 A file that is not an SQLite database (junk bytes), of another schema version, endpoint or
 account, is renamed to ``<name>.set-aside`` with one warning line and a new cache is begun.
+
+Rooms: this module is the cache (opening, reads, updates); `reconciler.live.store` its file
+(schema, the compact row of one SIM, connections, setting aside); `reconciler.live.refresh`
+the stream of a full read into it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
 from reconciler.errors import CacheError
-from reconciler.model import (
-    CUSTOM_FIELD_NAMES,
-    NO_EXTRA,
-    ApnStatus,
-    ChangeLogEntry,
-    LiveSim,
-    Status,
+from reconciler.live.refresh import FullRefresh
+from reconciler.live.store import (
+    CACHE_FOLDER,
+    SCHEMA_VERSION,
+    SKEW_SECONDS,
+    STATUS_CODE,
+    UPSERT,
+    Via,
+    cache_path,
+    connect,
+    corrupt,
+    create,
+    decode_sim,
+    encode_rest,
+    ms,
+    set_aside,
+    set_meta,
+    sim_row,
+    unusable,
 )
+from reconciler.model import ApnStatus, ChangeLogEntry, LiveSim, Status
 from reconciler.reporting import Reporter
 
-SCHEMA_VERSION = 1
+__all__ = [
+    "BATCH",
+    "BUSY_TIMEOUT_SECONDS",
+    "CACHE_FOLDER",
+    "SCHEMA_VERSION",
+    "SKEW_SECONDS",
+    "Anchor",
+    "CacheState",
+    "Coverage",
+    "FullRefresh",
+    "LiveCache",
+    "Via",
+    "cache_path",
+    "decode_sim",
+    "encode_rest",
+]
+
 BUSY_TIMEOUT_SECONDS = 30.0
-SKEW_SECONDS = 120  # slack between SmartHub's clock (history times) and ours (read stamps)
 BATCH = 2000  # SIMs per transaction of a full read
-CACHE_FOLDER = "cache"
-
-_STATUSES: tuple[Status, ...] = tuple(Status)
-_STATUS_CODE = {status: code for code, status in enumerate(_STATUSES)}
-_CUSTOM_NAMES = frozenset(CUSTOM_FIELD_NAMES)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS sims (
-    iccid TEXT PRIMARY KEY,
-    st INTEGER NOT NULL,
-    plan TEXT,
-    rest TEXT,
-    modified INTEGER,
-    full_at INTEGER NOT NULL, -- epoch milliseconds
-    seen_at INTEGER NOT NULL, -- epoch milliseconds
-    via INTEGER NOT NULL
-) WITHOUT ROWID;
-"""
-
-_UPSERT = (
-    "INSERT INTO sims (iccid, st, plan, rest, modified, full_at, seen_at, via) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (iccid) DO UPDATE SET st = excluded.st, "
-    "plan = excluded.plan, rest = excluded.rest, modified = excluded.modified, "
-    "full_at = excluded.full_at, seen_at = max(sims.seen_at, excluded.seen_at), "
-    "via = excluded.via WHERE excluded.full_at >= sims.full_at "
-    "AND excluded.full_at >= sims.seen_at"
-)
-
-
-class Via(IntEnum):
-    """How a SIM's record was last verified."""
-
-    LIST = 1  # a page of the SIM list
-    GET = 2  # a single GET
-    HISTORY = 3  # the change history (state and rate plan only)
-    PUSH = 4  # the GET a push made the webhook receiver do
-    APPLY = 5  # apply's own write (the field it wrote only)
-
-    @property
-    def label(self) -> str:
-        return {1: "list", 2: "single GET", 3: "change history", 4: "push", 5: "apply"}[self]
-
-
-def cache_path(state: Path, account: str) -> Path:
-    """``<state>/cache/<account>.sqlite``; an account name with other characters than letters,
-    digits, ``.``, ``_`` and ``-`` is spelt with those replaced and a short digest added."""
-    slug = re.sub(r"[^A-Za-z0-9._-]", "_", account)
-    if slug != account or not slug or slug.startswith("."):
-        import hashlib
-
-        slug = f"{slug.lstrip('.')}-{hashlib.sha256(account.encode()).hexdigest()[:8]}"
-    return state / CACHE_FOLDER / f"{slug}.sqlite"
-
-
-# --- compact encoding of one SIM --------------------------------------------------------------
-
-
-def encode_rest(sim: LiveSim) -> str | None:
-    """Supplementary plans, APN statuses and custom fields as short JSON, None when all empty:
-    ``[["EU-Roaming-500MB"],[["iot.acme",1]],["berlin","ASSET-1"]]`` (custom fields by
-    position, trailing empties left out; a name outside custom1..5 keeps the object form),
-    then the values of field kinds added later (``LiveSim.extra``) as an object, when any."""
-    customs: list[str | None] | dict[str, str | None]
-    if sim.custom_fields.keys() <= _CUSTOM_NAMES:
-        customs = [sim.custom_fields.get(name) or None for name in CUSTOM_FIELD_NAMES]
-        while customs and customs[-1] is None:
-            customs.pop()
-    else:
-        customs = dict(sim.custom_fields)
-    apns = [[name, 1 if status is ApnStatus.ENABLED else 0] for name, status in sim.apns.items()]
-    parts: list[Any] = [list(sim.supplementary_plans), apns, customs, dict(sim.extra)]
-    while parts and not parts[-1]:
-        parts.pop()
-    return json.dumps(parts, separators=(",", ":"), ensure_ascii=False) if parts else None
-
-
-def decode_sim(row: Sequence[Any], account: str) -> LiveSim:
-    iccid, st, plan, rest, modified = row[:5]
-    parts: list[Any] = json.loads(rest) if rest else []
-    parts += [[]] * (3 - len(parts))
-    supplementary, apns, customs = parts[:3]
-    extra = parts[3] if len(parts) > 3 else NO_EXTRA
-    if isinstance(customs, dict):
-        custom_fields: dict[str, str | None] = dict(customs)
-    else:
-        custom_fields = {
-            name: customs[i] if i < len(customs) else None
-            for i, name in enumerate(CUSTOM_FIELD_NAMES)
-        }
-    return LiveSim(
-        iccid=iccid,
-        status=_STATUSES[st],
-        account=account,
-        rate_plan=plan,
-        supplementary_plans=tuple(supplementary),
-        apns={name: ApnStatus.ENABLED if on else ApnStatus.DISABLED for name, on in apns},
-        custom_fields=custom_fields,
-        last_modified_time=datetime.fromtimestamp(modified, UTC) if modified is not None else None,
-        extra=extra,
-    )
-
-
-def _row(sim: LiveSim, at: int, via: Via) -> tuple[Any, ...]:
-    modified = sim.last_modified_time
-    return (
-        sim.iccid,
-        _STATUS_CODE[sim.status],
-        sim.rate_plan,
-        encode_rest(sim),
-        int(modified.timestamp()) if modified is not None else None,
-        at,
-        at,
-        int(via),
-    )
 
 
 # --- the cache --------------------------------------------------------------------------------
@@ -271,23 +186,23 @@ class LiveCache:
         connection: sqlite3.Connection | None = None
         if path.exists():
             try:
-                connection = _connect(path)
-                reason = _unusable(connection, endpoint, account)
+                connection = connect(path, BUSY_TIMEOUT_SECONDS)
+                reason = unusable(connection, endpoint, account)
             except sqlite3.DatabaseError as exc:
                 reason = f"unreadable ({exc})"
             if reason is not None:
                 if connection is not None:
                     connection.close()
                     connection = None
-                aside = _set_aside(path)
+                aside = set_aside(path)
                 reporter.warn(
                     f"the live-state cache {path} is {reason}: set aside as {aside.name}, "
                     "starting a new one"
                 )
         try:
             if connection is None:
-                connection = _connect(path)
-                _create(connection, endpoint, account)
+                connection = connect(path, BUSY_TIMEOUT_SECONDS)
+                create(connection, endpoint, account)
         except (sqlite3.Error, OSError) as exc:
             raise CacheError(f"cannot keep the live-state cache in {path}: {exc}") from None
         return cls(path, connection, endpoint=endpoint, account=account, clock=clock)
@@ -302,7 +217,7 @@ class LiveCache:
         with self._lock:
             with contextlib.suppress(sqlite3.Error):
                 self._db.close()
-            aside = _set_aside(self.path)
+            aside = set_aside(self.path)
         reporter.warn(
             f"the live-state cache {self.path} is {reason}: set aside as {aside.name}; "
             "the next run starts a new one"
@@ -367,7 +282,7 @@ class LiveCache:
         """Every cached SIM as a `LiveSim`, by ICCID, through a connection of its own (so the
         webhook may record meanwhile)."""
         try:
-            reader = _connect(self.path)
+            reader = connect(self.path, BUSY_TIMEOUT_SECONDS)
             try:
                 cursor = reader.execute(
                     "SELECT iccid, st, plan, rest, modified FROM sims ORDER BY iccid"
@@ -379,7 +294,7 @@ class LiveCache:
                 reader.close()
         except sqlite3.DatabaseError as exc:
             raise CacheError(
-                f"the live-state cache {self.path} is unreadable: {exc}", corrupt=_corrupt(exc)
+                f"the live-state cache {self.path} is unreadable: {exc}", corrupt=corrupt(exc)
             ) from exc
 
     def stamps(self, iccids: Iterable[str]) -> dict[str, tuple[int, int, Via]]:
@@ -402,33 +317,32 @@ class LiveCache:
         (default: now). One transaction. A SIM of another account is dropped from the cache
         (it left this account); a row verified later than ``at`` is kept. Returns the SIMs
         taken in."""
-        stamp = _ms(self._clock() if at is None else at)
+        stamp = ms(self._clock() if at is None else at)
         rows: list[tuple[Any, ...]] = []
         gone: list[tuple[str]] = []
         for sim in sims:
             if sim.account == self.account:
-                rows.append(_row(sim, stamp, via))
+                rows.append(sim_row(sim, stamp, via))
             else:
                 gone.append((sim.iccid,))
         with self._write() as db:
-            db.executemany(_UPSERT, rows)
+            db.executemany(UPSERT, rows)
             if gone:
                 db.executemany(
                     "DELETE FROM sims WHERE iccid = ? AND full_at <= ?",
                     [(iccid, stamp) for (iccid,) in gone],
                 )
             if via is Via.PUSH and rows:
-                _set_meta(db, "last_push_at", str(stamp // 1000))
+                set_meta(db, "last_push_at", str(stamp // 1000))
         return len(rows)
 
     def record_page(self, sims: Sequence[LiveSim], next_url: str | None, *, at: float) -> None:
         """A page of the verify rotation and where the rotation goes on, in one transaction."""
-        stamp = _ms(at)
+        stamp = ms(at)
         with self._write() as db:
-            db.executemany(
-                _UPSERT, [_row(sim, stamp, Via.LIST) for sim in sims if sim.account == self.account]
-            )
-            _set_meta(db, "cursor", next_url or "")
+            rows = [sim_row(sim, stamp, Via.LIST) for sim in sims if sim.account == self.account]
+            db.executemany(UPSERT, rows)
+            set_meta(db, "cursor", next_url or "")
 
     def patch(
         self,
@@ -443,7 +357,7 @@ class LiveCache:
         """Change single fields of a cached SIM (apply's own writes: a batch job's ``status``
         or ``rate_plan``, or a field kind's ``written``, `reconciler.fields`); False when the
         cache holds no record of it. The whole-record stamp ``full_at`` is left as it was."""
-        stamp = _ms(at)
+        stamp = ms(at)
         with self._write() as db:
             row = db.execute(
                 "SELECT iccid, st, plan, rest, modified FROM sims WHERE iccid = ?", (iccid,)
@@ -460,7 +374,7 @@ class LiveCache:
             db.execute(
                 "UPDATE sims SET st = ?, plan = ?, rest = ?, seen_at = max(seen_at, ?), via = ? "
                 "WHERE iccid = ?",
-                (_STATUS_CODE[sim.status], sim.rate_plan, encode_rest(sim), stamp, int(via), iccid),
+                (STATUS_CODE[sim.status], sim.rate_plan, encode_rest(sim), stamp, int(via), iccid),
             )
         return True
 
@@ -513,7 +427,7 @@ class LiveCache:
                     "UPDATE sims SET st = ?, plan = ?, rest = ?, modified = max(coalesce("
                     "modified, 0), ?), seen_at = max(seen_at, ?), via = ? WHERE iccid = ?",
                     (
-                        _STATUS_CODE[sim.status],
+                        STATUS_CODE[sim.status],
                         sim.rate_plan,
                         encode_rest(sim),
                         when,
@@ -523,9 +437,9 @@ class LiveCache:
                     ),
                 )
                 changed += 1
-            _set_meta(db, "watermark", str(watermark))
-            _set_meta(db, "history_until", str(int(read_at)))
-            _set_meta(
+            set_meta(db, "watermark", str(watermark))
+            set_meta(db, "history_until", str(int(read_at)))
+            set_meta(
                 db,
                 "anchor",
                 json.dumps([anchor.iccid, anchor.change_type, anchor.new_value, anchor.at])
@@ -536,7 +450,9 @@ class LiveCache:
 
     def full_refresh(self, *, started_at: float | None = None) -> FullRefresh:
         """A full read about to stream the whole account: see `FullRefresh`."""
-        return FullRefresh(self, int(self._clock() if started_at is None else started_at))
+        return FullRefresh(
+            self, int(self._clock() if started_at is None else started_at), batch=BATCH
+        )
 
     # --- internals -------------------------------------------------------------------------
 
@@ -554,7 +470,7 @@ class LiveCache:
             except sqlite3.DatabaseError as exc:
                 raise CacheError(
                     f"the live-state cache {self.path} could not be updated: {exc}",
-                    corrupt=_corrupt(exc),
+                    corrupt=corrupt(exc),
                 ) from exc
 
     def _query(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
@@ -563,7 +479,7 @@ class LiveCache:
                 return self._db.execute(sql, args).fetchall()
             except sqlite3.DatabaseError as exc:
                 raise CacheError(
-                    f"the live-state cache {self.path} is unreadable: {exc}", corrupt=_corrupt(exc)
+                    f"the live-state cache {self.path} is unreadable: {exc}", corrupt=corrupt(exc)
                 ) from exc
 
     def _meta(self) -> dict[str, str]:
@@ -583,137 +499,5 @@ class LiveCache:
                 ("anchor", ""),
                 ("cursor", ""),
             ):
-                _set_meta(db, key, value)
+                set_meta(db, key, value)
         return int(gone)
-
-
-class FullRefresh:
-    """Streams a full read of the account into the cache.
-
-    ``tap(sims)`` passes every SIM through unchanged, writing them in transactions of `BATCH`
-    SIMs, each stamped with the time it passed; ``commit()`` after the read reached its end
-    removes the SIMs it did not see and marks the cache complete (watermark: the start of the
-    read, less `SKEW_SECONDS`). A read that failed or was killed is never committed.
-    """
-
-    def __init__(self, cache: LiveCache, started_at: int) -> None:
-        self.cache = cache
-        self.started_at = started_at
-        self.finished = False
-        self.sims = 0
-        self.error: CacheError | None = None  # the cache failed: the read went on without it
-        self._batch: list[tuple[Any, ...]] = []
-
-    def tap(self, sims: Iterable[LiveSim]) -> Iterator[LiveSim]:
-        clock = self.cache._clock
-        account = self.cache.account
-        for sim in sims:
-            if sim.account == account:
-                self._batch.append(_row(sim, _ms(clock()), Via.LIST))
-                if len(self._batch) >= BATCH:
-                    self._flush()
-            yield sim
-        self._flush()
-        self.finished = True
-
-    def commit(self) -> bool:
-        """Mark the cache complete if the read reached its end and every batch was written;
-        False (and nothing marked) otherwise. Raises `CacheError` if the marking fails."""
-        if not self.finished or self.error is not None:
-            return False
-        self._flush()
-        if self.error is not None:
-            raise self.error
-        self.cache._finish_full(self.started_at)
-        return True
-
-    def _flush(self) -> None:
-        """Write the batch; a cache that fails stops being written, the read goes on."""
-        if not self._batch or self.error is not None:
-            self._batch = []
-            return
-        rows, self._batch = self._batch, []
-        try:
-            with self.cache._write() as db:
-                db.executemany(_UPSERT, rows)
-        except CacheError as exc:
-            self.error = exc
-            return
-        self.sims += len(rows)
-
-
-def _corrupt(exc: sqlite3.DatabaseError) -> bool:
-    """A damaged file (not a database, malformed), rather than a lock or an I/O failure."""
-    return not isinstance(exc, sqlite3.OperationalError)
-
-
-def _ms(epoch: float) -> int:
-    return int(epoch * 1000)
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    connection = sqlite3.connect(
-        path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
-    )
-    connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
-    connection.execute("PRAGMA journal_mode = WAL")
-    connection.execute("PRAGMA synchronous = NORMAL")
-    return connection
-
-
-def _unusable(connection: sqlite3.Connection, endpoint: str, account: str) -> str | None:
-    """Why an existing cache cannot be used, or None."""
-    version = connection.execute("PRAGMA user_version").fetchone()[0]
-    tables = {
-        row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
-    }
-    if version == 0 and not tables:
-        return None  # an empty file: begun and never written
-    if version != SCHEMA_VERSION or not {"meta", "sims"} <= tables:
-        return f"of an unknown schema version ({version}; this fleetform reads {SCHEMA_VERSION})"
-    meta = dict(connection.execute("SELECT key, value FROM meta").fetchall())
-    if meta.get("endpoint") != endpoint:
-        return f"of another endpoint ({meta.get('endpoint')})"
-    if meta.get("account") != account:
-        return f"of another account ({meta.get('account')})"
-    return None
-
-
-def _create(connection: sqlite3.Connection, endpoint: str, account: str) -> None:
-    connection.execute("BEGIN IMMEDIATE")
-    try:
-        for statement in _SCHEMA.split(";"):
-            if statement.strip():
-                connection.execute(statement)
-        existing = dict(connection.execute("SELECT key, value FROM meta").fetchall())
-        if not existing:
-            for key, value in (
-                ("schema", str(SCHEMA_VERSION)),
-                ("endpoint", endpoint),
-                ("account", account),
-                ("complete", "0"),
-            ):
-                _set_meta(connection, key, value)
-        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        connection.execute("COMMIT")
-    except BaseException:
-        with contextlib.suppress(sqlite3.Error):
-            connection.execute("ROLLBACK")
-        raise
-
-
-def _set_meta(db: sqlite3.Connection, key: str, value: str) -> None:
-    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
-
-
-def _set_aside(path: Path) -> Path:
-    aside = path.with_name(path.name + ".set-aside")
-    for suffix in ("-wal", "-shm"):
-        with contextlib.suppress(OSError):
-            Path(str(path) + suffix).unlink()
-    try:
-        path.replace(aside)
-    except OSError:
-        with contextlib.suppress(OSError):
-            path.unlink()
-    return aside

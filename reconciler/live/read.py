@@ -17,6 +17,7 @@ from pathlib import Path
 from reconciler.clock import Clock
 from reconciler.diff import diff_fleet
 from reconciler.live import Via, record_read
+from reconciler.live.heap import frozen_heap
 from reconciler.live.targeted import Target, TargetedRead, read_targeted
 from reconciler.model import DesiredFleet, FleetDiff, LiveSim, Plan, RateBudget, RatePlan
 from reconciler.plan_sources import attach_sources
@@ -55,7 +56,8 @@ def read_live(
     catalogue = tuple(api.service_packages(account))
     sims = api.iter_sims(account=account)
     counter = _Counter(tap(sims) if tap is not None else sims)
-    diff = diff_fleet(desired, counter)
+    with frozen_heap():  # the manifests, alive until the end: the collector leaves them
+        diff = diff_fleet(desired, counter)
     requests = api.stats().requests - start
     budget = api.rate_budget()
     reporter.info(

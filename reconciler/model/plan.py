@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -30,6 +31,9 @@ class SimDiff:
     group: str
     status: Status  # the live status the diff saw (needed to path through the state machine)
     changes: tuple[FieldChange, ...]  # in field-path order
+    # the live lastModifiedTime the diff saw (drift dates a change by it): kept here rather than
+    # for every SIM read, which cost drift a dict of a million entries at a million SIMs
+    last_modified: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

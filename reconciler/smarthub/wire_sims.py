@@ -160,14 +160,16 @@ def parse_sim_page(raw: Any) -> list[LiveSim]:
 # records take only the common shape exactly (strings, null, lists of plan names, RFC 3339
 # times); anything else, or an unknown state, makes `decode_sim_page` hand the page to
 # `parse_sim` as plain JSON, which accepts the liberal shapes or names the malformed field.
+# gc=False: they hold only strings, times and lists of those (never a cycle), so the cyclic
+# collector need not track the million of them a full read makes.
 
 
-class _WireApn(msgspec.Struct):
+class _WireApn(msgspec.Struct, gc=False):
     apn: str
     status: str
 
 
-class _WireSim(msgspec.Struct):
+class _WireSim(msgspec.Struct, gc=False):
     giccid: str
     status: str
     accountName: str | None = None
@@ -231,34 +233,32 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 def _sim_from_wire(sim: _WireSim) -> LiveSim:
+    # positional, in LiveSim's field order (a test compares every field with parse_sim's): 14
+    # keyword arguments cost about 2 us a SIM more, 2 s of CPU for a million SIMs
     apns = sim.apns
     activated = sim.activatedTime
     modified = sim.lastModifiedTime
     return LiveSim(
-        iccid=sim.giccid,
-        status=STATUS_FROM_WIRE[sim.status],
-        account=sim.accountName or "",
-        rate_plan=sim.basicServicePackage,
-        supplementary_plans=tuple(sim.supplementaryServicePackages or ()),
-        apns={apn.apn: APN_FROM_WIRE[apn.status] for apn in apns} if apns else {},
-        custom_fields={
+        sim.giccid,
+        STATUS_FROM_WIRE[sim.status],
+        sim.accountName or "",
+        sim.basicServicePackage,
+        tuple(sim.supplementaryServicePackages) if sim.supplementaryServicePackages else (),
+        {apn.apn: APN_FROM_WIRE[apn.status] for apn in apns} if apns else {},
+        {
             "custom1": sim.custom1 or None,
             "custom2": sim.custom2 or None,
             "custom3": sim.custom3 or None,
             "custom4": sim.custom4 or None,
             "custom5": sim.custom5 or None,
         },
-        wire_iccid=sim.iccid,
-        imsi=sim.imsi,
-        msisdn=sim.msisdn,
-        imei=sim.imei,
-        activated_time=(
-            activated if activated is None or activated.tzinfo is UTC else _utc(activated)
-        ),
-        last_modified_time=(
-            modified if modified is None or modified.tzinfo is UTC else _utc(modified)
-        ),
-        url=sim.url,
+        sim.iccid,
+        sim.imsi,
+        sim.msisdn,
+        sim.imei,
+        activated if activated is None or activated.tzinfo is UTC else _utc(activated),
+        modified if modified is None or modified.tzinfo is UTC else _utc(modified),
+        sim.url,
     )
 
 

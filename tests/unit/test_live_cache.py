@@ -91,6 +91,51 @@ def test_a_sim_survives_the_compact_encoding() -> None:
     assert decode_sim((bare.iccid, 3, None, None, None), "acme").custom_fields["custom5"] is None
 
 
+def test_the_compact_encoding_keeps_its_format_for_every_shape() -> None:
+    """The rows a cache already holds stay readable: the encoder's output is exactly the JSON
+    the first one wrote (no spaces, UTF-8, trailing empties left out)."""
+    plans_only = sim(3, supplementary_plans=("EU-Roaming-500MB",), apns={}, custom_fields={})
+    assert encode_rest(plans_only) == '[["EU-Roaming-500MB"]]'
+    apns_only = sim(4, apns={"iot.acme": ApnStatus.ENABLED}, custom_fields={"custom1": ""})
+    assert encode_rest(apns_only) == '[[],[["iot.acme",1]]]'
+    other = sim(5, apns={}, custom_fields={"custom1": "Köln", "label": "x"})
+    assert encode_rest(other) == '[[],[],{"custom1":"Köln","label":"x"}]'
+    back = decode_sim((other.iccid, 3, None, encode_rest(other), None), "acme")
+    assert back.custom_fields == {"custom1": "Köln", "label": "x"} and back.apns == {}
+    last = sim(6, apns={}, custom_fields={"custom5": "z"})
+    assert encode_rest(last) == '[[],[],[null,null,null,null,"z"]]'
+    assert decode_sim((last.iccid, 3, None, encode_rest(last), None), "acme").custom_fields == {
+        "custom1": None,
+        "custom2": None,
+        "custom3": None,
+        "custom4": None,
+        "custom5": "z",
+    }
+
+
+def test_a_full_read_reads_the_clock_once_a_batch_not_once_a_sim(tmp_path: Path) -> None:
+    """Each batch is stamped with the time its first SIM passed: never later than any of its
+    SIMs was read, and one clock reading per transaction instead of one per SIM."""
+    readings: list[float] = []
+
+    def clock() -> float:
+        readings.append(1_000.0 + len(readings))
+        return readings[-1]
+
+    cache = LiveCache.open(
+        tmp_path, endpoint=EP, account="acme", reporter=RecordingReporter(), clock=clock
+    )
+    refresh = cache.full_refresh(started_at=900)
+    refresh.batch = 2000
+    assert sum(1 for _ in refresh.tap(sim(i) for i in range(4500))) == 4500
+    assert refresh.commit()
+    assert len(readings) == 3  # batches of 2000, 2000 and 500
+    stamps = cache.stamps([sim(0).iccid, sim(1999).iccid, sim(2000).iccid, sim(4499).iccid])
+    assert [stamps[sim(i).iccid][0] for i in (0, 1999, 2000, 4499)] == [1000, 1000, 1001, 1002]
+    assert cache.coverage().sims == 4500
+    cache.close()
+
+
 def test_junk_bytes_are_set_aside_with_one_warning(tmp_path: Path) -> None:
     path = cache_path(tmp_path, "acme")
     path.parent.mkdir(parents=True)
