@@ -74,7 +74,7 @@ from reconciler.live.store import (
     sim_row,
     unusable,
 )
-from reconciler.model import ApnStatus, ChangeLogEntry, LiveSim, Status
+from reconciler.model import ChangeLogEntry, LiveSim, Status
 from reconciler.reporting import Reporter
 
 __all__ = [
