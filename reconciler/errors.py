@@ -96,6 +96,11 @@ class BudgetExhausted(FleetformError):
     pass
 
 
+class FastPathUnsure(Exception):
+    """Control flow inside `reconciler.manifest`, never shown: the fast manifest path (or its
+    place scanner) cannot vouch for this input, so the marked path reads it instead."""
+
+
 class ApplyCancelled(FleetformError):
     """The plan was shown and not approved at apply's prompt (nothing was sent)."""
 
@@ -214,6 +219,7 @@ __all__ = [
     "AuthenticationError",
     "BudgetExhausted",
     "ConfigError",
+    "FastPathUnsure",
     "FleetformError",
     "ForbiddenError",
     "IllegalStatus",

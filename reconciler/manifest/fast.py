@@ -41,10 +41,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml_rs
-
 from reconciler import fields
-from reconciler.manifest.documents import MAX_DEPTH, read_documents
+from reconciler.manifest.documents import read_documents
+from reconciler.manifest.fast_parse import YAML11_FIRST, check_value, fast_documents, plain_text
 from reconciler.manifest.fast_places import (
     FileMarks,
     GroupPlaces,
@@ -72,112 +71,6 @@ from reconciler.model import (
     custom_field,
     supplementary_field,
 )
-
-# --- parsing ---------------------------------------------------------------------------------
-
-# Anything in the text where the two parsers could read differently, or the marked path refuses
-# (a directive, a document end marker, a character PyYAML does not take): each a C scan.
-_UNSAFE_TEXT = ("&", "*", "!", "\\", "\t", "\r", "\x85", "\u2028", "\u2029", "\ufeff", "<<")
-_UNSAFE_LINE = ("%", "...")
-_NOT_PRINTABLE = re.compile(
-    "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
-)
-
-
-def _unsafe(text: str) -> bool:
-    if any(mark in text for mark in _UNSAFE_TEXT):
-        return True
-    if any(text.startswith(mark) or "\n" + mark in text for mark in _UNSAFE_LINE):
-        return True
-    if text.isascii():  # the usual case: one C pass deleting what is allowed, not a regex
-        return bool(text.encode("ascii").translate(None, _ASCII_ALLOWED))
-    return _NOT_PRINTABLE.search(text) is not None
-
-
-_ASCII_ALLOWED = bytes(range(0x20, 0x7F)) + b"\t\n\r"  # ASCII but its control characters
-
-
-_DOCUMENT_START = re.compile(r"^---(?=[ \n]|$)", re.MULTILINE)
-_CONTENT = re.compile(r"^[ ]*[^#\s]", re.MULTILINE)
-# Text YAML 1.1 (the marked path) reads as a bool, number, null, "=" or merge key when it is
-# written unquoted; yaml-rs (YAML 1.2) reads several of them as text. PyYAML's own patterns.
-_YAML11 = re.compile(
-    r"""^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF
-    |[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+
-    |[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+
-    |[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?
-    |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)
-    |~|null|Null|NULL|=|<<)$""",
-    re.VERBOSE,
-)
-_YAML11_FIRST = frozenset("-+.0123456789yYnNtTfFoO~=<")
-_DUPLICATES = yaml_rs.DuplicateKeyPolicy.Error
-
-
-# _Unsure: the fast path cannot vouch for this input: the marked path decides (the scanner of
-# `reconciler.manifest.places` raises the same)
-
-
-def fast_documents(data: bytes, file: str) -> list[object] | None:
-    """The values of the file's non-empty documents, in order, or None: read it the marked way.
-
-    The values still need `_check` (the loader checks SIM entries its own way) before they can
-    be taken for what the marked path would build.
-    """
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    if _unsafe(text):
-        return None
-    # the text before the first "---" is a document only if it holds more than comments
-    # (the regular expression tries every position: only for a file that has a "---")
-    has_start = text.startswith("---") or "\n---" in text
-    pieces = _DOCUMENT_START.split(text) if has_start else [text]
-    documents: list[object] = []
-    for body in pieces:
-        try:
-            value = yaml_rs.loads(body, parse_datetime=False, duplicate_key_policy=_DUPLICATES)
-        except Exception:  # any refusal, crash or limit: the marked path reports it
-            return None
-        if value is None:
-            if _CONTENT.search(body) is not None:
-                return None  # "null" or "~" written out: a document the marked path keeps
-            continue
-        documents.append(value)
-    return documents
-
-
-def _text(value: str) -> str:
-    """``value``, or `_Unsure` if the marked path could have read it as something else."""
-    if value and value[0] in _YAML11_FIRST and _YAML11.match(value) and not value.isdigit():
-        raise _Unsure
-    return value
-
-
-def _check(value: object, depth: int) -> None:
-    """Raise `_Unsure` where the marked path could build another value than yaml-rs did."""
-    if isinstance(value, str):
-        _text(value)
-        return
-    if value is None or value is True or value is False:
-        return
-    if depth >= MAX_DEPTH - 2:
-        raise _Unsure
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise _Unsure
-            if not isinstance(item, str) or (item and item[0] in _YAML11_FIRST):
-                _check(item, depth + 1)
-        return
-    if isinstance(value, list):
-        for item in value:
-            if not isinstance(item, str) or (item and item[0] in _YAML11_FIRST):
-                _check(item, depth + 1)
-        return
-    raise _Unsure  # a number: its spelling matters (an unquoted ICCID, 010, 1_000)
-
 
 # --- the set ---------------------------------------------------------------------------------
 
@@ -224,7 +117,7 @@ def _level(
         elif key == "ratePlan":
             if not _plain_name(value):
                 raise _Unsure
-            out.rate_plan = _text(value)
+            out.rate_plan = plain_text(value)
             sources[RATE_PLAN] = LazySourceRef(marks, (*path, key))
         elif key == _SUPPLEMENTARY:
             if not isinstance(value, list) or len(set(value)) != len(value):
@@ -232,7 +125,7 @@ def _level(
             for index, plan in enumerate(value):
                 if not _plain_name(plan):
                     raise _Unsure
-                _text(plan)
+                plain_text(plan)
                 ref = LazySourceRef(marks, (*path, key, index))
                 sources[supplementary_field(plan)] = ref
             out.plans = tuple(value)
@@ -241,7 +134,7 @@ def _level(
                 raise _Unsure
             for apn, status in value.items():
                 known = _APN_STATUSES.get(status) if isinstance(status, str) else None
-                if known is None or not isinstance(apn, str) or not 0 < len(_text(apn)) <= 255:
+                if known is None or not isinstance(apn, str) or not 0 < len(plain_text(apn)) <= 255:
                     raise _Unsure
                 out.apns[apn] = known
                 sources[apn_field(apn)] = LazySourceRef(marks, (*path, key, apn))
@@ -250,7 +143,7 @@ def _level(
                 raise _Unsure
             for name, text in value.items():
                 if name not in _CUSTOM or not (
-                    text is None or (isinstance(text, str) and len(_text(text)) <= 255)
+                    text is None or (isinstance(text, str) and len(plain_text(text)) <= 255)
                 ):
                     raise _Unsure
                 out.custom[name] = text
@@ -435,7 +328,7 @@ def _documents(
             if not isinstance(spec, dict) or not isinstance(spec.get("sims"), list):
                 raise _Unsure
             skeleton = {**value, "spec": {**spec, "sims": []}}
-        _check(skeleton, 0)  # the SIM entries are checked as they are expanded
+        check_value(skeleton, 0)  # the SIM entries are checked as they are expanded
         if validator.violations(skeleton):
             raise _Unsure
         # Settings only the marked loader reads (a rollout, the massDisable guard): that way.
@@ -522,7 +415,7 @@ class _Shared:
         if found is None:
             if not 0 < len(item) <= 128:
                 raise _Unsure
-            found = self.rate_plans[item] = _text(item) if item[0] in _YAML11_FIRST else item
+            found = self.rate_plans[item] = plain_text(item) if item[0] in YAML11_FIRST else item
         return found
 
     def plan_list(self, item: object) -> tuple[str, ...]:
@@ -539,7 +432,7 @@ class _Shared:
             for plan in raw:
                 if not _plain_name(plan):
                     raise _Unsure
-                _text(plan)
+                plain_text(plan)
             if len(self.plans) >= _CACHED:
                 self.plans.clear()
             found = self.plans[raw] = raw
@@ -559,8 +452,8 @@ class _Shared:
                 known = _APN_STATUSES.get(status) if status.__class__ is str else None
                 if known is None or apn.__class__ is not str or not 0 < len(apn) <= 255:
                     raise _Unsure
-                if apn[0] in _YAML11_FIRST:
-                    _text(apn)
+                if apn[0] in YAML11_FIRST:
+                    plain_text(apn)
                 found[apn] = known
             if len(self.apns) >= _CACHED:
                 self.apns.clear()
@@ -583,8 +476,8 @@ class _Shared:
                 if text is not None:
                     if text.__class__ is not str or len(text) > 255:
                         raise _Unsure
-                    if text and text[0] in _YAML11_FIRST:
-                        _text(text)
+                    if text and text[0] in YAML11_FIRST:
+                        plain_text(text)
                 found[name] = text
             if len(self.custom) >= _CACHED:
                 self.custom.clear()  # mostly distinct values (asset tags): keep few alive

@@ -16,11 +16,11 @@ exactly the (line, column) that `Document.mark` gives:
 What it reads: block mappings and block sequences (compact ``- key: value`` items included, and
 a sequence at its key's indentation), plain and quoted scalars on one line, flow mappings and
 sequences that close on the line they open, comments, blank lines, ``---``. The files it is
-given already passed `fast.fast_documents`, so they hold no anchor, alias, tag, directive, tab,
-backslash or carriage return. Anything else (a block scalar ``|``/``>``, a plain or quoted
-scalar running over lines, a flow collection over lines, an explicit key ``?``, ``''`` in a
-quoted key, content after ``---``, an empty item, a comment inside a flow collection, ``:``
-inside a plain flow scalar...) raises `Unsure`, and the caller asks the marked parser instead.
+given already passed `fast_parse.fast_documents`, so they hold no anchor, alias, tag,
+directive, tab, backslash or carriage return. Anything else (a block scalar ``|``/``>``, a
+plain or quoted scalar running over lines, a flow collection over lines, an explicit key
+``?``, ``''`` in a quoted key, content after ``---``, an empty item, a comment inside a flow
+collection, ``:`` inside a plain flow scalar...) raises `Unsure`, and the caller asks the marked parser instead.
 The caller also checks what was read against the values yaml-rs built (`scan_document` returns
 its values, `scan_item` the item's), so a misreading shows as a difference, never as a wrong
 place.
@@ -36,12 +36,14 @@ import re
 from array import array
 from dataclasses import dataclass
 
+from reconciler.errors import FastPathUnsure
+
 Path = tuple[str | int, ...]
 Mark = tuple[int, int]  # 1-based (line, column), as `reconciler.manifest.documents.Mark`
 
 
-class Unsure(Exception):
-    """The scanner cannot vouch for this text: ask the marked parser."""
+# the scanner cannot vouch for this text: ask the marked parser
+Unsure = FastPathUnsure
 
 
 # a mapping key on a block line: plain (a conservative alphabet), or quoted on one line
@@ -58,7 +60,7 @@ _DOCUMENT_START = re.compile(r"---(?:[ ]+(?:#.*)?)?$")
 
 def _plain_value(text: str) -> object:
     """The value of a plain scalar as the loaders build it (text, null or a bool: the files
-    here hold no number, `fast._check` refused them)."""
+    here hold no number, `fast_parse.check_value` refused them)."""
     if text in _NULLS:
         return None
     return _BOOLS.get(text, text)
@@ -470,7 +472,7 @@ class ScannedDocument:
 
 def split_documents(text: str) -> list[tuple[int, int, int]]:
     """The documents of the file that hold content: (first line, end line, character offset of
-    the first line), as `fast.fast_documents` splits them (at each ``---`` line)."""
+    the first line), as `fast_parse.fast_documents` splits them (at each ``---`` line)."""
     lines = text.split("\n")
     pieces: list[tuple[int, int, int]] = []
     start = 0

@@ -10,8 +10,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "reconciler"
 
@@ -104,14 +102,6 @@ def test_the_limits_count_as_the_issue_says(tmp_path: Path) -> None:
     assert "pkg/a.py" not in found  # 700 lines, an 80-line function, a 400-line class
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 14, still too big on main once i14split is in (planner/, applier/, model/ "
-    "pass): cli.py, smarthub/wire.py, live/cache.py (over 700 lines); eight functions over 80 "
-    "lines (render/plan_markdown, render/plan_text, cli, commands/apply, commands/plan, "
-    "manifest/fast, manifest/documents, live/incremental). Others split these; the lead "
-    "removes this mark once the count holds.",
-)
 def test_no_room_is_too_big() -> None:
     found = offenders(PACKAGE)
     assert not found, "\n".join(["the house has rooms too big:", *found])
@@ -152,12 +142,6 @@ def test_the_exception_check_finds_one_defined_elsewhere(tmp_path: Path) -> None
     assert exceptions_outside_the_tree(package) == ["pkg/room.py:1 Stray(RootError)"]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 14: MalformedResponse and ApplyCancelled are in errors.py now; left: Unsure "
-    "(manifest/places.py, from i11m: the fast manifest path's signal to take the marked way). "
-    "Move or privatise it, then remove this mark.",
-)
 def test_every_exception_is_in_the_tree() -> None:
     found = exceptions_outside_the_tree(PACKAGE)
     assert not found, "\n".join(["exceptions defined outside reconciler/errors.py:", *found])

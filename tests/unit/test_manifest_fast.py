@@ -16,7 +16,9 @@ import pytest
 
 from reconciler.errors import ManifestError
 from reconciler.manifest import load_manifests, validate
-from reconciler.manifest.fast import _check, _Unsure, fast_documents, load_fast
+from reconciler.manifest.fast import load_fast
+from reconciler.manifest.fast_parse import _Unsure, fast_documents
+from reconciler.manifest.fast_parse import check_value as _check
 from reconciler.manifest.iccid import with_check_digit
 from reconciler.manifest.loader import ManifestSet, _load, default_validator
 from reconciler.model import DesiredState, SourceRef
