@@ -20,10 +20,10 @@ given already passed `fast_parse.fast_documents`, so they hold no anchor, alias,
 directive, tab, backslash or carriage return. Anything else (a block scalar ``|``/``>``, a
 plain or quoted scalar running over lines, a flow collection over lines, an explicit key
 ``?``, ``''`` in a quoted key, content after ``---``, an empty item, a comment inside a flow
-collection, ``:`` inside a plain flow scalar...) raises `Unsure`, and the caller asks the marked parser instead.
-The caller also checks what was read against the values yaml-rs built (`scan_document` returns
-its values, `scan_item` the item's), so a misreading shows as a difference, never as a wrong
-place.
+collection, ``:`` inside a plain flow scalar...) raises `Unsure`, and the caller asks the
+marked parser instead. The caller also checks what was read against the values yaml-rs built
+(`scan_document` returns its values, `scan_item` the item's), so a misreading shows as a
+difference, never as a wrong place.
 
 The SIM entries of a big group are not read when the document is: `scan_document` only notes
 where each item of the sequence at ``defer`` starts (a comparison of indentation per line), and
