@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from reconciler.clock import FakeClock
-from reconciler.commands.drift import run_drift
-from reconciler.commands.plan import read_live
+from reconciler.commands.drift import read_drift_full
 from reconciler.live.heap import frozen_heap
+from reconciler.live.read import read_live
 from reconciler.manifest import load_fleet
 from reconciler.model import LiveSim
 from reconciler.reporting import RecordingReporter
@@ -36,6 +36,6 @@ def test_plan_and_drift_diff_their_full_read_with_the_manifests_frozen(tmp_path:
             yield sim
 
     read_live(api, desired, RecordingReporter(), tap=watch)
-    run_drift(api, desired, RecordingReporter(), clock=FakeClock(), tap=watch)
+    read_drift_full(api, desired, RecordingReporter(), clock=FakeClock(), tap=watch)
     assert len(frozen) == 60 and min(frozen) > 0
     assert gc.get_freeze_count() == 0
