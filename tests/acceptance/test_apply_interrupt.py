@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from reconciler.simulator import RunningSimulator, giccid_for
 from tests.acceptance.test_apply_crash import command, env_for
 from tests.fakes import Admin, write_fleet
@@ -55,11 +57,15 @@ def test_sigint_in_a_rate_window_wait_stops_at_once_and_resume_finishes(
             sent = admin.counters()["requests"]
             interrupted = time.monotonic()
             proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=10)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"apply still running 10 s after SIGINT:\n{log.read_text()}")
             took = time.monotonic() - interrupted
         finally:
             if proc.poll() is None:
                 proc.kill()
+                proc.wait()  # reaped here, not warned about in a later test
         output = log.read_text()
         assert took < 1.5, f"apply took {took:.1f}s to stop after SIGINT"
         assert proc.returncode == 1, output
