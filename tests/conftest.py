@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from reconciler.simulator import RunningSimulator, SimulatorConfig, start_in_thread
+
+# A suite started in the background of a non-interactive shell (`pytest ... &`, some CI
+# runners) inherits SIGINT ignored, and so would every fleetform process a test starts and then
+# interrupts: fleetform rightly leaves an ignored SIGINT alone, so those tests would wait for a
+# stop that never comes. A handler (unlike "ignore") is not inherited across exec: the children
+# get Ctrl+C back.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
