@@ -15,7 +15,7 @@ history lies before ``history_since`` has no date (unknown, not "never").
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
 
 from reconciler import fields
@@ -58,14 +58,13 @@ def build_drift(
     endpoint: str,
     checked_at: datetime,
     change_logs: Iterable[ChangeLogEntry] = (),
-    last_modified: Mapping[str, datetime | None] | None = None,
     history_since: datetime | None = None,
     requests_spent: int = 0,
     basis: DriftBasis | None = None,
 ) -> DriftReport:
-    """Group ``diff`` by SIM and field and date each drifted field when the history can."""
+    """Group ``diff`` by SIM and field and date each drifted field when the history can; a
+    SIM's ``last_modified`` is the live one its `SimDiff` carries."""
     latest = last_changes(change_logs, (d.iccid for d in diff.changed))
-    modified = last_modified or {}
     sims: list[DriftSim] = []
     for sim_diff in diff.changed:
         want = desired.sims.get(sim_diff.iccid)
@@ -88,7 +87,7 @@ def build_drift(
                 group=sim_diff.group,
                 status=sim_diff.status,
                 fields=tuple(drifted),
-                last_modified=modified.get(sim_diff.iccid),
+                last_modified=sim_diff.last_modified,
             )
         )
     unmanaged = diff.unmanaged if desired.fleet.unmanaged != "ignore" else ()

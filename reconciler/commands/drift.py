@@ -28,13 +28,16 @@ from reconciler.drift import build_drift
 from reconciler.errors import CacheError, ManifestError
 from reconciler.live import finish, open_cache
 from reconciler.live.heap import frozen_heap
-from reconciler.live.incremental import IncrementalRead, full_read_pages, read_incremental
+from reconciler.live.incremental import (
+    HISTORY_DAYS,
+    IncrementalRead,
+    full_read_pages,
+    read_incremental,
+)
 from reconciler.model import DesiredFleet, DriftBasis, DriftReport, LiveSim
 from reconciler.render import RenderOptions, write_if_rendered, write_report
 from reconciler.reporting import Reporter
 from reconciler.smarthub.api import SmartHubApi
-
-HISTORY_DAYS = 30.0
 
 
 def drift_exit_code(report: DriftReport) -> int:
@@ -73,7 +76,6 @@ def read_drift_full(
         endpoint=api.endpoint,
         checked_at=checked_at,
         change_logs=history,
-        last_modified={d.iccid: d.last_modified for d in diff.changed},
         history_since=since,
         requests_spent=api.stats().requests - start,
         basis=basis,
@@ -178,7 +180,6 @@ def _incremental_report(
         endpoint=api.endpoint,
         checked_at=checked_at,
         change_logs=read.history,
-        last_modified={d.iccid: d.last_modified for d in diff.changed},
         history_since=read.history_since,
         requests_spent=api.stats().requests - start,
         basis=read.basis,

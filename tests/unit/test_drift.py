@@ -40,7 +40,7 @@ def desired(unmanaged: str = "report") -> DesiredFleet:
     )
 
 
-def diff(**overrides: object) -> FleetDiff:
+def diff(last_modified: datetime | None = None, **overrides: object) -> FleetDiff:
     base = {
         "changed": (
             SimDiff(
@@ -51,6 +51,7 @@ def diff(**overrides: object) -> FleetDiff:
                     FieldChange("customFields.custom1", "moved", "berlin"),
                     FieldChange("state", "suspended", "active"),
                 ),
+                last_modified,
             ),
         ),
         "unchanged": 1,
@@ -72,7 +73,7 @@ LOGS = [
 
 def test_fields_are_dated_by_the_latest_change_of_their_kind() -> None:
     report = build_drift(
-        desired(), diff(), endpoint="e", checked_at=NOW, change_logs=LOGS, last_modified={A: T2}
+        desired(), diff(last_modified=T2), endpoint="e", checked_at=NOW, change_logs=LOGS
     )
     (sim,) = report.sims
     by_field = {f.field: f for f in sim.fields}
@@ -191,11 +192,10 @@ def test_a_field_the_history_does_not_date_gets_no_date_in_any_renderer() -> Non
     suspended_at = datetime(2026, 11, 24, 9, 15, tzinfo=UTC)
     report = build_drift(
         desired(),
-        diff(),
+        diff(last_modified=suspended_at),
         endpoint="e",
         checked_at=NOW,
         change_logs=LOGS,
-        last_modified={A: suspended_at},
     )
     data = json.loads(render_drift_json(report))
     assert data["sims"][0]["fields"][0]["last_changed"] is None
