@@ -148,16 +148,18 @@ def group_keys() -> tuple[str, ...]:
 GROUP_KEYS: tuple[str, ...] = group_keys()  # of the field kinds as they are at import
 
 
-def group_value(sim: LiveSim, group_by: str) -> str | None:
+def group_value(group_by: str) -> Callable[[LiveSim], str | None]:
+    """What a SIM's group is named after under ``--group-by group_by``: worked out once per
+    export, then called for every SIM."""
     if group_by == "status":
-        return sim.status.value
+        return lambda sim: sim.status.value
     for kind in fields.kinds():
         if kind.export is Export.ONE and kind.name == group_by:
-            value: str | None = kind.exported(sim)
-            return value
+            return kind.exported
         if kind.export is Export.EVERY_KEY and group_by in kind.keys:
-            return kind.live(sim, group_by)
-    return None
+            live = kind.live
+            return lambda sim: live(sim, group_by)
+    return lambda sim: None
 
 
 def _group_name(group_by: str, value: str | None) -> str:
@@ -451,10 +453,11 @@ def export_fleet(
     # the LiveSim records, with their identifiers and times, are not held for the whole fleet.
     shared: dict[Hashable, Any] = {}
     groups: dict[str | None, list[tuple[Status, SimValues]]] = {}
+    group_of = group_value(settings.group_by)
     for sim in sims:
         if sim.account and sim.account != settings.account:
             continue
-        key = group_value(sim, settings.group_by)
+        key = group_of(sim)
         groups.setdefault(key, []).append((sim.status, sim_values(sim, shared)))
     del shared
 
